@@ -1,0 +1,154 @@
+"""Tiny environments for tests: each learns or fails in seconds, so agent tests stay fast.
+
+- :class:`IdentityEnv`: the observation is a one-hot target; reward 1 for the matching action.
+- :class:`BitFlipEnv`: flip bits of a vector until it matches a goal; reward -1 per step.
+- :class:`ConstantRewardEnv`: reward 1 every step, never terminates, truncated after ``length``
+  steps; the value of every state is ``1 / (1 - gamma)`` when truncation is bootstrapped.
+- :class:`ScriptedEnv`: a generic env whose ``reset``/``step`` a test replaces with functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+from renshu.errors import ConfigError
+
+
+class IdentityEnv(gymnasium.Env[np.ndarray, np.int64]):
+    """Observe a one-hot target among ``n`` and act it out: reward +1 if ``action == target``.
+
+    Episodes last ``length`` steps (truncation); the target is redrawn after every step. A learned
+    greedy policy scores ``length`` per episode; a random one ``length / n`` on average.
+    """
+
+    metadata = {"render_modes": []}  # noqa: RUF012
+
+    def __init__(self, n: int = 4, length: int = 10) -> None:
+        if n < 2:
+            raise ConfigError(f"IdentityEnv n must be an int >= 2, got {n!r}")
+        self.n, self.length = n, length
+        self.observation_space = spaces.Box(0.0, 1.0, (n,), np.float32)
+        self.action_space = spaces.Discrete(n)
+        self._target = 0
+        self._t = 0
+
+    def _obs(self) -> np.ndarray:
+        obs = np.zeros(self.n, np.float32)
+        obs[self._target] = 1.0
+        return obs
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._t = 0
+        self._target = int(self.np_random.integers(self.n))
+        return self._obs(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        reward = 1.0 if int(action) == self._target else 0.0
+        self._t += 1
+        self._target = int(self.np_random.integers(self.n))
+        return self._obs(), reward, False, self._t >= self.length, {}
+
+
+class BitFlipEnv(gymnasium.Env[np.ndarray, np.int64]):
+    """Flip one of ``n_bits`` bits per step until the state equals the goal (reward -1 per step).
+
+    Observation: state and goal concatenated (float32, 2 * n_bits). Terminates on success,
+    truncated after ``n_bits * 2`` steps.
+    """
+
+    metadata = {"render_modes": []}  # noqa: RUF012
+
+    def __init__(self, n_bits: int = 4) -> None:
+        self.n_bits = n_bits
+        self.observation_space = spaces.Box(0.0, 1.0, (2 * n_bits,), np.float32)
+        self.action_space = spaces.Discrete(n_bits)
+        self._state = np.zeros(n_bits, np.float32)
+        self._goal = np.zeros(n_bits, np.float32)
+        self._t = 0
+
+    def _obs(self) -> np.ndarray:
+        return np.concatenate([self._state, self._goal])
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._t = 0
+        self._state = self.np_random.integers(0, 2, self.n_bits).astype(np.float32)
+        self._goal = self.np_random.integers(0, 2, self.n_bits).astype(np.float32)
+        return self._obs(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self._state[int(action)] = 1.0 - self._state[int(action)]
+        self._t += 1
+        success = bool(np.array_equal(self._state, self._goal))
+        return self._obs(), 0.0 if success else -1.0, success, self._t >= 2 * self.n_bits, {}
+
+
+class ConstantRewardEnv(gymnasium.Env[np.ndarray, np.int64]):
+    """Reward 1 on every step; never terminates; truncated after ``length`` steps.
+
+    The observation is the constant vector [1.0]. With truncation bootstrapped, Q -> 1/(1-gamma);
+    an agent that wrongly treats truncation as termination learns a smaller value.
+    """
+
+    metadata = {"render_modes": []}  # noqa: RUF012
+
+    def __init__(self, length: int = 20, n_actions: int = 2) -> None:
+        self.length = length
+        self.observation_space = spaces.Box(0.0, 1.0, (1,), np.float32)
+        self.action_space = spaces.Discrete(n_actions)
+        self._t = 0
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._t = 0
+        return np.ones(1, np.float32), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self._t += 1
+        return np.ones(1, np.float32), 1.0, False, self._t >= self.length, {}
+
+
+ResetFn = Callable[["ScriptedEnv"], tuple[Any, dict[str, Any]]]
+StepFn = Callable[["ScriptedEnv", Any], tuple[Any, Any, Any, Any, dict[str, Any]]]
+
+
+class ScriptedEnv(gymnasium.Env[Any, Any]):
+    """A generic env whose behaviour a test supplies: ``ScriptedEnv(reset_fn, step_fn, ...)``.
+
+    ``reset_fn(env)`` and ``step_fn(env, action)`` return exactly what ``reset``/``step`` should,
+    so a test can build a broken env (wrong dtype, NaN reward, ...) in one line.
+    """
+
+    metadata = {"render_modes": []}  # noqa: RUF012
+
+    def __init__(
+        self,
+        reset_fn: ResetFn,
+        step_fn: StepFn,
+        observation_space: spaces.Space[Any] | None = None,
+        action_space: spaces.Space[Any] | None = None,
+    ) -> None:
+        self.reset_fn, self.step_fn = reset_fn, step_fn
+        self.observation_space = observation_space or spaces.Box(0.0, 1.0, (1,), np.float32)
+        self.action_space = action_space or spaces.Discrete(2)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        return self.reset_fn(self)
+
+    def step(self, action: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        return self.step_fn(self, action)
