@@ -25,7 +25,7 @@ def saved(tmp_path: Path) -> Path:
 
 
 def test_missing_directory_is_refused_with_the_path(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match="No saved agent at .*nope.*does not exist"):
+    with pytest.raises(CheckpointError, match=r"No saved agent at .*nope.*does not exist"):
         renshu.load(tmp_path / "nope")
 
 
@@ -37,7 +37,10 @@ def test_a_file_instead_of_a_directory_is_refused(tmp_path: Path) -> None:
 
 def test_half_written_checkpoint_is_refused(saved: Path) -> None:
     (saved / "weights.safetensors").unlink()
-    with pytest.raises(CheckpointError, match="not a complete renshu checkpoint: missing weights.safetensors"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"not a complete renshu checkpoint: missing weights\.safetensors",
+    ):
         renshu.load(saved)
 
 
@@ -62,7 +65,7 @@ def test_foreign_config_is_refused(saved: Path) -> None:
 
 def test_foreign_safetensors_is_refused(saved: Path) -> None:
     save_file({"dense.kernel": torch.zeros(3, 3)}, str(saved / "weights.safetensors"))
-    with pytest.raises(CheckpointError, match="does not match the network in config.json"):
+    with pytest.raises(CheckpointError, match=r"does not match the network in config\.json"):
         renshu.load(saved)
 
 

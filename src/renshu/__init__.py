@@ -10,13 +10,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from renshu.envs import register_envs
+from renshu.errors import CheckpointError, ConfigError, EnvResolveError, RenshuError
+from renshu.make import make, make_vec  # eager: `renshu.make` is the function, not the module
 
 __version__ = "0.1.0"
 
 register_envs()
 
 _EXPORTS: dict[str, str] = {
-    "make": "renshu.make",
     "check_env": "renshu.check",
     "EnvCheckError": "renshu.check",
     "DQN": "renshu.agents.dqn",
@@ -29,29 +30,33 @@ _EXPORTS: dict[str, str] = {
     "EarlyStopOnReward": "renshu.callbacks",
     "Evaluate": "renshu.callbacks",
     "RMSpropGraves": "renshu.optim",
-    "RenshuError": "renshu.errors",
-    "ConfigError": "renshu.errors",
-    "CheckpointError": "renshu.errors",
-    "EnvResolveError": "renshu.errors",
 }
 
-__all__ = ["__version__", "register_envs", *_EXPORTS]
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "EnvResolveError",
+    "RenshuError",
+    "__version__",
+    "make",
+    "make_vec",
+    "register_envs",
+    *_EXPORTS,
+]
 
 if TYPE_CHECKING:
-    from renshu.agents.dqn import DQN, DQNConfig
-    from renshu.callbacks import (
-        Callback,
-        CheckpointEvery,
-        EarlyStopOnReward,
-        EpisodeLogger,
-        Evaluate,
-        History,
-    )
-    from renshu.check import EnvCheckError, check_env
-    from renshu.checkpoint import load
-    from renshu.errors import CheckpointError, ConfigError, EnvResolveError, RenshuError
-    from renshu.make import make
-    from renshu.optim import RMSpropGraves
+    from renshu.agents.dqn import DQN as DQN
+    from renshu.agents.dqn import DQNConfig as DQNConfig
+    from renshu.callbacks import Callback as Callback
+    from renshu.callbacks import CheckpointEvery as CheckpointEvery
+    from renshu.callbacks import EarlyStopOnReward as EarlyStopOnReward
+    from renshu.callbacks import EpisodeLogger as EpisodeLogger
+    from renshu.callbacks import Evaluate as Evaluate
+    from renshu.callbacks import History as History
+    from renshu.check import EnvCheckError as EnvCheckError
+    from renshu.check import check_env as check_env
+    from renshu.checkpoint import load as load
+    from renshu.optim import RMSpropGraves as RMSpropGraves
 
 
 def __getattr__(name: str) -> Any:

@@ -102,7 +102,7 @@ def save(
             save_file(flat, str(tmp / f"{stem}.safetensors"), metadata={"format": FORMAT})
         if replay is not None:
             with open(tmp / "replay.npz", "wb") as handle:
-                np.savez(handle, **replay)
+                np.savez(handle, **replay)  # type: ignore[arg-type]
 
     return write_atomic(path, writer)
 

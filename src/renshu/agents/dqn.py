@@ -75,7 +75,8 @@ class DQNConfig:
     n_step: int = 1
     """Steps summed into each return before bootstrapping, >= 1."""
     loss: Any = "huber"
-    """"huber" (the DQN paper's error clipping), "mse", or ``loss(q, target, weights) -> tensor``."""
+    """"huber" (the DQN paper's error clipping), "mse", or a callable
+    ``loss(q, target, weights) -> tensor``."""
     policy: Any = "eps_greedy"
     """Exploration: "eps_greedy" (linear anneal), "boltzmann", "greedy", or an object with
     ``select(q_values, step, rng)`` and ``value(step)``."""
@@ -262,6 +263,7 @@ class DQN:
         self.stop_training = False
         self._callbacks = CallbackList()
         self._frames: np.ndarray | None = None  # None: no episode open in the env
+        self._valid = np.ones(cfg.num_envs, dtype=bool)  # False: this env's next step is a reset
         self._loss_sum = torch.zeros((), device=self.device)
         self._q_sum = torch.zeros((), device=self.device)
         self._updates_since_log = 0
@@ -278,7 +280,7 @@ class DQN:
             cfg.num_envs = env.num_envs
             return env
         if cfg.num_envs > 1:
-            if not isinstance(env, str | Callable):  # type: ignore[arg-type]
+            if not isinstance(env, str) and not callable(env):
                 raise ConfigError(
                     f"num_envs={cfg.num_envs} needs an env that can be built several times: a "
                     "name, a Gymnasium id, 'file.py:Class' or 'module:Class', not an instance."
@@ -407,6 +409,7 @@ class DQN:
                         final_obs[e] = info["final_obs"][e]
                 valid = self._valid  # NEXT_STEP: the step after an end is a reset, not a transition
                 # 3. store
+                assert self._frames is not None
                 self.buffer.add(
                     self._frames,
                     actions,
@@ -431,10 +434,13 @@ class DQN:
                 self._valid = np.ones_like(done) if same_step else ~(done & valid)
                 # 5. train
                 self._iteration += 1
-                if self.num_steps >= cfg.warmup_steps and len(self.buffer) >= cfg.batch_size:
-                    if self._iteration % calls_every == 0:
-                        for _ in range(updates_per_call):
-                            self._train_step()
+                if (
+                    self.num_steps >= cfg.warmup_steps
+                    and len(self.buffer) >= cfg.batch_size
+                    and self._iteration % calls_every == 0
+                ):
+                    for _ in range(updates_per_call):
+                        self._train_step()
                 # 6. target network
                 if cfg.target_update >= 1 and self.num_steps >= self._next_target_sync:
                     self.target_network.load_state_dict(self.q_network.state_dict())
@@ -515,7 +521,7 @@ class DQN:
                 "terminated": bool(terminated[e]),
                 "truncated": bool(truncated[e]),
                 "env": int(e),
-                "info": _env_info(info, e),
+                "info": _env_info(info, int(e)),
             }
             cbs.on_step_end(self.num_steps + i, logs)
 
@@ -545,7 +551,7 @@ class DQN:
                 batch.indices, (q.detach() - td_target).abs().cpu().numpy()
             )
         if cfg.target_update < 1:  # soft update, keras-rl's meaning of a float
-            params = list(self.q_network.parameters())
+            params: list[torch.Tensor] = list(self.q_network.parameters())
             torch._foreach_lerp_(
                 list(self.target_network.parameters()), params, float(cfg.target_update)
             )
@@ -686,8 +692,8 @@ class DQN:
             or vec.single_action_space != self.action_space
         ):
             raise ConfigError(
-                f"The env's spaces {vec.single_observation_space}, {vec.single_action_space} do not "
-                f"match the agent's {self.observation_space}, {self.action_space}."
+                f"The env's spaces {vec.single_observation_space}, {vec.single_action_space} "
+                f"do not match the agent's {self.observation_space}, {self.action_space}."
             )
         self.env, self.env_spec, self._frames = vec, (env if isinstance(env, str) else None), None
 
@@ -756,8 +762,8 @@ class DQN:
             if name not in overrides:
                 if name == "net":
                     raise checkpoint.CheckpointError(
-                        f"{str(ckpt.path)!r} was saved with a custom network module; pass net=<the same "
-                        "architecture> to renshu.load to rebuild it."
+                        f"{str(ckpt.path)!r} was saved with a custom network module; pass "
+                        "net=<the same architecture> to renshu.load to rebuild it."
                     )
                 saved.pop(name)
         saved.update(overrides)
@@ -771,8 +777,8 @@ class DQN:
             agent.observation_space.shape != spaces_[0].shape or agent.action_space != spaces_[1]
         ):
             raise checkpoint.CheckpointError(
-                f"The env's spaces ({agent.observation_space}, {agent.action_space}) do not match the "
-                f"saved agent's ({spaces_[0]}, {spaces_[1]}) in {str(ckpt.path)!r}."
+                f"The env's spaces ({agent.observation_space}, {agent.action_space}) do not "
+                f"match the saved agent's ({spaces_[0]}, {spaces_[1]}) in {str(ckpt.path)!r}."
             )
         agent._load_state(ckpt)
         return agent

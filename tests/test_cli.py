@@ -1,0 +1,221 @@
+"""The ``renshu`` command: main([...]) in process, and a few real subprocesses."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import renshu
+from renshu.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+TUTORIAL = "tests/fixtures/tutorial000_gymnasium.py:ShowEnv"
+CORRIDOR = "tests/fixtures/corridor.py:Corridor"
+EPISODE_LINE = re.compile(r"^Episode:(\d+) Score:(-?\d+\.\d+)$")
+SUMMARY_LINE = re.compile(
+    r"^Summary: mean=-?\d+\.\d\d std=\d+\.\d\d min=-?\d+\.\d+ max=-?\d+\.\d+ episodes=(\d+)$"
+)
+
+
+@pytest.fixture(autouse=True)
+def _wide_terminal_at_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, "-m", "renshu", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# ---- the parser -------------------------------------------------------------------------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"renshu {renshu.__version__}\n"
+
+
+def test_help_has_description_commands_and_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    assert "deep reinforcement learning for people who write their own environments" in text
+    assert re.search(r"check\s+explain what is wrong with an environment", text)
+    assert re.search(r"random\s+play ENV with random actions", text)
+    assert "renshu check my_env.py:ShowerEnv" in text
+    assert "renshu random shower --episodes 25" in text
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: renshu" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["random", "shower", "--episodes", "0"]) == 2
+    assert "expected a positive integer, got '0'" in capsys.readouterr().err
+    assert main(["check", "shower", "--algo", "sarsa"]) == 2
+
+
+def test_every_command_has_help() -> None:
+    parser = build_parser()
+    for command in ("check", "random"):
+        args = parser.parse_args([command, "shower"])
+        assert callable(args.handler)
+
+
+# ---- renshu check -----------------------------------------------------------------------------
+
+
+def test_check_clean_env_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", CORRIDOR]) == 0
+    assert capsys.readouterr().out == f"✓ {CORRIDOR} passed the check.\n"
+
+
+def test_check_prints_a_table_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", TUTORIAL]) == 1
+    out = capsys.readouterr().out
+    for word in ("severity", "problem", "fix", "obs-out-of-bounds", "np.clip", "step-4-tuple"):
+        assert word in out
+    assert out.rstrip().endswith(f"✗ {TUTORIAL}: 1 error, 4 warnings.")
+
+
+def test_check_with_algo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "tests/fixtures/broken_envs.py:BoxActions", "--algo", "dqn"]) == 1
+    out = capsys.readouterr().out
+    assert "algo-action-space" in out
+    assert "DQN needs a Discrete action space, got Box(-1.0, 1.0, (1,), float32)." in out
+
+
+def test_check_warnings_only_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "tests/fixtures/broken_envs.py:OldStepApi"]) == 0
+    out = capsys.readouterr().out
+    assert "step-4-tuple" in out
+    assert "passed the check (1 warning)." in out
+
+
+# ---- renshu random ----------------------------------------------------------------------------
+
+
+def test_random_prints_one_line_per_episode_then_a_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["random", TUTORIAL, "--episodes", "4", "--seed", "3"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert [int(EPISODE_LINE.match(line).group(1)) for line in lines[:4]] == [1, 2, 3, 4]  # type: ignore[union-attr]
+    assert SUMMARY_LINE.match(lines[4]) and lines[4].endswith("episodes=4")
+    assert len(lines) == 5
+    assert "warning: renshu adapted ShowEnv to the Gymnasium API" in captured.err
+
+
+def test_random_is_reproducible_with_a_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["random", CORRIDOR, "--episodes", "3", "--seed", "5"])
+    first = capsys.readouterr().out
+    main(["random", CORRIDOR, "--episodes", "3", "--seed", "5"])
+    assert capsys.readouterr().out == first
+
+
+def test_random_renders_ansi(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["random", CORRIDOR, "--episodes", "1", "--render", "ansi", "--seed", "0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    frames = [line for line in lines if re.fullmatch(r"[.o]{11}", line)]
+    assert len(frames) == 11  # the reset frame and one per step of a 10-step episode
+    assert EPISODE_LINE.match(lines[-2])
+
+
+def test_random_max_steps(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["random", "tests/fixtures/broken_envs.py:NeverEnds", "--episodes", "2"]
+    assert main([*args, "--max-steps", "5"]) == 0
+    assert capsys.readouterr().out.count("Episode:") == 2
+
+
+def test_random_builtin_env(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["random", "shower", "--episodes", "2", "--seed", "0"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+
+
+# ---- errors -----------------------------------------------------------------------------------
+
+
+def test_renshu_error_is_one_paragraph_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["random", "cath"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        "error: Unknown environment 'cath'. Did you mean: catch, catch16? Use a short name"
+    )
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+
+
+def test_check_of_an_unknown_env_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "nope.py:Env"]) == 2
+    assert "error: Environment file 'nope.py' does not exist" in capsys.readouterr().err
+
+
+def test_ctrl_c_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module("renshu.make"), "make", interrupted)
+    assert main(["random", "shower"]) == 130
+    assert capsys.readouterr().err == "Interrupted.\n"
+
+
+# ---- real processes ---------------------------------------------------------------------------
+
+
+def test_subprocess_check_exit_codes() -> None:
+    assert run("check", CORRIDOR).returncode == 0
+    failed = run("check", TUTORIAL)
+    assert failed.returncode == 1
+    assert "obs-out-of-bounds" in failed.stdout
+
+
+def test_subprocess_random_output_format() -> None:
+    result = run("random", TUTORIAL, "--episodes", "3", "--seed", "0")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(EPISODE_LINE.match(line) for line in lines[:3])
+    assert SUMMARY_LINE.match(lines[3])
+
+
+def test_subprocess_error_has_no_traceback() -> None:
+    result = run("random", "cath")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: Unknown environment 'cath'.")
+    assert "Traceback" not in result.stderr
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("renshu")
+    if not script.exists():
+        pytest.skip("the renshu console script is not installed next to this Python")
+    result = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.stdout == f"renshu {renshu.__version__}\n"
+
+
+def test_cli_module_does_not_import_torch() -> None:
+    code = "import sys, renshu.cli; print('torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "False"
