@@ -24,7 +24,9 @@ def test_field_docs_reads_the_docstring_under_each_field() -> None:
 
 
 def test_unknown_key_suggests_close_matches() -> None:
-    with pytest.raises(ConfigError, match=r"Unknown option 'alpah' for Example\. Did you mean: alpha\?"):
+    with pytest.raises(
+        ConfigError, match=r"Unknown option 'alpah' for Example\. Did you mean: alpha\?"
+    ):
         build(Example, {"alpah": 1})
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import functools
 import inspect
+import itertools
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,7 +35,7 @@ def field_docs(cls: type) -> dict[str, str]:
     except (OSError, TypeError):  # pragma: no cover - source not available
         return docs
     body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-    for node, after in zip(body, body[1:], strict=False):
+    for node, after in itertools.pairwise(body):
         if (
             isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)

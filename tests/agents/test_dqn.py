@@ -54,7 +54,9 @@ def identity_score(**options: object) -> float:
         {"target_update": 1e-2},
         {"num_envs": 1, "train_every": 4, "gradient_steps": 4},
     ],
-    ids=lambda o: ",".join(f"{k}={v if not callable(v) else 'fn'}" for k, v in o.items()) or "default",
+    ids=lambda o: (
+        ",".join(f"{k}={v if not callable(v) else 'fn'}" for k, v in o.items()) or "default"
+    ),
 )
 def test_identity_env_learns_to_90_percent(options: dict[str, object]) -> None:
     assert identity_score(**options) >= 9.0
@@ -113,10 +115,18 @@ def test_load_without_env_can_act(tmp_path) -> None:
 def test_checkpoint_resume_matches_straight_run(tmp_path) -> None:
     opts = {**FAST, "seed": 7}
     straight = DQN(IdentityEnv(), **opts)
-    straight.fit(steps=600, progress=False, callbacks=[renshu.CheckpointEvery(300, tmp_path / "a", replay=True)])
+    straight.fit(
+        steps=600,
+        progress=False,
+        callbacks=[renshu.CheckpointEvery(300, tmp_path / "a", replay=True)],
+    )
 
     first = DQN(IdentityEnv(), **opts)
-    first.fit(steps=300, progress=False, callbacks=[renshu.CheckpointEvery(300, tmp_path / "b", replay=True)])
+    first.fit(
+        steps=300,
+        progress=False,
+        callbacks=[renshu.CheckpointEvery(300, tmp_path / "b", replay=True)],
+    )
     resumed = renshu.load(tmp_path / "b" / "300", env=IdentityEnv())
     resumed.fit(steps=300, progress=False)
 
@@ -135,7 +145,15 @@ def test_callbacks_get_keras_rl_logs() -> None:
     steps, logger = Steps(), EpisodeLogger()
     agent = DQN(IdentityEnv(length=5), **FAST)
     history = agent.fit(steps=50, progress=False, callbacks=[steps])
-    assert {"episode", "observation", "action", "reward", "terminated", "truncated", "info"} <= steps.keys
+    assert {
+        "episode",
+        "observation",
+        "action",
+        "reward",
+        "terminated",
+        "truncated",
+        "info",
+    } <= steps.keys
     assert history.history["episode_reward"] and len(history.history["episode_reward"]) == 10
     scores = agent.test(episodes=3, callbacks=[logger])
     assert len(scores.history["episode_reward"]) == 3
@@ -156,8 +174,14 @@ def test_vector_env_with_next_step_autoreset_trains() -> None:
         ({"learning_rate": -1.0}, "learning_rate must be > 0, got -1.0."),
         ({"gamma": 2}, "gamma must be in [0, 1], got 2."),
         ({"target_update": 0}, "target_update must be an int >= 1 (hard copy every N steps)"),
-        ({"batch_size": 64, "buffer_size": 32}, "buffer_size must be an int >= batch_size (64), got 32."),
-        ({"lerning_rate": 1e-3}, "Unknown option 'lerning_rate' for DQNConfig. Did you mean: learning_rate?"),
+        (
+            {"batch_size": 64, "buffer_size": 32},
+            "buffer_size must be an int >= batch_size (64), got 32.",
+        ),
+        (
+            {"lerning_rate": 1e-3},
+            "Unknown option 'lerning_rate' for DQNConfig. Did you mean: learning_rate?",
+        ),
         ({"n_step": 0}, "n_step must be an int >= 1, got 0."),
         ({"loss": "l1"}, 'loss must be "huber", "mse" or a callable, got \'l1\'.'),
     ],
