@@ -1,0 +1,187 @@
+"""Exploration policies: choose actions from a batch of Q-values, on the NumPy side.
+
+Each policy maps Q-values ``(B, A)`` to actions ``(B,)`` (int64) given the global env step
+(summed over vector envs) and a ``np.random.Generator``, and reports the quantity worth logging
+(epsilon, temperature, 0 for greedy) with :meth:`Exploration.value`.
+
+Example:
+    >>> import numpy as np
+    >>> policy = make_exploration("eps_greedy", start=1.0, end=0.1, anneal_steps=100)
+    >>> policy.value(0), policy.value(50), policy.value(1_000)
+    (1.0, 0.55, 0.1)
+    >>> Greedy().select(np.array([[0.0, 2.0, 1.0]]), 0, np.random.default_rng(0)).tolist()
+    [1]
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from renshu.errors import ConfigError
+
+__all__ = ["Boltzmann", "EpsilonGreedy", "Exploration", "Greedy", "make_exploration"]
+
+
+@runtime_checkable
+class Exploration(Protocol):
+    """What the agent needs from an exploration policy."""
+
+    def select(self, q_values: np.ndarray, step: int, rng: np.random.Generator) -> np.ndarray:
+        """Actions ``(B,)`` int64 for Q-values ``(B, A)`` at global env step ``step``."""
+        ...
+
+    def value(self, step: int) -> float:
+        """The quantity to log at ``step`` (epsilon, temperature, 0 for greedy)."""
+        ...
+
+
+def _check_q(q_values: np.ndarray) -> np.ndarray:
+    q = np.asarray(q_values)
+    if q.ndim != 2 or q.shape[1] < 1:
+        raise ConfigError(f"q_values must have shape (batch, n_actions), got {q.shape}")
+    return q
+
+
+def _check_number(
+    name: str, value: Any, low: float, high: float, *, open_low: bool = False
+) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = (value > low if open_low else value >= low) and value <= high
+    if not ok:
+        interval = f"({low}, {high}]" if open_low else f"[{low}, {high}]"
+        raise ConfigError(f"{name} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
+class Greedy:
+    """Always the action with the largest Q-value (ties: the first one)."""
+
+    def select(self, q_values: np.ndarray, step: int, rng: np.random.Generator) -> np.ndarray:
+        """``argmax`` per row."""
+        return _check_q(q_values).argmax(axis=1).astype(np.int64)
+
+    def value(self, step: int) -> float:
+        """Always 0."""
+        return 0.0
+
+    def __repr__(self) -> str:
+        return "Greedy()"
+
+
+class EpsilonGreedy:
+    """A uniformly random action with probability epsilon, else greedy.
+
+    Epsilon goes linearly from ``start`` to ``end`` over the first ``anneal_steps`` env steps
+    (summed over vector envs) and stays at ``end`` afterwards; ``anneal_steps=0`` means ``end``
+    from the first step.
+    """
+
+    def __init__(self, start: float = 1.0, end: float = 0.05, anneal_steps: int = 10_000) -> None:
+        self.start = _check_number("start", start, 0.0, 1.0)
+        self.end = _check_number("end", end, 0.0, 1.0)
+        if isinstance(anneal_steps, bool) or not isinstance(anneal_steps, (int, np.integer)):
+            raise ConfigError(f"anneal_steps must be an integer >= 0, got {anneal_steps!r}")
+        if anneal_steps < 0:
+            raise ConfigError(f"anneal_steps must be an integer >= 0, got {anneal_steps!r}")
+        self.anneal_steps = int(anneal_steps)
+
+    def value(self, step: int) -> float:
+        """Epsilon at ``step``."""
+        if step >= self.anneal_steps:
+            return self.end
+        return self.start + max(step, 0) / self.anneal_steps * (self.end - self.start)
+
+    def select(self, q_values: np.ndarray, step: int, rng: np.random.Generator) -> np.ndarray:
+        """Greedy actions, each replaced by a random one with probability epsilon."""
+        q = _check_q(q_values)
+        greedy = q.argmax(axis=1).astype(np.int64)
+        explore = rng.random(q.shape[0]) < self.value(step)
+        random = rng.integers(0, q.shape[1], size=q.shape[0], dtype=np.int64)
+        return np.where(explore, random, greedy)
+
+    def __repr__(self) -> str:
+        return (
+            f"EpsilonGreedy(start={self.start}, end={self.end}, anneal_steps={self.anneal_steps})"
+        )
+
+
+class Boltzmann:
+    """Sample actions from ``softmax(q / tau)``, keras-rl's ``BoltzmannQPolicy``.
+
+    ``q / tau`` is clipped to ``clip`` before the exponential, as keras-rl does; the max is then
+    subtracted (which leaves the probabilities unchanged) so the exponentials never overflow.
+    """
+
+    def __init__(self, tau: float = 1.0, clip: tuple[float, float] = (-500.0, 500.0)) -> None:
+        self.tau = _check_number("tau", tau, 0.0, float("inf"), open_low=True)
+        try:
+            low, high = (float(c) for c in clip)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"clip must be a pair (low, high) with low < high, got {clip!r}"
+            ) from None
+        if not low < high:
+            raise ConfigError(f"clip must be a pair (low, high) with low < high, got {clip!r}")
+        self.clip = (low, high)
+
+    def probabilities(self, q_values: np.ndarray) -> np.ndarray:
+        """``(B, A)`` action probabilities."""
+        low, high = self.clip
+        z = np.clip(_check_q(q_values).astype(np.float64) / self.tau, low, high)
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def select(self, q_values: np.ndarray, step: int, rng: np.random.Generator) -> np.ndarray:
+        """One draw per row from the softmax (inverse CDF, all rows at once)."""
+        p = self.probabilities(q_values)
+        cdf = np.cumsum(p, axis=1)
+        u = rng.random((p.shape[0], 1)) * cdf[:, -1:]
+        return np.minimum((u >= cdf).sum(axis=1), p.shape[1] - 1).astype(np.int64)
+
+    def value(self, step: int) -> float:
+        """The temperature ``tau``."""
+        return self.tau
+
+    def __repr__(self) -> str:
+        return f"Boltzmann(tau={self.tau}, clip={self.clip})"
+
+
+POLICIES: dict[str, type[Any]] = {
+    "eps_greedy": EpsilonGreedy,
+    "boltzmann": Boltzmann,
+    "greedy": Greedy,
+}
+"""Exploration policies by name."""
+
+
+def make_exploration(spec: str | Exploration, **kwargs: Any) -> Exploration:
+    """An exploration policy from a name (``"eps_greedy"``, ``"boltzmann"``, ``"greedy"``) and
+    its keyword arguments, or an object with ``select``/``value`` returned as is."""
+    if not isinstance(spec, str):
+        if not isinstance(spec, Exploration):
+            raise ConfigError(
+                f"policy must be one of {sorted(POLICIES)} or an object with select(q_values, "
+                f"step, rng) and value(step) methods, got {spec!r}"
+            )
+        if kwargs:
+            raise ConfigError(
+                f"policy options {sorted(kwargs)} cannot be applied to a policy object {spec!r}"
+            )
+        return spec
+    cls = POLICIES.get(spec)
+    if cls is None:
+        raise ConfigError(f"policy must be one of {sorted(POLICIES)}, got {spec!r}")
+    allowed = [p for p in inspect.signature(cls).parameters if p != "self"]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {unknown} for policy {spec!r}; allowed: {allowed or 'none'}"
+        )
+    policy: Exploration = cls(**kwargs)
+    return policy

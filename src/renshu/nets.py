@@ -1,0 +1,389 @@
+"""Q-networks: an MLP, a small CNN for 8x8 to 84x84 frames, a dueling head; a Keras-like summary.
+
+:func:`build_q_network` turns an observation shape and dtype into a ``torch.nn.Module`` mapping a
+batch of observations ``(B, *obs_shape)`` to Q-values ``(B, n_actions)``. uint8 observations are
+converted to float and divided by 255 inside the module, so the replay buffer and the acting loop
+keep frames as uint8. Layers keep PyTorch's default initialisation (Kaiming-uniform weights).
+
+Example:
+    >>> import numpy as np, torch
+    >>> q = build_q_network((1,), np.dtype(np.float32), 3, net=(24, 24))
+    >>> q(torch.zeros(5, 1)).shape
+    torch.Size([5, 3])
+    >>> "Total params: 723" in summary(q, (1, 1))
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from renshu.errors import ConfigError
+
+__all__ = ["DuelingHead", "ObsPreprocess", "QNetwork", "build_q_network", "summary"]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "leaky_relu": nn.LeakyReLU,
+}
+"""Activation names accepted by :func:`build_q_network`."""
+
+MLP_HIDDEN: tuple[int, ...] = (64, 64)
+"""Hidden sizes of the MLP chosen by ``net="auto"`` and ``net="mlp"``."""
+
+MAX_STACKED_CHANNELS = 16
+"""Largest leading dimension read as channels (or stacked frames) of an image observation."""
+
+
+def _torch_dtype(dtype: np.dtype[Any] | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    return torch.from_numpy(np.zeros(0, dtype=np.dtype(dtype))).dtype
+
+
+def image_layout(obs_shape: tuple[int, ...]) -> tuple[str, int, int, int] | None:
+    """How to read ``obs_shape`` as an image: ``(layout, channels, height, width)``, or None.
+
+    Layouts: ``"hw"`` one grey frame; ``"chw"`` channels or stacked frames first (at most
+    :data:`MAX_STACKED_CHANNELS`); ``"hwc"`` channels last (at most 4); ``"kchw"`` / ``"khwc"``
+    stacked colour frames (merged into ``k * c`` channels).
+    """
+    s = tuple(obs_shape)
+    if len(s) == 2:
+        return "hw", 1, s[0], s[1]
+    if len(s) == 3:
+        if s[0] <= MAX_STACKED_CHANNELS:
+            return "chw", s[0], s[1], s[2]
+        if s[2] <= 4:
+            return "hwc", s[2], s[0], s[1]
+        return None
+    if len(s) == 4 and s[0] * min(s[1], s[3]) <= MAX_STACKED_CHANNELS:
+        if s[1] <= 4 < s[3]:
+            return "kchw", s[0] * s[1], s[2], s[3]
+        if s[3] <= 4:
+            return "khwc", s[0] * s[3], s[1], s[2]
+    return None
+
+
+def is_image(obs_shape: tuple[int, ...], obs_dtype: np.dtype[Any]) -> bool:
+    """The ``net="auto"`` rule: uint8 pixels in an image layout, both sides at least 16."""
+    layout = image_layout(obs_shape)
+    return np.dtype(obs_dtype) == np.uint8 and layout is not None and min(layout[2:]) >= 16
+
+
+class ObsPreprocess(nn.Module):
+    """Observation batch -> float32: uint8 scaled to [0, 1]; image layouts -> ``(B, C, H, W)``."""
+
+    def __init__(self, obs_shape: tuple[int, ...], obs_dtype: np.dtype[Any], layout: str | None):
+        super().__init__()
+        self.obs_shape = tuple(obs_shape)
+        self.scale = np.dtype(obs_dtype) == np.uint8
+        self.layout = layout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Convert ``(B, *obs_shape)`` to float (``(B, C, H, W)`` for images)."""
+        x = x.float() / 255.0 if self.scale else x.to(torch.float32)
+        if self.layout == "hw":
+            x = x.unsqueeze(1)
+        elif self.layout == "hwc":
+            x = x.permute(0, 3, 1, 2)
+        elif self.layout == "kchw":
+            x = x.flatten(1, 2)
+        elif self.layout == "khwc":
+            x = x.permute(0, 1, 4, 2, 3).flatten(1, 2)
+        elif self.layout is None and len(self.obs_shape) == 0:
+            x = x.unsqueeze(1)
+        return x
+
+    def extra_repr(self) -> str:
+        """Shown by ``print(module)``."""
+        return f"scale_uint8={self.scale}, layout={self.layout}"
+
+
+class DuelingHead(nn.Module):
+    """Dueling head (Wang et al. 2016): ``Q = V + A - mean(A)`` from one feature vector."""
+
+    def __init__(self, in_features: int, n_actions: int) -> None:
+        super().__init__()
+        self.value = nn.Linear(in_features, 1)
+        self.advantage = nn.Linear(in_features, n_actions)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, in_features)`` -> ``(B, n_actions)``."""
+        value = self.value(features)
+        advantage = self.advantage(features)
+        return value + advantage - advantage.mean(dim=1, keepdim=True)
+
+
+class QNetwork(nn.Module):
+    """``preprocess -> torso -> head``: observations ``(B, *obs_shape)`` to Q-values ``(B, A)``."""
+
+    def __init__(
+        self,
+        preprocess: ObsPreprocess,
+        torso: nn.Sequential,
+        head: nn.Module,
+        *,
+        kind: str,
+        n_actions: int,
+        dueling: bool,
+    ) -> None:
+        super().__init__()
+        self.preprocess = preprocess
+        self.torso = torso
+        self.head = head
+        self.kind = kind
+        self.obs_shape = preprocess.obs_shape
+        self.n_actions = n_actions
+        self.dueling = dueling
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Q-values of a batch of observations."""
+        return self.head(self.torso(self.preprocess(obs)))
+
+
+def _cnn_layers(size: int) -> tuple[list[tuple[int, int, int, int]], int]:
+    """Conv layers ``(channels, kernel, stride, padding)`` and dense width for a frame side."""
+    if size >= 64:  # Nature DQN (Mnih et al. 2015), 84x84
+        return [(32, 8, 4, 0), (64, 4, 2, 0), (64, 3, 1, 0)], 512
+    if size >= 32:  # 48x48 -> 23 -> 10 -> 8
+        return [(32, 4, 2, 0), (64, 4, 2, 0), (64, 3, 1, 0)], 256
+    if size >= 16:  # 16x16 -> 7 -> 5 -> 3
+        return [(32, 4, 2, 0), (64, 3, 1, 0), (64, 3, 1, 0)], 256
+    if size >= 8:  # 8x8 -> 6 -> 4 -> 2
+        return [(32, 3, 1, 0), (64, 3, 1, 0), (64, 3, 1, 0)], 256
+    return [(32, 3, 1, 1), (64, 3, 1, 1), (64, 3, 1, 1)], 256  # tiny frames: keep the size
+
+
+def _activation(name: str) -> type[nn.Module]:
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}"
+        ) from None
+
+
+def _check_hidden(net: Sequence[Any]) -> tuple[int, ...]:
+    hidden = tuple(net)
+    if not all(isinstance(h, (int, np.integer)) and not isinstance(h, bool) for h in hidden) or any(
+        h < 1 for h in hidden
+    ):
+        raise ConfigError(f"net hidden sizes must be integers >= 1, got {net!r}")
+    return tuple(int(h) for h in hidden)
+
+
+def _check_module(
+    module: nn.Module, obs_shape: tuple[int, ...], obs_dtype: np.dtype[Any], n_actions: int
+) -> None:
+    """Dry forward pass on zeros: the output must be ``(B, n_actions)``."""
+    params = list(module.parameters())
+    device = params[0].device if params else torch.device("cpu")
+    dummy = torch.zeros((2, *obs_shape), dtype=_torch_dtype(obs_dtype), device=device)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = module(dummy)
+    except Exception as error:
+        raise ConfigError(
+            f"net module failed on a zero batch of shape {tuple(dummy.shape)} and dtype "
+            f"{dummy.dtype} (observations arrive as stored: uint8 stays uint8): {error}"
+        ) from error
+    finally:
+        module.train(was_training)
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+    if shape != (2, n_actions):
+        raise ConfigError(
+            f"net module must map (B, *obs_shape) to (B, n_actions) = (B, {n_actions}); "
+            f"on a batch of 2 it returned {shape if shape is not None else type(out).__name__}"
+        )
+
+
+def build_q_network(
+    obs_shape: tuple[int, ...],
+    obs_dtype: np.dtype[Any],
+    n_actions: int,
+    *,
+    net: str | Sequence[int] | nn.Module = "auto",
+    dueling: bool = False,
+    activation: str = "relu",
+) -> nn.Module:
+    """Build a Q-network for observations of ``obs_shape``/``obs_dtype`` and ``n_actions``.
+
+    Args:
+        obs_shape: shape of one observation (stacked frames included), without the batch axis.
+        obs_dtype: dtype the observations arrive in; uint8 is scaled to [0, 1] inside the net.
+        n_actions: number of discrete actions (output size).
+        net: ``"auto"`` (a CNN for uint8 images at least 16x16 -- ``(H, W)``, ``(C, H, W)`` with
+            up to 16 channels or stacked frames, ``(H, W, C)`` -- otherwise an MLP with hidden
+            sizes (64, 64)); ``"mlp"``; ``"cnn"`` (any image layout, any size from 1x1; the
+            kernels and strides shrink with the frame: Nature DQN's 8/4, 4/2, 3/1 from 64x64 up,
+            smaller below); a sequence of hidden sizes, e.g. ``(24, 24)``; or an ``nn.Module``,
+            used as is (it receives the raw batch, uint8 included, and must return
+            ``(B, n_actions)``; checked with a dry forward pass).
+        dueling: replace the output layer with a dueling head ``Q = V + A - mean(A)``.
+        activation: one of :data:`ACTIVATIONS`.
+    """
+    obs_shape = tuple(int(d) for d in obs_shape)
+    obs_dtype = np.dtype(obs_dtype)
+    if isinstance(n_actions, bool) or not isinstance(n_actions, (int, np.integer)) or n_actions < 1:
+        raise ConfigError(f"n_actions must be an integer >= 1, got {n_actions!r}")
+    n_actions = int(n_actions)
+
+    if isinstance(net, nn.Module):
+        if dueling:
+            raise ConfigError(
+                "dueling must be False when net is a module (it is used as is); "
+                "build the dueling head into the module instead"
+            )
+        _check_module(net, obs_shape, obs_dtype, n_actions)
+        return net
+
+    act = _activation(activation)
+    if isinstance(net, str):
+        if net not in ("auto", "mlp", "cnn"):
+            raise ConfigError(
+                f"net must be 'auto', 'mlp', 'cnn', a sequence of hidden sizes or an "
+                f"nn.Module, got {net!r}"
+            )
+        kind = net if net != "auto" else ("cnn" if is_image(obs_shape, obs_dtype) else "mlp")
+        hidden = MLP_HIDDEN
+    else:
+        kind, hidden = "mlp", _check_hidden(net)
+
+    layers: list[nn.Module] = []
+    if kind == "cnn":
+        layout = image_layout(obs_shape)
+        if layout is None:
+            raise ConfigError(
+                f"net='cnn' needs an image observation (H, W), (C, H, W) with C <= "
+                f"{MAX_STACKED_CHANNELS}, (H, W, C) with C <= 4 or stacked frames of those, "
+                f"got obs_shape {obs_shape}"
+            )
+        name, channels, height, width = layout
+        preprocess = ObsPreprocess(obs_shape, obs_dtype, name)
+        convs, dense = _cnn_layers(min(height, width))
+        in_channels = channels
+        for out_channels, kernel, stride, padding in convs:
+            layers += [nn.Conv2d(in_channels, out_channels, kernel, stride, padding), act()]
+            in_channels = out_channels
+        layers.append(nn.Flatten())
+        with torch.no_grad():
+            flat = nn.Sequential(*layers)(torch.zeros(1, channels, height, width)).shape[1]
+        layers += [nn.Linear(flat, dense), act()]
+        features = dense
+    else:
+        preprocess = ObsPreprocess(obs_shape, obs_dtype, None)
+        features = math.prod(obs_shape)
+        layers.append(nn.Flatten())
+        for size in hidden:
+            layers += [nn.Linear(features, size), act()]
+            features = size
+
+    head: nn.Module = (
+        DuelingHead(features, n_actions) if dueling else nn.Linear(features, n_actions)
+    )
+    return QNetwork(
+        preprocess, nn.Sequential(*layers), head, kind=kind, n_actions=n_actions, dueling=dueling
+    )
+
+
+def _shape_of(output: Any) -> str:
+    if isinstance(output, torch.Tensor):
+        return str((None, *output.shape[1:])).replace("None,)", "None)")
+    if isinstance(output, (tuple, list)):
+        return "[" + ", ".join(_shape_of(o) for o in output) + "]"
+    return type(output).__name__
+
+
+def summary(
+    module: nn.Module, input_shape: tuple[int, ...], dtype: torch.dtype = torch.float32
+) -> str:
+    """A Keras-like layer table: name (type), output shape, parameter count, and totals.
+
+    Runs one forward pass on zeros of ``input_shape`` -- an input batch, batch axis first, e.g.
+    ``(1, *obs_shape)`` -- and ``dtype``, with forward hooks on the leaf modules, in eval mode
+    (restored afterwards). Output shapes show the batch axis as ``None``. Parameters of a module
+    called twice are counted once.
+
+    Example:
+        >>> import numpy as np
+        >>> print(summary(build_q_network((1,), np.dtype(np.float32), 3, net=(24, 24)), (1, 1)))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        Model: "QNetwork"
+        _________________________________________________________________
+         Layer (type)                Output Shape              Param #
+        =================================================================
+         preprocess (ObsPreprocess)  (None, 1)                 0
+         torso.0 (Flatten)           (None, 1)                 0
+         torso.1 (Linear)            (None, 24)                48
+         torso.2 (ReLU)              (None, 24)                0
+         torso.3 (Linear)            (None, 24)                600
+         torso.4 (ReLU)              (None, 24)                0
+         head (Linear)               (None, 3)                 75
+        =================================================================
+        Total params: 723
+        Trainable params: 723
+        Non-trainable params: 0
+        _________________________________________________________________
+    """
+    if len(tuple(input_shape)) == 0:
+        raise ConfigError("input_shape must be an input batch shape, batch axis first, got ()")
+    rows: list[tuple[str, str, str]] = []
+    seen: set[int] = set()
+    names = {m: name for name, m in module.named_modules()}
+
+    def hook(layer: nn.Module, _inputs: Any, output: Any) -> None:
+        count = 0
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            count = sum(p.numel() for p in layer.parameters(recurse=False))
+        name = names.get(layer) or type(layer).__name__
+        rows.append((f"{name} ({type(layer).__name__})", _shape_of(output), f"{count:,}"))
+
+    leaves = [m for m in module.modules() if not any(True for _ in m.children())]
+    handles = [leaf.register_forward_hook(hook) for leaf in leaves]
+    params = list(module.parameters())
+    device = params[0].device if params else torch.device("cpu")
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            module(torch.zeros(tuple(input_shape), dtype=dtype, device=device))
+    finally:
+        module.train(was_training)
+        for handle in handles:
+            handle.remove()
+
+    total = sum(p.numel() for p in params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    header = ("Layer (type)", "Output Shape", "Param #")
+    w0 = max(27, *(len(r[0]) for r in rows)) if rows else 27
+    w1 = max(25, *(len(r[1]) for r in rows)) if rows else 25
+    w2 = max(10, *(len(r[2]) for r in rows)) if rows else 10
+    width = 1 + w0 + 1 + w1 + 1 + w2
+
+    def line(cells: tuple[str, str, str]) -> str:
+        return f" {cells[0]:<{w0}} {cells[1]:<{w1}} {cells[2]}".rstrip()
+
+    out = [f'Model: "{type(module).__name__}"', "_" * width, line(header), "=" * width]
+    out += [line(row) for row in rows]
+    out += [
+        "=" * width,
+        f"Total params: {total:,}",
+        f"Trainable params: {trainable:,}",
+        f"Non-trainable params: {total - trainable:,}",
+        "_" * width,
+    ]
+    return "\n".join(out)
