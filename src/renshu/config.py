@@ -12,8 +12,10 @@ import ast
 import dataclasses
 import difflib
 import functools
+import importlib.util
 import inspect
 import itertools
+import re
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,22 +31,42 @@ C = TypeVar("C")
 @functools.cache
 def field_docs(cls: type) -> dict[str, str]:
     """Map each dataclass field of ``cls`` to the docstring written under it."""
-    docs: dict[str, str] = {}
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     except (OSError, TypeError):  # pragma: no cover - source not available
-        return docs
-    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-    for node, after in itertools.pairwise(body):
+        return {}
+    node = tree.body[0] if tree.body and isinstance(tree.body[0], ast.ClassDef) else None
+    return {name: doc for name, (_, doc) in _class_fields(node, "").items()} if node else {}
+
+
+def source_field_docs(module: str, class_name: str) -> dict[str, tuple[str, str]]:
+    """Field name -> (default as written, docstring) of a dataclass, read from its module's
+    source without importing the module (so ``--help`` stays fast); ``{}`` if not found."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:  # pragma: no cover - module missing
+        return {}
+    source = Path(spec.origin).read_text(encoding="utf-8")
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            return _class_fields(node, source)
+    return {}
+
+
+def _class_fields(node: ast.ClassDef, source: str) -> dict[str, tuple[str, str]]:
+    fields: dict[str, tuple[str, str]] = {}
+    for item, after in itertools.pairwise(node.body):
         if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
+            isinstance(item, ast.AnnAssign)
+            and isinstance(item.target, ast.Name)
             and isinstance(after, ast.Expr)
             and isinstance(after.value, ast.Constant)
             and isinstance(after.value.value, str)
         ):
-            docs[node.target.id] = inspect.cleandoc(after.value.value)
-    return docs
+            default = ""
+            if item.value is not None and source:
+                default = ast.get_source_segment(source, item.value) or ""
+            fields[item.target.id] = (default, inspect.cleandoc(after.value.value))
+    return fields
 
 
 def field_names(cls: type) -> list[str]:
@@ -93,13 +115,33 @@ def is_custom(value: Any) -> bool:
     return isinstance(_plain(value), str) and str(_plain(value)).startswith("<custom:")
 
 
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but ``1e-3`` and ``5e4`` are floats (YAML 1.2), not strings."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_value(text: str) -> Any:
+    """Read one ``--set key=value`` value as YAML: ``0.99``, ``1e-3``, ``true``, ``[64, 64]``,
+    ``null``; anything that is not valid YAML stays the string it is."""
+    try:
+        return yaml.load(text, Loader=YamlLoader)
+    except yaml.YAMLError:
+        return text
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, with errors that name the file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file {str(path)!r} does not exist. Check the path.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YamlLoader) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"Config file {str(path)!r} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):

@@ -214,3 +214,16 @@ def test_scripted_beats_random(size: int, floor: float) -> None:
             done |= terminated | truncated
         means.append(score.mean())
     assert means[0] < 0 < floor < means[1]
+
+
+def test_step_after_the_end_stays_ended_until_reset() -> None:
+    env = CatchEnv()
+    env.reset(seed=0)
+    terminated = truncated = False
+    while not (terminated or truncated):
+        obs, _, terminated, truncated, _ = env.step(0)
+    again = env.step(1)
+    assert np.array_equal(again[0], obs)
+    assert again[1:4] == (0.0, terminated, truncated)
+    env.reset(seed=0)
+    assert env.step(0)[1:4] == (0.0, False, False)

@@ -318,6 +318,7 @@ class CatchEnv(gymnasium.Env[npt.NDArray[np.uint8], np.int64]):
         self.core = CatchCore(1, self.size, self.ball_interval, self.max_episode_steps)
         self._action = np.zeros(1, dtype=np.int64)
         self._started = False
+        self._ended: tuple[bool, bool] | None = None
         self._window: HumanWindow | None = None
         if self.render_mode == "human":
             import_pygame()
@@ -330,6 +331,7 @@ class CatchEnv(gymnasium.Env[npt.NDArray[np.uint8], np.int64]):
         super().reset(seed=seed)
         self.core.reset(self.np_random)
         self._started = True
+        self._ended = None
         if self.render_mode == "human":
             self.render()
         return self.core.observations()[0], {}
@@ -339,7 +341,11 @@ class CatchEnv(gymnasium.Env[npt.NDArray[np.uint8], np.int64]):
         if not self._started:
             raise ResetNeeded("Catch: call reset() before step()")
         self._action[0] = check_action(_NAME, action, 3)
+        if self._ended is not None:  # past the end: stay ended, like Gymnasium's own envs
+            return self.core.observations()[0], 0.0, *self._ended, {}
         reward, terminated, truncated = self.core.step(self._action, self.np_random)
+        if terminated[0] or truncated[0]:
+            self._ended = (bool(terminated[0]), bool(truncated[0]))
         if self.render_mode == "human":
             self.render()
         return (

@@ -1,0 +1,467 @@
+"""``renshu train``, ``renshu test`` and ``renshu plot``: run folders, bad input, resume, signals.
+
+Most tests call ``main([...])`` in process on Shower with a tiny config (a few hundred steps);
+exact resume and Ctrl+C/SIGTERM use real subprocesses.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import renshu
+from renshu import checkpoint
+from renshu.agents.dqn import DQNConfig
+from renshu.cli import main
+from renshu.config import field_names
+from renshu.runs import read_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = """\
+steps: 120
+test_episodes: 2
+warmup_steps: 50
+buffer_size: 500
+batch_size: 16
+net: [16]
+eps_anneal_steps: 200
+"""
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("preset") / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One finished Shower run (with its GIF), shared by the tests that only read it."""
+    runs = tmp_path_factory.mktemp("runs")
+    args = ["--config", str(tiny), "--runs-dir", str(runs), "--checkpoint-every", "60"]
+    code = main(["train", "shower", *args])
+    assert code == 0
+    return runs / "shower-dqn-0"
+
+
+def train(tiny: Path, runs: Path, *args: str) -> int:
+    return main(
+        ["train", "shower", "--config", str(tiny), "--runs-dir", str(runs), "--no-gif", *args]
+    )
+
+
+def subprocess_env() -> dict[str, str]:
+    return {**os.environ, "COLUMNS": "200", "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+
+
+def renshu_process(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "renshu", *args],
+        cwd=cwd,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+# ---- help ------------------------------------------------------------------------------------
+
+
+def test_top_level_help_lists_the_commands_with_examples(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for command in ("train", "test", "plot", "check", "random"):
+        assert f"\n    {command} " in text
+    assert "renshu train --resume runs/catch-dqn-0" in text
+    assert "renshu plot runs/catch-dqn-0 runs/catch-dqn-1 --metric losses/td_loss" in text
+
+
+def test_train_help_lists_presets_and_every_option_with_its_doc(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["train", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "Presets: Acrobot-v1, CartPole-v1, MountainCar-v0, catch, catch16, cave, shower" in text
+    for name in field_names(DQNConfig):
+        assert f"\n  {name}" in text
+    assert "  gamma=0.99\n      Discount factor in [0, 1]." in text
+    assert "  double=false\n" in text and "  warmup_steps=1000\n" in text
+    for flag in ("--set KEY=VALUE", "--resume RUN", "--no-gif", "--checkpoint-every"):
+        assert flag in text
+
+
+@pytest.mark.parametrize("command", ["test", "plot"])
+def test_test_and_plot_have_help_with_examples(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--help"]) == 0
+    assert f"examples:\n  renshu {command} runs/" in capsys.readouterr().out
+
+
+# ---- a run folder ------------------------------------------------------------------------------
+
+
+def test_train_writes_the_whole_run_folder(
+    trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("config.yaml", "metrics.csv", "plots/learning_curve.png", "videos/test.gif"):
+        assert (trained / name).is_file(), name
+    assert list((trained / "tb").glob("events.out.tfevents.*"))
+    assert checkpoint.latest(trained / "checkpoints") == trained / "checkpoints" / "120"
+    assert sorted(int(p.name) for p in (trained / "checkpoints").iterdir()) == [60, 120]
+    assert not (trained / "checkpoints" / "60" / "replay.npz").exists()  # only the newest
+    assert (trained / "checkpoints" / "120" / "replay.npz").is_file()
+    metrics = read_metrics(trained)
+    episodes = ~np.isnan(metrics["episode"])
+    assert metrics["step"][episodes].tolist() == [60, 120]
+    assert metrics["charts/episode_length"][episodes].tolist() == [60, 60]
+    assert "losses/td_loss" in metrics and "test/mean_reward" in metrics
+    agent = renshu.load(trained / "agent")
+    assert agent.num_steps == 120
+
+    settings = yaml.safe_load((trained / "config.yaml").read_text())
+    assert settings["env"] == "shower" and settings["algo"] == "dqn"
+    assert (settings["seed"], settings["steps"], settings["test_episodes"]) == (0, 120, 2)
+    assert settings["renshu_version"] == renshu.__version__
+    assert list(settings["config"]) == field_names(DQNConfig)
+    assert settings["config"]["net"] == [16] and settings["config"]["gamma"] == 0.9
+    assert settings["command"].startswith("renshu train shower --config ")
+
+
+def test_train_prints_a_results_table(tiny: Path, tmp_path: Path, capsys) -> None:
+    assert train(tiny, tmp_path, "--steps", "60") == 0
+    out = capsys.readouterr().out
+    assert f"Training DQN on shower for 60 steps, seed 0 -> {tmp_path}/shower-dqn-0" in out
+    for row in ("test reward", "(greedy, 2 episodes)", "steps/s", "wall time", "learning curve"):
+        assert row in out
+    assert f"tensorboard --logdir {tmp_path}/shower-dqn-0/tb" in out
+    assert "GIF" not in out  # --no-gif
+
+
+def test_a_second_run_never_overwrites_the_first(tiny: Path, tmp_path: Path) -> None:
+    assert train(tiny, tmp_path, "--steps", "60") == 0
+    first = (tmp_path / "shower-dqn-0" / "metrics.csv").read_bytes()
+    assert train(tiny, tmp_path, "--steps", "60", "--set", "gamma=0.5") == 0
+    assert train(tiny, tmp_path, "--steps", "60", "--name", "shower-dqn-0") == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "shower-dqn-0",
+        "shower-dqn-0-1",
+        "shower-dqn-0-2",
+    ]
+    assert (tmp_path / "shower-dqn-0" / "metrics.csv").read_bytes() == first
+    settings = yaml.safe_load((tmp_path / "shower-dqn-0-1" / "config.yaml").read_text())
+    assert settings["config"]["gamma"] == 0.5
+
+
+# ---- bad input: one paragraph, exit 2, nothing made or lost ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "gamma=2"], "In --set gamma=2: gamma must be in [0, 1], got 2."),
+        (["--set", "gama=0.9"], "Unknown option 'gama' for DQNConfig. Did you mean: gamma?"),
+        (["--set", "seed=3"], "sets 'seed', which renshu train sets from --seed"),
+        (["--set", "target_update=0"], "target_update must be an int >= 1"),
+        (["--steps", "0"], "expected a positive integer, got '0'"),
+        (["--set", "gamma"], "expected KEY=VALUE (e.g. gamma=0.95), got 'gamma'"),
+        (["--config", "nowhere.yaml"], "Config file 'nowhere.yaml' does not exist."),
+        (["--device", "cuda:7"], "device 'cuda:7'"),
+        (["--name", "a/b"], "A run name must be one folder name (no slashes), got 'a/b'."),
+    ],
+)
+def test_bad_options_exit_2_with_one_paragraph_and_no_folder(
+    args: list[str], message: str, tiny: Path, tmp_path: Path, capsys
+) -> None:
+    if args[0] == "--device" and torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    runs = tmp_path / "runs"
+    assert train(tiny, runs, *args) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_unknown_key_in_a_preset_file_names_it(tmp_path: Path, capsys) -> None:
+    preset = tmp_path / "bad.yaml"
+    preset.write_text("dqn:\n  config:\n    learning_rat: 0.01\n")
+    assert main(["train", "shower", "--config", str(preset), "--runs-dir", str(tmp_path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"In preset file '{preset}': Unknown option 'learning_rat'" in err
+    assert "Did you mean: learning_rate?" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+def test_an_env_that_fails_the_check_prints_the_problems_and_trains_nothing(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    env = "tests/fixtures/broken_envs.py:RewardNaN"
+    assert main(["train", env, "--runs-dir", str(tmp_path / "runs")]) == 2
+    captured = capsys.readouterr()
+    assert "severity" in captured.out and "error" in captured.out  # the problems table
+    err = " ".join(captured.err.split())
+    assert f"{env} failed the environment check with 1 error (see the table above)" in err
+    assert f"renshu check {env} --algo dqn" in err and "or pass --no-check" in err
+    assert not (tmp_path / "runs").exists()
+    args = ["--runs-dir", str(tmp_path / "runs"), "--steps", "30", "--no-gif", "--no-check"]
+    assert main(["train", env, *args]) == 0
+    assert (tmp_path / "runs" / "RewardNaN-dqn-0" / "agent").is_dir()
+
+
+def test_observations_a_little_out_of_bounds_train_with_a_warning(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tutorial 000's shower drifts outside Box(0, 100): train warns and trains anyway."""
+    monkeypatch.chdir(ROOT)
+    env = "tests/fixtures/broken_envs.py:ObsOutOfBounds"
+    args = ["--runs-dir", str(tmp_path / "runs"), "--steps", "30", "--no-gif"]
+    assert main(["train", env, *args]) == 0
+    assert "check: 1 warning (obs-out-of-bounds)" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "ObsOutOfBounds-dqn-0" / "agent").is_dir()
+
+
+def test_runs_dir_that_is_a_file(tiny: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "file").write_text("keep me")
+    assert train(tiny, tmp_path / "file") == 2
+    assert "it (or a parent) is a file, not a folder" in capsys.readouterr().err
+    assert (tmp_path / "file").read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ("NoSuchEnv-v0", "error: "),
+        ("nowhere/my_env.py:ShowerEnv", "Environment file 'nowhere/my_env.py' does not exist"),
+    ],
+)
+def test_an_unknown_env_is_a_clear_error(env: str, message: str, tmp_path: Path, capsys) -> None:
+    assert main(["train", env, "--runs-dir", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_train_without_env_or_resume(capsys) -> None:
+    assert main(["train"]) == 2
+    assert "renshu train needs an environment" in capsys.readouterr().err
+
+
+def test_resume_of_a_missing_folder(tmp_path: Path, capsys) -> None:
+    (tmp_path / "shower-dqn-0").mkdir()
+    assert main(["train", "--resume", str(tmp_path / "shower-dqn-1")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"No run at '{tmp_path}/shower-dqn-1': it does not exist." in err
+    assert f"Did you mean: {tmp_path}/shower-dqn-0?" in err
+
+
+def test_resume_refuses_flags_that_would_change_the_run(trained: Path, capsys) -> None:
+    before = (trained / "config.yaml").read_text()
+    assert main(["train", "--resume", str(trained), "--seed", "3", "--set", "gamma=0.5"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--set, --seed cannot be changed" in err
+    assert main(["train", "catch", "--resume", str(trained)]) == 2
+    assert "trains 'shower', not 'catch'" in capsys.readouterr().err
+    assert (trained / "config.yaml").read_text() == before
+
+
+def test_resume_with_only_a_half_written_checkpoint_is_refused(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    assert train(tiny, tmp_path, "--steps", "60", "--checkpoint-every", "1000") == 0
+    run = tmp_path / "shower-dqn-0"
+    final = run / "checkpoints" / "60"
+    for file in final.iterdir():
+        file.unlink()  # as if cut off while being written
+    metrics = (run / "metrics.csv").read_bytes()
+    assert main(["train", "--resume", str(run), "--steps", "120"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"'{final}' is not a complete checkpoint (missing config.json" in err
+    assert "Delete the incomplete folder" in err
+    assert final.is_dir() and (run / "metrics.csv").read_bytes() == metrics
+
+
+def test_resume_skips_a_newer_half_written_checkpoint(tiny: Path, tmp_path: Path, capsys) -> None:
+    assert train(tiny, tmp_path, "--steps", "60", "--checkpoint-every", "30") == 0
+    run = tmp_path / "shower-dqn-0"
+    (run / "checkpoints" / "90").mkdir()
+    assert main(["train", "--resume", str(run), "--steps", "120", "--no-gif"]) == 0
+    captured = capsys.readouterr()
+    assert "checkpoints/90' is an incomplete checkpoint and is ignored" in captured.err
+    assert "Resuming" in captured.out and "from step 60, up to 120 steps" in captured.out
+    assert checkpoint.latest(run / "checkpoints") == run / "checkpoints" / "120"
+
+
+def test_resume_of_a_finished_run_has_nothing_to_do(trained: Path, capsys) -> None:
+    assert main(["train", "--resume", str(trained)]) == 0
+    assert "already at step 120 of 120; nothing to train" in capsys.readouterr().out
+
+
+# ---- exact resume across processes -----------------------------------------------------------
+
+
+def test_resume_in_a_fresh_process_matches_a_straight_run(tiny: Path, tmp_path: Path) -> None:
+    # Straight: 240 steps with a checkpoint at 120. Split: 120 steps, then a new process
+    # resumes from the checkpoint at 120 up to 240. The weights must be identical.
+    common = ["--config", str(tiny), "--runs-dir", "runs", "--no-gif", "--checkpoint-every", "120"]
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert main(["train", "shower", "--steps", "240", "--name", "a", *common]) == 0
+        assert main(["train", "shower", "--steps", "120", "--name", "b", *common]) == 0
+    finally:
+        os.chdir(cwd)
+    resumed = renshu_process(
+        "train", "--resume", "runs/b", "--steps", "240", "--no-gif", cwd=tmp_path
+    )
+    out, _ = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, out
+    assert "Resuming runs/b from step 120, up to 240 steps." in out
+
+    a, b = tmp_path / "runs" / "a", tmp_path / "runs" / "b"
+    for name in ("agent/weights.safetensors", "checkpoints/240/weights.safetensors"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    # The same episodes were played, so the per-episode metrics agree row for row.
+    ra, rb = read_metrics(a), read_metrics(b)
+    rewards_a = ra["charts/episode_reward"][~np.isnan(ra["episode"])]
+    rewards_b = rb["charts/episode_reward"][~np.isnan(rb["episode"])]
+    assert len(rewards_a) == 4 and rewards_a.tolist() == rewards_b.tolist()
+    assert yaml.safe_load((b / "config.yaml").read_text())["steps"] == 240
+
+
+# ---- Ctrl+C and SIGTERM ------------------------------------------------------------------------
+
+
+def test_ctrl_c_and_sigterm_save_a_checkpoint_and_the_run_resumes(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    signals = {"int": (signal.SIGINT, 130), "term": (signal.SIGTERM, 143)}
+    args = ["--config", str(tiny), "--steps", "1000000", "--runs-dir", "runs"]
+    processes = {
+        name: renshu_process("train", "shower", *args, "--name", name, cwd=tmp_path)
+        for name in signals
+    }
+    waiting = dict(processes)
+    deadline = time.monotonic() + 90
+    while waiting and time.monotonic() < deadline:  # signal once an episode has finished
+        for name, process in list(waiting.items()):
+            metrics = tmp_path / "runs" / name / "metrics.csv"
+            if metrics.is_file() and len(metrics.read_text().splitlines()) >= 2:
+                process.send_signal(signals[name][0])
+                del waiting[name]
+        time.sleep(0.05)
+    for process in waiting.values():
+        process.kill()
+    assert not waiting, "training did not start"
+
+    for name, process in processes.items():
+        sig, code = signals[name]
+        out, _ = process.communicate(timeout=60)
+        assert process.returncode == code, out
+        run = tmp_path / "runs" / name
+        latest = checkpoint.latest(run / "checkpoints")
+        assert latest is not None and (latest / "replay.npz").is_file()
+        step = int(latest.name)
+        assert f"Stopped by {sig.name} at step {step:,} of 1,000,000" in out
+        assert f"Resume with: renshu train --resume runs/{name}" in out
+        assert (run / "plots" / "learning_curve.png").is_file()
+        assert not (run / "agent").exists()
+
+    run = tmp_path / "runs" / "int"
+    step = int(checkpoint.latest(run / "checkpoints").name)  # type: ignore[union-attr]
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--steps", str(step + 60), "--no-gif"]) == 0
+    assert f"from step {step:,}, up to {step + 60:,} steps" in capsys.readouterr().out
+    assert renshu.load(run / "agent").num_steps == step + 60
+    rows = read_metrics(run)["step"]
+    assert rows.max() == step + 60 and (rows[1:] >= rows[:-1]).all()
+
+
+# ---- renshu test ---------------------------------------------------------------------------------
+
+
+def test_test_prints_scores_and_writes_numbered_gifs(trained: Path, capsys) -> None:
+    assert main(["test", str(trained), "--episodes", "2", "--gif"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Episode:1 Score:") and lines[1].startswith("Episode:2 Score:")
+    assert lines[2].startswith("Summary: mean=") and lines[2].endswith("episodes=2")
+    assert lines[3] == f"GIF: {trained}/videos/test-1.gif"
+    assert main(["test", str(trained), "--episodes", "1", "--gif", "--seed", "5"]) == 0
+    assert (trained / "videos" / "test-2.gif").is_file()
+    assert (trained / "videos" / "test.gif").is_file()  # the one train wrote is kept
+
+
+def test_test_renders_ansi_and_loads_an_agent_folder(trained: Path, capsys) -> None:
+    assert main(["test", str(trained / "agent"), "--episodes", "1", "--render", "ansi"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Episode:1 Score:") == 1 and len(out.splitlines()) > 60
+
+
+def test_test_uses_the_latest_checkpoint_without_an_agent(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    assert train(tiny, tmp_path, "--steps", "60") == 0
+    run = tmp_path / "shower-dqn-0"
+    os.rename(run / "agent", tmp_path / "moved")
+    assert main(["test", str(run), "--episodes", "1"]) == 0
+    assert "Episode:1 Score:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["test", "runs/nope"], "No run at 'runs/nope': it does not exist."),
+        (["test", "{run}", "--gif", "--render", "ansi"], "--gif and --render cannot be combined"),
+        (["test", "{run}/plots"], "is not a run folder: it has no config.yaml"),
+    ],
+)
+def test_test_errors(args: list[str], message: str, trained: Path, capsys) -> None:
+    assert main([a.replace("{run}", str(trained)) for a in args]) == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+
+
+# ---- renshu plot --------------------------------------------------------------------------------
+
+
+def test_plot_compares_runs_on_one_figure(
+    trained: Path, tiny: Path, tmp_path: Path, capsys
+) -> None:
+    assert train(tiny, tmp_path, "--steps", "240", "--set", "optimizer=rmsprop_graves") == 0
+    other = tmp_path / "shower-dqn-0"
+    out = tmp_path / "loss.png"
+    capsys.readouterr()
+    assert (
+        main(["plot", str(trained), str(other), "--metric", "losses/td_loss", "--out", str(out)])
+        == 0
+    )
+    assert capsys.readouterr().out.strip() == f"Wrote {out}"
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert main(["plot", str(trained), "--window", "3"]) == 0
+    assert (trained / "plots" / "charts_episode_reward.png").is_file()
+
+
+def test_plot_names_the_metrics_a_run_has(trained: Path, capsys) -> None:
+    assert main(["plot", str(trained), "--metric", "losses/td_los"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "has no column 'losses/td_los'. Did you mean: losses/td_loss" in err
+    assert "Its metrics: charts/episode_reward," in err

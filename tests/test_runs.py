@@ -1,0 +1,173 @@
+"""Run folders from Python: naming, config.yaml, metrics.csv, checkpoints, resume, errors."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import renshu
+from renshu import checkpoint
+from renshu.envs.toy import IdentityEnv
+from renshu.errors import CheckpointError, ConfigError
+from renshu.runs import (
+    METRIC_COLUMNS,
+    MetricsCSV,
+    Run,
+    _truncate_metrics,
+    default_every,
+    env_label,
+    plot_runs,
+    read_metrics,
+)
+
+torch.set_num_threads(1)
+
+TINY = {
+    "warmup_steps": 20,
+    "buffer_size": 300,
+    "batch_size": 8,
+    "net": [8],
+    "eps_anneal_steps": 100,
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "label"),
+    [
+        ("catch", "catch"),
+        ("CartPole-v1", "CartPole-v1"),
+        ("renshu/Catch-v0", "Catch-v0"),
+        ("path/to/my env.py:ShowerEnv", "ShowerEnv"),
+        ("pkg.mod:Thing", "Thing"),
+        (IdentityEnv, "IdentityEnv"),
+        (IdentityEnv(), "IdentityEnv"),
+    ],
+)
+def test_env_label(env: object, label: str) -> None:
+    assert env_label(env) == label
+
+
+def test_default_checkpoint_interval() -> None:
+    assert default_every(30_000) == 3_000
+    assert default_every(5_000) == 1_000
+    assert default_every(120) == 120
+
+
+def test_create_checks_before_making_anything(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"gamma must be in \[0, 1\], got 5"):
+        Run.create("shower", options={"gamma": 5}, runs_dir=tmp_path)
+    with pytest.raises(ConfigError, match="steps must be an int >= 1, got 0"):
+        Run.create("shower", steps=0, runs_dir=tmp_path)
+    with pytest.raises(renshu.EnvResolveError):
+        Run.create("NoSuchEnv-v9", runs_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_create_names_folders_without_reusing_one(tmp_path: Path) -> None:
+    runs = [Run.create("shower", seed=3, runs_dir=tmp_path, check_env=False) for _ in range(3)]
+    assert [r.name for r in runs] == ["shower-dqn-3", "shower-dqn-3-1", "shower-dqn-3-2"]
+    settings = yaml.safe_load((runs[0].path / "config.yaml").read_text())
+    assert settings["steps"] == renshu.presets.load("shower").steps
+    assert settings["config"]["seed"] == 3 and settings["preset"].endswith("shower.yaml")
+
+
+def test_train_from_python_and_resume_with_a_larger_total(tmp_path: Path) -> None:
+    run = Run.create("shower", steps=60, options=TINY, runs_dir=tmp_path, test_episodes=1)
+    result = run.train(gif=False)
+    assert (result.steps, result.start_step, result.interrupted) == (60, 0, None)
+    assert len(result.test_scores) == 1 and not math.isnan(result.test_mean)
+    assert result.files["agent"] == run.path / "agent"
+    assert result.steps_per_second > 0
+
+    again = Run.open(run.path).train(steps=120, gif=False, test=False)
+    assert (again.steps, again.start_step, again.test_scores) == (120, 60, [])
+    assert yaml.safe_load((run.path / "config.yaml").read_text())["steps"] == 120
+    steps = read_metrics(run.path)["step"]
+    assert steps.max() == 120 and (np.diff(steps) >= 0).all()
+
+
+def test_a_run_on_an_env_instance_needs_it_again_to_open(tmp_path: Path) -> None:
+    run = Run.create(IdentityEnv(), steps=40, options=TINY, runs_dir=tmp_path, test_episodes=1)
+    assert run.name == "IdentityEnv-dqn-0"
+    run.train(gif=True)
+    assert not (run.path / "videos").exists()  # IdentityEnv does not render
+    with pytest.raises(ConfigError, match=r"Run.open\(path, env=<the same environment>\)"):
+        Run.open(run.path)
+    result = Run.open(run.path, env=IdentityEnv()).train(steps=80, gif=False, test=False)
+    assert result.steps == 80
+
+
+def test_metrics_csv_appends_and_grows_columns(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.csv"
+    log = MetricsCSV(path)
+    log.write({"step": 10, "episode": 0, "charts/episode_reward": 1.5})
+    log.write({"step": 20, "losses/td_loss": 0.25}, flush=True)
+    log.close()
+    again = MetricsCSV(path)
+    again.on_train_begin({})
+    again.write({"step": 30, "custom/thing": 7})
+    again.close()
+    data = read_metrics(path)
+    assert list(data)[: len(METRIC_COLUMNS)] == list(METRIC_COLUMNS)
+    assert list(data)[-1] == "custom/thing"
+    assert data["step"].tolist() == [10, 20, 30]
+    assert data["charts/episode_reward"][0] == 1.5 and math.isnan(data["charts/episode_reward"][1])
+    assert data["custom/thing"][2] == 7 and math.isnan(data["custom/thing"][0])
+    assert (np.diff(data["time"]) >= 0).all()
+
+    assert _truncate_metrics(path, 15) == 2
+    assert read_metrics(path)["step"].tolist() == [10]
+    assert _truncate_metrics(path, 15) == 0
+
+
+def test_read_metrics_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="No metrics at"):
+        read_metrics(tmp_path)
+    (tmp_path / "metrics.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ConfigError, match="is not a renshu metrics file"):
+        read_metrics(tmp_path)
+
+
+def test_open_errors_say_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="it does not exist"):
+        Run.open(tmp_path / "missing")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="it is a file, not a folder"):
+        Run.open(tmp_path / "file")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"is not a run folder: it has no config\.yaml"):
+        Run.open(tmp_path / "empty")
+    (tmp_path / "edited").mkdir()
+    (tmp_path / "edited" / "config.yaml").write_text("env: shower\n")
+    with pytest.raises(ConfigError, match="lacks algo, seed, steps"):
+        Run.open(tmp_path / "edited")
+
+
+def test_resume_point_and_load_agent(tmp_path: Path) -> None:
+    run = Run.create("shower", steps=60, options=TINY, runs_dir=tmp_path, check_env=False)
+    assert run.resume_point() is None
+    with pytest.raises(
+        CheckpointError, match="has no agent yet: no agent/ folder and no checkpoint"
+    ):
+        run.load_agent()
+    (run.checkpoint_dir / "30").mkdir(parents=True)
+    with pytest.raises(CheckpointError, match="is not a complete checkpoint"):
+        run.resume_point()
+    with pytest.raises(CheckpointError, match="is not a complete checkpoint"):
+        run.train()
+    assert (run.checkpoint_dir / "30").is_dir()  # nothing deleted
+
+
+def test_plot_runs_rejects_a_metric_without_values(tmp_path: Path) -> None:
+    run = Run.create("shower", steps=60, options=TINY, runs_dir=tmp_path, test_episodes=1)
+    run.train(gif=False)
+    out = plot_runs([run.path], out=tmp_path / "r.png")
+    assert out.is_file()
+    with pytest.raises(ConfigError, match="has no values of 'eval/mean_reward' yet"):
+        plot_runs([run.path], metric="eval/mean_reward", out=tmp_path / "e.png")
+    assert checkpoint.latest(run.checkpoint_dir) == run.checkpoint_dir / "60"
