@@ -272,3 +272,22 @@ def test_twin_argument_messages(name: str) -> None:
     assert str(raised.value) == (
         f"{prefix} render_mode must be one of None, 'ansi', 'rgb_array', got 'human'"
     )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_single_env_step_after_the_end_stays_ended_until_reset(name: str) -> None:
+    """Shower and Cave behave as Catch always did: no new episode without reset()."""
+    _, kwargs, single_cls, _, _ = CASES[name]
+    env = single_cls(max_episode_steps=40, **kwargs)
+    env.reset(seed=0)
+    terminated = truncated = False
+    while not (terminated or truncated):
+        obs, _, terminated, truncated, info = env.step(1)
+    state = env.np_random.bit_generator.state
+    for action in (0, 1):
+        again = env.step(action)
+        assert np.array_equal(again[0], obs)
+        assert again[1:] == (0.0, terminated, truncated, info)
+    assert env.np_random.bit_generator.state == state  # nothing drawn past the end
+    env.reset(seed=0)
+    assert env.step(1)[2:4] == (False, False)

@@ -10,26 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium
 import numpy as np
 import numpy.typing as npt
 from gymnasium import spaces
-from gymnasium.error import ResetNeeded
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
+from gymnasium.vector import AutoresetMode
 
+from renshu.envs._base import CoreEnv, CoreVectorEnv
 from renshu.envs._render import (
     Frame,
-    HumanWindow,
     blank,
-    check_action,
-    check_actions,
     check_int,
     check_num_envs,
     check_render_mode,
     draw_text,
     fill_rect,
-    import_pygame,
     text_width,
 )
 
@@ -149,6 +143,10 @@ class CatchCore:
         grid[:, -1, :] |= offset.astype(np.uint64) < BAR_WIDTH
         return grid.view(np.uint8) * np.uint8(ON)
 
+    def info(self) -> dict[str, npt.NDArray[Any]]:
+        """The ``info`` of every step: empty."""
+        return {}
+
     # -- pictures of one copy ------------------------------------------------------------------
     def ansi(self, index: int) -> str:
         """A text picture of copy ``index``: ``o`` ball, ``=`` bar, ``.`` empty."""
@@ -222,7 +220,7 @@ def _check_args(
     return size, interval, steps
 
 
-class CatchEnv(gymnasium.Env[npt.NDArray[np.uint8], np.int64]):
+class CatchEnv(CoreEnv[npt.NDArray[np.uint8]]):
     """
     ## Description
 
@@ -302,6 +300,8 @@ class CatchEnv(gymnasium.Env[npt.NDArray[np.uint8], np.int64]):
         "render_fps": 8,
     }
 
+    core: CatchCore
+
     def __init__(
         self,
         render_mode: str | None = None,
@@ -313,74 +313,16 @@ class CatchEnv(gymnasium.Env[npt.NDArray[np.uint8], np.int64]):
         self.size, self.ball_interval, self.max_episode_steps = _check_args(
             size, ball_interval, max_episode_steps
         )
-        self.action_space = spaces.Discrete(3)
-        self.observation_space = spaces.Box(0, ON, shape=(self.size, self.size), dtype=np.uint8)
-        self.core = CatchCore(1, self.size, self.ball_interval, self.max_episode_steps)
-        self._action = np.zeros(1, dtype=np.int64)
-        self._started = False
-        self._ended: tuple[bool, bool] | None = None
-        self._window: HumanWindow | None = None
-        if self.render_mode == "human":
-            import_pygame()
-            self._window = HumanWindow("renshu Catch-v0", self.metadata["render_fps"])
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[npt.NDArray[np.uint8], dict[str, Any]]:
-        """Start an episode; ``seed`` reseeds ``self.np_random``, ``options`` is ignored."""
-        super().reset(seed=seed)
-        self.core.reset(self.np_random)
-        self._started = True
-        self._ended = None
-        if self.render_mode == "human":
-            self.render()
-        return self.core.observations()[0], {}
-
-    def step(self, action: Any) -> tuple[npt.NDArray[np.uint8], float, bool, bool, dict[str, Any]]:
-        """Move the bar (0 stay, 1 left, 2 right) and advance the balls one frame."""
-        if not self._started:
-            raise ResetNeeded("Catch: call reset() before step()")
-        self._action[0] = check_action(_NAME, action, 3)
-        if self._ended is not None:  # past the end: stay ended, like Gymnasium's own envs
-            return self.core.observations()[0], 0.0, *self._ended, {}
-        reward, terminated, truncated = self.core.step(self._action, self.np_random)
-        if terminated[0] or truncated[0]:
-            self._ended = (bool(terminated[0]), bool(truncated[0]))
-        if self.render_mode == "human":
-            self.render()
-        return (
-            self.core.observations()[0],
-            float(reward[0]),
-            bool(terminated[0]),
-            bool(truncated[0]),
-            {},
+        core = CatchCore(1, self.size, self.ball_interval, self.max_episode_steps)
+        super().__init__(
+            _NAME,
+            core,
+            spaces.Discrete(3),
+            spaces.Box(0, ON, shape=(self.size, self.size), dtype=np.uint8),
         )
 
-    def render(self) -> str | Frame | None:
-        """``ansi``: text; ``rgb_array``: an RGB picture with the score; ``human``: a window."""
-        if self.render_mode is None or not self._started:
-            if self.render_mode is None:
-                gymnasium.logger.warn(
-                    "Catch: render() needs a render_mode, e.g. "
-                    'gymnasium.make("renshu/Catch-v0", render_mode="rgb_array")'
-                )
-            return None
-        if self.render_mode == "ansi":
-            return self.core.ansi(0)
-        frame = self.core.rgb(0)
-        if self.render_mode == "human":
-            assert self._window is not None
-            self._window.show(frame)
-            return None
-        return frame
 
-    def close(self) -> None:
-        """Close the window of ``render_mode="human"`` if one is open."""
-        if self._window is not None:
-            self._window.close()
-
-
-class CatchVectorEnv(VectorEnv[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[Any]]):
+class CatchVectorEnv(CoreVectorEnv[npt.NDArray[np.uint8]]):
     """``num_envs`` copies of :class:`CatchEnv` stepped together with array operations.
 
     The batched twin of Catch-v0 (its ``vector_entry_point``):
@@ -401,7 +343,8 @@ class CatchVectorEnv(VectorEnv[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt
         "render_fps": 8,
         "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
-    render_limit = 4
+
+    core: CatchCore
 
     def __init__(
         self,
@@ -416,64 +359,13 @@ class CatchVectorEnv(VectorEnv[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt
         self.size, self.ball_interval, self.max_episode_steps = _check_args(
             size, ball_interval, max_episode_steps
         )
-        self.single_action_space = spaces.Discrete(3)
-        self.single_observation_space = spaces.Box(
-            0, ON, shape=(self.size, self.size), dtype=np.uint8
+        core = CatchCore(self.num_envs, self.size, self.ball_interval, self.max_episode_steps)
+        super().__init__(
+            _NAME,
+            core,
+            spaces.Discrete(3),
+            spaces.Box(0, ON, shape=(self.size, self.size), dtype=np.uint8),
         )
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.core = CatchCore(self.num_envs, self.size, self.ball_interval, self.max_episode_steps)
-        self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
-        self._started = False
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[npt.NDArray[np.uint8], dict[str, Any]]:
-        """Start an episode in every copy; ``seed`` (an int) reseeds the one generator."""
-        super().reset(seed=seed)
-        self.core.reset(self.np_random)
-        self._autoreset[:] = False
-        self._started = True
-        return self.core.observations(), {}
-
-    def step(
-        self, actions: Any
-    ) -> tuple[
-        npt.NDArray[np.uint8],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.bool_],
-        npt.NDArray[np.bool_],
-        dict[str, Any],
-    ]:
-        """Step every copy; copies whose episode ended last step start a new one instead."""
-        if not self._started:
-            raise ResetNeeded("Catch: call reset() before step()")
-        actions = check_actions(_NAME, actions, self.num_envs, 3)
-        done = self._autoreset
-        if not done.any():
-            reward, terminated, truncated = self.core.step(actions, self.np_random)
-        else:
-            if done.all():
-                reward = np.zeros(self.num_envs, dtype=np.float64)
-                terminated = np.zeros(self.num_envs, dtype=np.bool_)
-                truncated = np.zeros(self.num_envs, dtype=np.bool_)
-            else:
-                reward, terminated, truncated = self.core.step(actions, self.np_random)
-                reward[done] = 0.0
-                terminated[done] = False
-                truncated[done] = False
-            self.core.reset(self.np_random, done)
-        self._autoreset = terminated | truncated
-        return self.core.observations(), reward, terminated, truncated, {}
-
-    def render(self) -> tuple[Any, ...] | None:
-        """Pictures (or text) of the first ``min(num_envs, render_limit)`` copies."""
-        if self.render_mode is None or not self._started:
-            return None
-        count = min(self.num_envs, self.render_limit)
-        if self.render_mode == "ansi":
-            return tuple(self.core.ansi(i) for i in range(count))
-        return tuple(self.core.rgb(i) for i in range(count))
 
 
 def scripted_policy(

@@ -11,25 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium
 import numpy as np
 import numpy.typing as npt
 from gymnasium import spaces
-from gymnasium.error import ResetNeeded
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
+from gymnasium.vector import AutoresetMode
 
+from renshu.envs._base import CoreEnv, CoreVectorEnv
 from renshu.envs._render import (
     Frame,
-    HumanWindow,
     blank,
-    check_action,
-    check_actions,
     check_int,
     check_num_envs,
     check_render_mode,
     draw_text,
-    import_pygame,
     scale_up,
     text_width,
 )
@@ -293,7 +287,7 @@ class CaveCore:
         return frame
 
 
-class CaveEnv(gymnasium.Env[npt.NDArray[np.uint8], np.int64]):
+class CaveEnv(CoreEnv[npt.NDArray[np.uint8]]):
     """
     ## Description
 
@@ -385,76 +379,26 @@ class CaveEnv(gymnasium.Env[npt.NDArray[np.uint8], np.int64]):
         "render_fps": 20,
     }
 
+    core: CaveCore
+
     def __init__(
         self, render_mode: str | None = None, max_episode_steps: int = EPISODE_STEPS
     ) -> None:
         self.render_mode = check_render_mode(_NAME, render_mode, self.metadata["render_modes"])
         self.max_episode_steps = check_int(_NAME, "max_episode_steps", max_episode_steps, 1)
-        self.action_space = spaces.Discrete(2)
-        self.observation_space = spaces.Box(0, 255, shape=(HEIGHT, WIDTH), dtype=np.uint8)
-        self.core = CaveCore(1, self.max_episode_steps)
-        self._action = np.zeros(1, dtype=np.int64)
-        self._started = False
-        self._window: HumanWindow | None = None
-        if self.render_mode == "human":
-            import_pygame()
-            self._window = HumanWindow("renshu Cave-v0", self.metadata["render_fps"])
-
-    def _info(self) -> dict[str, Any]:
-        return {"player_y": int(self.core.y[0]), "player_speed": int(self.core.speed[0])}
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[npt.NDArray[np.uint8], dict[str, Any]]:
-        """Start an episode; ``seed`` reseeds ``self.np_random``, ``options`` is ignored."""
-        super().reset(seed=seed)
-        self.core.reset(self.np_random)
-        self._started = True
-        if self.render_mode == "human":
-            self.render()
-        return self.core.observations()[0], self._info()
-
-    def step(self, action: Any) -> tuple[npt.NDArray[np.uint8], float, bool, bool, dict[str, Any]]:
-        """Hold (1) or release (0) the button for one frame."""
-        if not self._started:
-            raise ResetNeeded("Cave: call reset() before step()")
-        self._action[0] = check_action(_NAME, action, 2)
-        reward, terminated, truncated = self.core.step(self._action, self.np_random)
-        if self.render_mode == "human":
-            self.render()
-        return (
-            self.core.observations()[0],
-            float(reward[0]),
-            bool(terminated[0]),
-            bool(truncated[0]),
-            self._info(),
+        super().__init__(
+            _NAME,
+            CaveCore(1, self.max_episode_steps),
+            spaces.Discrete(2),
+            spaces.Box(0, 255, shape=(HEIGHT, WIDTH), dtype=np.uint8),
         )
 
-    def render(self) -> str | Frame | None:
-        """``ansi``: text; ``rgb_array``: ``(312, 288, 3)`` uint8; ``human``: a window."""
-        if self.render_mode is None or not self._started:
-            if self.render_mode is None:
-                gymnasium.logger.warn(
-                    "Cave: render() needs a render_mode, e.g. "
-                    'gymnasium.make("renshu/Cave-v0", render_mode="rgb_array")'
-                )
-            return None
-        if self.render_mode == "ansi":
-            return self.core.ansi(0)
-        frame = self.core.rgb(0)
-        if self.render_mode == "human":
-            assert self._window is not None
-            self._window.show(frame)
-            return None
-        return frame
-
-    def close(self) -> None:
-        """Close the window of ``render_mode="human"`` if one is open."""
-        if self._window is not None:
-            self._window.close()
+    def _info(self) -> dict[str, Any]:
+        # What ``_first(self.core.info())`` gives, without building the arrays.
+        return {"player_y": int(self.core.y[0]), "player_speed": int(self.core.speed[0])}
 
 
-class CaveVectorEnv(VectorEnv[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[Any]]):
+class CaveVectorEnv(CoreVectorEnv[npt.NDArray[np.uint8]]):
     """``num_envs`` copies of :class:`CaveEnv` stepped together with array operations.
 
     The batched twin of Cave-v0 (its ``vector_entry_point``):
@@ -476,7 +420,8 @@ class CaveVectorEnv(VectorEnv[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.
         "render_fps": 20,
         "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
-    render_limit = 4
+
+    core: CaveCore
 
     def __init__(
         self,
@@ -487,62 +432,13 @@ class CaveVectorEnv(VectorEnv[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.
         self.num_envs = check_num_envs(_NAME, num_envs)
         self.render_mode = check_render_mode(_NAME, render_mode, self.metadata["render_modes"])
         self.max_episode_steps = check_int(_NAME, "max_episode_steps", max_episode_steps, 1)
-        self.single_action_space = spaces.Discrete(2)
-        self.single_observation_space = spaces.Box(0, 255, shape=(HEIGHT, WIDTH), dtype=np.uint8)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.core = CaveCore(self.num_envs, self.max_episode_steps)
-        self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
-        self._started = False
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[npt.NDArray[np.uint8], dict[str, Any]]:
-        """Start an episode in every copy; ``seed`` (an int) reseeds the one generator."""
-        super().reset(seed=seed)
-        self.core.reset(self.np_random)
-        self._autoreset[:] = False
-        self._started = True
-        return self.core.observations(), self.core.info()
-
-    def step(
-        self, actions: Any
-    ) -> tuple[
-        npt.NDArray[np.uint8],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.bool_],
-        npt.NDArray[np.bool_],
-        dict[str, Any],
-    ]:
-        """Step every copy; copies whose episode ended last step start a new one instead."""
-        if not self._started:
-            raise ResetNeeded("Cave: call reset() before step()")
-        actions = check_actions(_NAME, actions, self.num_envs, 2)
-        done = self._autoreset
-        if not done.any():
-            reward, terminated, truncated = self.core.step(actions, self.np_random)
-        else:
-            if done.all():
-                reward = np.zeros(self.num_envs, dtype=np.float64)
-                terminated = np.zeros(self.num_envs, dtype=np.bool_)
-                truncated = np.zeros(self.num_envs, dtype=np.bool_)
-            else:
-                reward, terminated, truncated = self.core.step(actions, self.np_random)
-                reward[done] = 0.0
-                terminated[done] = False
-                truncated[done] = False
-            self.core.reset(self.np_random, done)
-        self._autoreset = terminated | truncated
-        return self.core.observations(), reward, terminated, truncated, self.core.info()
-
-    def render(self) -> tuple[Any, ...] | None:
-        """Pictures (or text) of the first ``min(num_envs, render_limit)`` copies."""
-        if self.render_mode is None or not self._started:
-            return None
-        count = min(self.num_envs, self.render_limit)
-        if self.render_mode == "ansi":
-            return tuple(self.core.ansi(i) for i in range(count))
-        return tuple(self.core.rgb(i) for i in range(count))
+        core = CaveCore(self.num_envs, self.max_episode_steps)
+        super().__init__(
+            _NAME,
+            core,
+            spaces.Discrete(2),
+            spaces.Box(0, 255, shape=(HEIGHT, WIDTH), dtype=np.uint8),
+        )
 
 
 # -- controllers ---------------------------------------------------------------------------------

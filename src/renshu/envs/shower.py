@@ -10,26 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium
 import numpy as np
 import numpy.typing as npt
 from gymnasium import spaces
-from gymnasium.error import ResetNeeded
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
+from gymnasium.vector import AutoresetMode
 
+from renshu.envs._base import CoreEnv, CoreVectorEnv
 from renshu.envs._render import (
     Frame,
-    HumanWindow,
     blank,
-    check_action,
-    check_actions,
     check_int,
     check_num_envs,
     check_render_mode,
     draw_text,
     fill_rect,
-    import_pygame,
     text_width,
 )
 
@@ -108,6 +102,10 @@ class ShowerCore:
         """A new ``(N, 1)`` float32 array of temperatures."""
         return self.temperature.astype(np.float32).reshape(self.num_envs, 1)
 
+    def info(self) -> dict[str, npt.NDArray[Any]]:
+        """The ``info`` of every step: empty."""
+        return {}
+
     # -- pictures of one copy ------------------------------------------------------------------
     def ansi(self, index: int) -> str:
         """A two-line text picture of copy ``index``: numbers, then a gauge from 18 to 58."""
@@ -167,7 +165,7 @@ class ShowerCore:
         return frame
 
 
-class ShowerEnv(gymnasium.Env[npt.NDArray[np.float32], np.int64]):
+class ShowerEnv(CoreEnv[npt.NDArray[np.float32]]):
     """
     ## Description
 
@@ -250,77 +248,22 @@ class ShowerEnv(gymnasium.Env[npt.NDArray[np.float32], np.int64]):
         "render_fps": 4,
     }
 
+    core: ShowerCore
+
     def __init__(
         self, render_mode: str | None = None, max_episode_steps: int = EPISODE_STEPS
     ) -> None:
         self.render_mode = check_render_mode(_NAME, render_mode, self.metadata["render_modes"])
         self.max_episode_steps = check_int(_NAME, "max_episode_steps", max_episode_steps, 1)
-        self.action_space = spaces.Discrete(3)
-        self.observation_space = spaces.Box(
-            MIN_TEMPERATURE, MAX_TEMPERATURE, shape=(1,), dtype=np.float32
-        )
-        self.core = ShowerCore(1, self.max_episode_steps)
-        self._action = np.zeros(1, dtype=np.int64)
-        self._started = False
-        self._window: HumanWindow | None = None
-        if self.render_mode == "human":
-            import_pygame()
-            self._window = HumanWindow("renshu Shower-v0", self.metadata["render_fps"])
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[npt.NDArray[np.float32], dict[str, Any]]:
-        """Start an episode; ``seed`` reseeds ``self.np_random``, ``options`` is ignored."""
-        super().reset(seed=seed)
-        self.core.reset(self.np_random)
-        self._started = True
-        if self.render_mode == "human":
-            self.render()
-        return self.core.observations()[0], {}
-
-    def step(
-        self, action: Any
-    ) -> tuple[npt.NDArray[np.float32], float, bool, bool, dict[str, Any]]:
-        """Apply ``action`` (0 cool, 1 hold, 2 warm) for one second."""
-        if not self._started:
-            raise ResetNeeded("Shower: call reset() before step()")
-        self._action[0] = check_action(_NAME, action, 3)
-        reward, terminated, truncated = self.core.step(self._action, self.np_random)
-        if self.render_mode == "human":
-            self.render()
-        return (
-            self.core.observations()[0],
-            float(reward[0]),
-            bool(terminated[0]),
-            bool(truncated[0]),
-            {},
+        super().__init__(
+            _NAME,
+            ShowerCore(1, self.max_episode_steps),
+            spaces.Discrete(3),
+            spaces.Box(MIN_TEMPERATURE, MAX_TEMPERATURE, shape=(1,), dtype=np.float32),
         )
 
-    def render(self) -> str | Frame | None:
-        """``ansi``: text; ``rgb_array``: ``(150, 420, 3)`` uint8; ``human``: a window."""
-        if self.render_mode is None or not self._started:
-            if self.render_mode is None:
-                gymnasium.logger.warn(
-                    "Shower: render() needs a render_mode, e.g. "
-                    'gymnasium.make("renshu/Shower-v0", render_mode="rgb_array")'
-                )
-            return None
-        if self.render_mode == "ansi":
-            return self.core.ansi(0)
-        frame = self.core.rgb(0)
-        if self.render_mode == "human":
-            assert self._window is not None
-            self._window.show(frame)
-            return None
-        return frame
 
-    def close(self) -> None:
-        """Close the window of ``render_mode="human"`` if one is open."""
-        if self._window is not None:
-            self._window.close()
-
-
-class ShowerVectorEnv(VectorEnv[npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[Any]]):
+class ShowerVectorEnv(CoreVectorEnv[npt.NDArray[np.float32]]):
     """``num_envs`` copies of :class:`ShowerEnv` stepped together with array operations.
 
     The batched twin of Shower-v0 (its ``vector_entry_point``):
@@ -341,7 +284,8 @@ class ShowerVectorEnv(VectorEnv[npt.NDArray[np.float32], npt.NDArray[np.int64], 
         "render_fps": 4,
         "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
-    render_limit = 4
+
+    core: ShowerCore
 
     def __init__(
         self,
@@ -352,64 +296,13 @@ class ShowerVectorEnv(VectorEnv[npt.NDArray[np.float32], npt.NDArray[np.int64], 
         self.num_envs = check_num_envs(_NAME, num_envs)
         self.render_mode = check_render_mode(_NAME, render_mode, self.metadata["render_modes"])
         self.max_episode_steps = check_int(_NAME, "max_episode_steps", max_episode_steps, 1)
-        self.single_action_space = spaces.Discrete(3)
-        self.single_observation_space = spaces.Box(
-            MIN_TEMPERATURE, MAX_TEMPERATURE, shape=(1,), dtype=np.float32
+        core = ShowerCore(self.num_envs, self.max_episode_steps)
+        super().__init__(
+            _NAME,
+            core,
+            spaces.Discrete(3),
+            spaces.Box(MIN_TEMPERATURE, MAX_TEMPERATURE, shape=(1,), dtype=np.float32),
         )
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.core = ShowerCore(self.num_envs, self.max_episode_steps)
-        self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
-        self._started = False
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[npt.NDArray[np.float32], dict[str, Any]]:
-        """Start an episode in every copy; ``seed`` (an int) reseeds the one generator."""
-        super().reset(seed=seed)
-        self.core.reset(self.np_random)
-        self._autoreset[:] = False
-        self._started = True
-        return self.core.observations(), {}
-
-    def step(
-        self, actions: Any
-    ) -> tuple[
-        npt.NDArray[np.float32],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.bool_],
-        npt.NDArray[np.bool_],
-        dict[str, Any],
-    ]:
-        """Step every copy; copies whose episode ended last step start a new one instead."""
-        if not self._started:
-            raise ResetNeeded("Shower: call reset() before step()")
-        actions = check_actions(_NAME, actions, self.num_envs, 3)
-        done = self._autoreset
-        if not done.any():
-            reward, terminated, truncated = self.core.step(actions, self.np_random)
-        else:
-            if done.all():
-                reward = np.zeros(self.num_envs, dtype=np.float64)
-                terminated = np.zeros(self.num_envs, dtype=np.bool_)
-                truncated = np.zeros(self.num_envs, dtype=np.bool_)
-            else:
-                reward, terminated, truncated = self.core.step(actions, self.np_random)
-                reward[done] = 0.0
-                terminated[done] = False
-                truncated[done] = False
-            self.core.reset(self.np_random, done)
-        self._autoreset = terminated | truncated
-        return self.core.observations(), reward, terminated, truncated, {}
-
-    def render(self) -> tuple[Any, ...] | None:
-        """Pictures (or text) of the first ``min(num_envs, render_limit)`` copies."""
-        if self.render_mode is None or not self._started:
-            return None
-        count = min(self.num_envs, self.render_limit)
-        if self.render_mode == "ansi":
-            return tuple(self.core.ansi(i) for i in range(count))
-        return tuple(self.core.rgb(i) for i in range(count))
 
 
 def scripted_policy(
