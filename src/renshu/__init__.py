@@ -30,7 +30,12 @@ _EXPORTS: dict[str, str] = {
     "EarlyStopOnReward": "renshu.callbacks",
     "Evaluate": "renshu.callbacks",
     "RMSpropGraves": "renshu.optim",
+    "Run": "renshu.runs",
+    "plot_observations": "renshu.plots",
+    "save_gif": "renshu.video",
 }
+_MODULES = ("presets", "envs", "compat")
+"""Submodules reachable as attributes after ``import renshu`` (``renshu.presets.load(...)``)."""
 
 __all__ = [
     "CheckpointError",
@@ -57,9 +62,14 @@ if TYPE_CHECKING:
     from renshu.check import check_env as check_env
     from renshu.checkpoint import load as load
     from renshu.optim import RMSpropGraves as RMSpropGraves
+    from renshu.plots import plot_observations as plot_observations
+    from renshu.runs import Run as Run
+    from renshu.video import save_gif as save_gif
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f"renshu.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'renshu' has no attribute {name!r}")
