@@ -72,12 +72,14 @@ def test_cnn_sizes(shape: tuple[int, ...]) -> None:
     q = qnet(shape, U8, 5, net="cnn")
     convs = [m for m in q.modules() if isinstance(m, nn.Conv2d)]
     dense = [m for m in q.torso if isinstance(m, nn.Linear)]
-    assert len(convs) == 3 and len(dense) == 1
+    assert len(convs) == (3 if min(shape[-2:]) >= 64 else 2) and len(dense) == 1
     assert convs[0].in_channels == (shape[0] if len(shape) == 3 else 1)
-    if min(shape[-2:]) >= 64:
+    if min(shape[-2:]) >= 64:  # Nature DQN
         assert [c.kernel_size[0] for c in convs] == [8, 4, 3]
         assert [c.stride[0] for c in convs] == [4, 2, 1]
         assert dense[0].out_features == 512
+    elif min(shape[-2:]) >= 32:  # Cave's 48x48: 8/4, 4/2
+        assert [(c.kernel_size[0], c.stride[0]) for c in convs] == [(8, 4), (4, 2)]
     x = torch.randint(0, 256, (3, *shape), dtype=torch.uint8)
     out = q(x)
     assert out.shape == (3, 5) and torch.isfinite(out).all()
@@ -175,7 +177,7 @@ def test_summary_of_a_cnn() -> None:
     q = build_q_network((4, 48, 48), U8, 2, dueling=True)
     text = summary(q, (1, 4, 48, 48), torch.uint8)
     assert text.startswith('Model: "QNetwork"')
-    assert "torso.0 (Conv2d)            (None, 32, 23, 23)" in text
+    assert "torso.0 (Conv2d)            (None, 16, 11, 11)" in text
     assert "head.value (Linear)         (None, 1)" in text
     assert f"Total params: {n_params(q):,}" in text
     assert q.training  # mode restored
@@ -189,3 +191,20 @@ def test_summary_counts_shared_and_frozen_params_once() -> None:
     assert "Total params: 12" in text
     assert "Trainable params: 9" in text
     assert "Non-trainable params: 3" in text
+
+
+def test_bounded_float_observations_are_scaled_to_minus_one_one() -> None:
+    low, high = np.array([0.0, -np.inf], np.float32), np.array([100.0, np.inf], np.float32)
+    net = build_q_network((2,), np.dtype(np.float32), 3, obs_bounds=(low, high))
+    pre = net.preprocess
+    out = pre(torch.tensor([[0.0, 5.0], [50.0, -7.0], [100.0, 0.0]]))
+    assert torch.allclose(out, torch.tensor([[-1.0, 5.0], [0.0, -7.0], [1.0, 0.0]]))
+
+
+def test_uint8_and_unbounded_observations_are_not_rescaled_by_bounds() -> None:
+    big = (np.full(2, -1e6, np.float32), np.full(2, 1e6, np.float32))
+    net = build_q_network((2,), np.dtype(np.float32), 3, obs_bounds=big)
+    assert not net.preprocess.normalize
+    pixels = (np.zeros(1), np.full(1, 255))
+    img = build_q_network((16, 16), np.dtype(np.uint8), 3, obs_bounds=pixels)
+    assert not img.preprocess.normalize

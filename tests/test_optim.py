@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from renshu.errors import ConfigError
-from renshu.optim import RMSpropGraves, make_optimizer
+from renshu.optim import FastAdam, RMSpropGraves, make_optimizer
 
 torch.set_num_threads(1)
 
@@ -183,3 +183,98 @@ def test_make_optimizer_errors() -> None:
         make_optimizer(lambda ps: None, net.parameters(), 1e-3)  # type: ignore[arg-type,return-value]
     with pytest.raises(ConfigError, match=r"lr must be a number in \(0.0, inf\), got -1.0"):
         make_optimizer("adam", net.parameters(), -1.0)
+
+
+# ----------------------------------------------------------------------------- FastAdam
+def adam_pair(n: int = 3000, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor, Any, Any]:
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(n, generator=gen).requires_grad_()
+    b = a.detach().clone().requires_grad_()
+    return a, b, FastAdam([a], **kwargs), torch.optim.Adam([b], foreach=False, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"lr": 1e-3}, {"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-6}])
+def test_fast_adam_fused_step_equals_torch_adam(kwargs: dict[str, Any]) -> None:
+    a, b, fast, reference = adam_pair(**kwargs)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(20):
+        g = torch.randn(a.shape, generator=gen)
+        a.grad, b.grad = g.clone(), g.clone()
+        assert fast._fusable() is a  # the cheap path is the one under test
+        fast.step()
+        reference.step()
+    torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-5, atol=1e-6)
+    for key in ("exp_avg", "exp_avg_sq"):
+        torch.testing.assert_close(
+            fast.state[a][key], reference.state[b][key], rtol=1e-5, atol=1e-7
+        )
+    assert fast.state[a]["step"].dtype == reference.state[b]["step"].dtype
+    assert float(fast.state[a]["step"]) == float(reference.state[b]["step"]) == 20.0
+
+
+def test_fast_adam_state_dict_round_trips_and_mixes_with_torch_steps() -> None:
+    a, b, fast, reference = adam_pair()
+    for i in range(6):
+        g = torch.full(a.shape, float(i) - 2.5)
+        a.grad, b.grad = g.clone(), g.clone()
+        if i == 3:  # a closure forces torch's own step: the state stays interchangeable
+            fast.step(lambda: 0.0)
+        else:
+            fast.step()
+        reference.step()
+    torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-5, atol=1e-6)
+    c = a.detach().clone().requires_grad_()
+    restored = FastAdam([c])
+    restored.load_state_dict(copy.deepcopy(fast.state_dict()))
+    for target in (a, c):
+        target.grad = torch.ones(a.shape)
+    fast.step()
+    restored.step()
+    assert torch.equal(a, c)
+
+
+@pytest.mark.parametrize(
+    ("params", "kwargs"),
+    [
+        (2, {}),
+        (1, {"amsgrad": True}),
+        (1, {"weight_decay": 0.1}),
+        (1, {"maximize": True}),
+    ],
+)
+def test_fast_adam_falls_back_to_torch(params: int, kwargs: dict[str, Any]) -> None:
+    gen = torch.Generator().manual_seed(0)
+    ours = [torch.randn(5, generator=gen).requires_grad_() for _ in range(params)]
+    theirs = [p.detach().clone().requires_grad_() for p in ours]
+    fast, reference = FastAdam(ours, lr=0.01, **kwargs), torch.optim.Adam(theirs, lr=0.01, **kwargs)
+    for _ in range(3):
+        for p, q in zip(ours, theirs, strict=True):
+            p.grad, q.grad = torch.ones(5), torch.ones(5)
+        assert fast._fusable() is None
+        fast.step()
+        reference.step()
+    for p, q in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(p, q)
+
+
+def test_fast_adam_large_tensor_uses_the_fused_kernel() -> None:
+    a, b, fast, reference = adam_pair(n=FastAdam.NUMPY_MAX_NUMEL + 10, lr=0.01)
+    for i in range(3):
+        g = torch.linspace(-1, 1, a.numel()) * (i + 1)
+        a.grad, b.grad = g.clone(), g.clone()
+        assert fast._fusable() is a
+        fast.step()
+        reference.step()
+    torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-5, atol=1e-6)
+    assert float(fast.state[a]["step"]) == 3.0
+
+
+def test_fast_adam_step_hooks_run_through_torch() -> None:
+    a, _, fast, _ = adam_pair()
+    calls: list[str] = []
+    fast.register_step_pre_hook(lambda *_: calls.append("pre"))
+    fast.register_step_post_hook(lambda *_: calls.append("post"))
+    a.grad = torch.ones(a.shape)
+    assert fast._fusable() is None
+    fast.step()
+    assert calls == ["pre", "post"] and float(fast.state[a]["step"]) == 1.0

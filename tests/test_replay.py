@@ -258,6 +258,54 @@ def test_one_step_is_plain_one_step() -> None:
         assert float(batch.discounts[b]) == pytest.approx(0.9)
 
 
+@pytest.mark.parametrize(("num_envs", "capacity"), [(1, 7), (1, 40), (3, 20), (3, 90)])
+def test_simple_fast_path_equals_general_path(num_envs: int, capacity: int) -> None:
+    """window 1, n_step 1, uniform: add/sample take a fast path; the general path, forced on a
+    twin buffer, must leave the same state and draw the same batches, through ring wraps,
+    masks and end_episodes."""
+    fast, general = (
+        make_buffer(capacity=capacity, num_envs=num_envs),
+        make_buffer(capacity=capacity, num_envs=num_envs),
+    )
+    general._simple = False
+    assert fast._simple
+    sims = [
+        Sim(buf, np.random.default_rng(21), p_term=0.15, p_trunc=0.1) for buf in (fast, general)
+    ]
+    rng = np.random.default_rng(5)
+    for step in range(150):
+        mask = rng.random(num_envs) < 0.8 if step % 3 == 0 else None
+        for sim in sims:
+            sim.step(mask=mask)
+        if step % 37 == 36:
+            frames = id_frames(np.full(num_envs, 10_000 + step), np.arange(num_envs))
+            for buf in (fast, general):
+                buf.end_episodes(frames)
+        for name, array in fast._arrays().items():
+            np.testing.assert_array_equal(array, general._arrays()[name], err_msg=name)
+        assert (len(fast), fast.num_sampleable) == (len(general), general.num_sampleable)
+        if fast.num_sampleable and step % 5 == 0:
+            batch_size = min(len(fast), 16)
+            a, b = fast.sample(batch_size), general.sample(batch_size)
+            for name, x, y in zip(Batch._fields, a, b, strict=True):
+                np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=name)
+                assert np.asarray(x).dtype == np.asarray(y).dtype, name
+
+
+def test_sample_arrays_equals_sample() -> None:
+    a, b = (
+        make_buffer(capacity=50, n_step=2, window=2),
+        make_buffer(capacity=50, n_step=2, window=2),
+    )
+    for buf in (a, b):
+        sim = Sim(buf, np.random.default_rng(4))
+        for _ in range(30):
+            sim.step()
+    tensors, arrays = a.sample(8, beta=0.5), b.sample_arrays(8, beta=0.5)
+    for name, x, y in zip(Batch._fields, tensors, arrays, strict=True):
+        np.testing.assert_array_equal(np.asarray(x), y, err_msg=name)
+
+
 def test_truncation_keeps_final_obs_and_bootstraps_termination_does_not() -> None:
     buf = make_buffer(capacity=100)
     sim = Sim(buf, np.random.default_rng(2), p_term=0, p_trunc=0)

@@ -9,14 +9,17 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import torch
+from torch.optim import optimizer as _torch_optimizer
 
 from renshu.errors import ConfigError
 
-__all__ = ["OPTIMIZERS", "RMSpropGraves", "make_optimizer"]
+__all__ = ["OPTIMIZERS", "FastAdam", "RMSpropGraves", "make_optimizer"]
 
 
 def _check(
@@ -177,6 +180,127 @@ def _graves_single(
             p.addcdiv_(g, denom, value=-lr)
 
 
+def _torch_adam_step() -> Callable[..., Any]:
+    """``torch.optim.Adam.step`` with torch's step hooks and profiler label, wrapped once."""
+    step: Callable[..., Any] = torch.optim.Adam.step
+    if getattr(step, "hooked", False):  # torch already wrapped it (an Adam was built)
+        return step
+    return torch.optim.Optimizer.profile_hook_step(step)
+
+
+_ADAM_STEP = _torch_adam_step()
+_FUSED_ADAM: Callable[..., Any] | None = getattr(torch, "_fused_adam_", None)
+_GLOBAL_STEP_HOOKS = (
+    getattr(_torch_optimizer, "_global_optimizer_pre_hooks", {}),
+    getattr(_torch_optimizer, "_global_optimizer_post_hooks", {}),
+)
+
+
+class FastAdam(torch.optim.Adam):
+    """``torch.optim.Adam`` with a cheap step for one float32 CPU tensor.
+
+    For a small network's flat parameters (see :class:`renshu.fastpath.FlatParams`) torch's
+    optimizer machinery -- the profiler wrapper, per-group bookkeeping, the multi-tensor
+    dispatch -- costs ten times the arithmetic of the update. :meth:`step` then updates that one
+    tensor itself, with torch's formulas and the same state (``step``, ``exp_avg``,
+    ``exp_avg_sq``) and ``state_dict`` as torch's Adam: in NumPy, on the same memory, up to
+    :attr:`NUMPY_MAX_NUMEL` elements (a torch call between NumPy operations costs more than the
+    update itself at that size), with torch's fused Adam kernel above it. Any other case --
+    several tensors, a GPU, a closure, step hooks, ``amsgrad``, weight decay, ``maximize``, a
+    tensor learning rate -- is torch's own step.
+    """
+
+    NUMPY_MAX_NUMEL = 1 << 16
+    """Largest tensor updated in NumPy (a dozen passes); above it, one fused-kernel pass wins."""
+
+    _views: tuple[tuple[torch.Tensor | None, ...], tuple[np.ndarray, ...]] | None = None
+
+    def _fusable(self) -> torch.Tensor | None:
+        """The one parameter, if the cheap step applies to it."""
+        if len(self.param_groups) != 1:
+            return None
+        group = self.param_groups[0]
+        if len(group["params"]) != 1:
+            return None
+        p: torch.Tensor = group["params"][0]
+        grad = p.grad
+        if (
+            grad is None
+            or p.device.type != "cpu"
+            or p.dtype != torch.float32
+            or grad.dtype != torch.float32
+            or grad.is_sparse
+            or not (p.is_contiguous() and grad.is_contiguous())
+            or group["amsgrad"]
+            or group["weight_decay"] != 0
+            or group["maximize"]
+            or group["capturable"]
+            or group["differentiable"]
+            or group.get("decoupled_weight_decay", False)
+            or isinstance(group["lr"], torch.Tensor)
+            or self._optimizer_step_pre_hooks
+            or self._optimizer_step_post_hooks
+            or any(_GLOBAL_STEP_HOOKS)
+            or (p.numel() > self.NUMPY_MAX_NUMEL and _FUSED_ADAM is None)
+        ):
+            return None
+        return p
+
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """One Adam update: the cheap step on the one tensor, or torch's own step."""
+        p = self._fusable() if closure is None else None
+        if p is None:
+            return _ADAM_STEP(self, closure)
+        group, state = self.param_groups[0], self.state[p]
+        if not state:  # what torch's Adam creates on its first step
+            state["step"] = torch.tensor(0.0, dtype=torch.float32)
+            state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        beta1, beta2 = group["betas"]
+        tensors = (p, p.grad, state["exp_avg"], state["exp_avg_sq"], state["step"])
+        if p.numel() > self.NUMPY_MAX_NUMEL and _FUSED_ADAM is not None:
+            state["step"].add_(1)
+            _FUSED_ADAM(
+                [p.data],
+                [p.grad],
+                [state["exp_avg"]],
+                [state["exp_avg_sq"]],
+                [],
+                [state["step"]],
+                amsgrad=False,
+                lr=float(group["lr"]),
+                beta1=float(beta1),
+                beta2=float(beta2),
+                weight_decay=0.0,
+                eps=float(group["eps"]),
+                maximize=False,
+            )
+            return None
+        views = self._views
+        if views is None or any(a is not b for a, b in zip(views[0], tensors, strict=True)):
+            arrays = [t.detach().numpy() for t in tensors if t is not None]
+            views = self._views = tensors, (*arrays, np.empty_like(arrays[0]))
+        w, g, m, v, step_array, tmp = views[1]
+        step_array += 1
+        step = float(step_array)
+        np.subtract(g, m, out=tmp)  # exp_avg.lerp_(grad, 1 - beta1)
+        tmp *= 1 - beta1
+        m += tmp
+        np.multiply(g, g, out=tmp)  # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
+        tmp *= 1 - beta2
+        v *= beta2
+        v += tmp
+        np.sqrt(v, out=tmp)  # denom = exp_avg_sq.sqrt() / sqrt(1 - beta2**t) + eps
+        tmp /= math.sqrt(1 - beta2**step)
+        tmp += group["eps"]
+        np.divide(m, tmp, out=tmp)  # param -= lr / (1 - beta1**t) * exp_avg / denom
+        tmp *= group["lr"] / (1 - beta1**step)
+        w -= tmp
+        return None
+
+    step.hooked = True  # type: ignore[attr-defined]  # no profiler wrapper around the cheap step
+
+
 OPTIMIZERS = ("adam", "rmsprop", "rmsprop_graves")
 """Optimizer names accepted by :func:`make_optimizer`."""
 
@@ -189,7 +313,7 @@ def make_optimizer(
     """An optimizer over ``params`` by name, or from a factory.
 
     Args:
-        spec: ``"adam"`` (torch Adam; fused kernels on CUDA, multi-tensor ops elsewhere),
+        spec: ``"adam"`` (torch Adam; fused kernels on CUDA, elsewhere :class:`FastAdam`),
             ``"rmsprop"`` (torch RMSprop, its defaults), ``"rmsprop_graves"``
             (:class:`RMSpropGraves`, DQN's settings), or a callable ``factory(params)`` returning
             an optimizer (``lr`` is not passed to it).
@@ -215,7 +339,7 @@ def make_optimizer(
         on_cuda = bool(params) and all(p.is_cuda for p in params)
         if on_cuda:
             return torch.optim.Adam(params, lr=lr, fused=True)
-        return torch.optim.Adam(params, lr=lr, foreach=True)
+        return FastAdam(params, lr=lr, foreach=True)
     if spec == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, foreach=True)
     return RMSpropGraves(params, lr=lr)

@@ -63,7 +63,7 @@ import torch
 
 from renshu.errors import ConfigError
 
-__all__ = ["Batch", "FrameStack", "ReplayBuffer", "SumTree"]
+__all__ = ["ArrayBatch", "Batch", "FrameStack", "ReplayBuffer", "SumTree"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -101,6 +101,20 @@ class Batch(NamedTuple):
     """``(B,)`` float32 importance-sampling weights, max 1 (all ones without prioritization)."""
     indices: np.ndarray
     """``(B,)`` int64 flat slot indices, to pass back to ``update_priorities``."""
+
+
+class ArrayBatch(NamedTuple):
+    """A :class:`Batch` as NumPy arrays on the host (what :meth:`ReplayBuffer.sample_arrays`
+    returns): same fields, same shapes, ``rewards``/``dones``/``discounts``/``weights`` float32."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_obs: np.ndarray
+    dones: np.ndarray
+    discounts: np.ndarray
+    weights: np.ndarray
+    indices: np.ndarray
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
@@ -317,6 +331,14 @@ class ReplayBuffer:
         self._offsets = span if span.size <= T else np.arange(T)
         self._overwritten = (self._offsets == 0) | (self._offsets == 1)
         self._rng = np.random.default_rng(seed)
+        # The common case -- one frame per observation, one-step returns, uniform sampling -- has
+        # a fast path: there a slot is sampleable exactly when it holds a transition start, so
+        # add() writes two slots and sample() reads the next observation from the next slot.
+        # Both give exactly what the general path gives (tests compare them).
+        self._simple = self.window == 1 and self.n_step == 1 and not self.prioritized
+        self._batch_frame_shape = (self.num_envs, *self.frame_shape)
+        self._ones: np.ndarray = np.ones(0, np.float32)
+        self._gammas: np.ndarray = np.ones(0, np.float32)
 
     # ------------------------------------------------------------------ properties
     def __len__(self) -> int:
@@ -372,8 +394,11 @@ class ReplayBuffer:
         next_obs = self._check_frames("next_obs", next_obs)
         actions_ = self._check_vector("actions", actions)
         rewards_ = self._check_vector("rewards", rewards)
-        term = self._check_vector("terminated", terminated).astype(bool)
-        trunc = self._check_vector("truncated", truncated).astype(bool)
+        term = self._check_vector("terminated", terminated).astype(bool, copy=False)
+        trunc = self._check_vector("truncated", truncated).astype(bool, copy=False)
+        if self._simple and E == 1 and (mask is None or mask[0]):
+            self._add_one(obs, actions_, rewards_, next_obs, bool(term[0]), bool(trunc[0]))
+            return
         sel: slice | IntArray
         if mask is None:
             envs, sel = self._all_envs, slice(None)
@@ -381,6 +406,9 @@ class ReplayBuffer:
             envs = sel = np.flatnonzero(self._check_vector("mask", mask).astype(bool))
             if envs.size == 0:
                 return
+        if self._simple:
+            self._add_simple(envs, sel, obs, actions_, rewards_, next_obs, term, trunc)
+            return
 
         s = self._head[envs]
         t, t1 = s % T, (s + 1) % T
@@ -416,6 +444,75 @@ class ReplayBuffer:
 
         # A slot that was valid and is overwritten now gets a fresh priority even if valid again.
         self._refresh(grid_t, grid_e, flat, old, np.tile(self._overwritten, envs.size))
+
+    def _add_one(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_obs: np.ndarray,
+        term: bool,
+        trunc: bool,
+    ) -> None:
+        """:meth:`_add_simple` for a single env, with scalar indexing (the common laptop case)."""
+        kind, s = self._kind, int(self._head[0])
+        t = s % self.slots_per_env
+        t1 = t + 1 if t + 1 < self.slots_per_env else 0
+        done = term or trunc
+        new = 1 - int(kind[t, 0] >= _START) - int(kind[t1, 0] >= _START)
+        self._len += new
+        self._n_valid += new
+        self._frames[t, 0] = obs[0]
+        self._actions[t, 0] = actions[0]
+        self._rewards[t, 0] = rewards[0]
+        self._terminated[t, 0] = term
+        self._truncated[t, 0] = trunc
+        kind[t, 0] = _LAST if done else _START
+        self._frames[t1, 0] = next_obs[0]
+        kind[t1, 0] = _PAD if done else _NEXT
+        self._valid[t, 0] = True
+        self._valid[t1, 0] = False
+        self._written[0] = s + 2
+        self._head[0] = s + 1 + done
+        self._ep_pos[0] = 0 if done else self._ep_pos[0] + 1
+
+    def _add_simple(
+        self,
+        envs: IntArray,
+        sel: slice | IntArray,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_obs: np.ndarray,
+        term: npt.NDArray[np.bool_],
+        trunc: npt.NDArray[np.bool_],
+    ) -> None:
+        """:meth:`add` when ``window == 1``, ``n_step == 1`` and uniform: a slot is valid iff it
+        holds a start, so only the two slots written change, and they are known."""
+        T, kind = self.slots_per_env, self._kind
+        s = self._head[envs]
+        t = s % T
+        t1 = t + 1
+        t1[t1 == T] = 0
+        done = term[sel] | trunc[sel]
+        stored_before = int(np.count_nonzero(kind[t, envs] >= _START)) + int(
+            np.count_nonzero(kind[t1, envs] >= _START)
+        )
+        self._len += envs.size - stored_before
+        self._n_valid += envs.size - stored_before
+        self._frames[t, envs] = obs[sel]
+        self._actions[t, envs] = actions[sel]
+        self._rewards[t, envs] = rewards[sel]
+        self._terminated[t, envs] = term[sel]
+        self._truncated[t, envs] = trunc[sel]
+        kind[t, envs] = np.where(done, _LAST, _START)
+        self._frames[t1, envs] = next_obs[sel]
+        kind[t1, envs] = np.where(done, _PAD, _NEXT)
+        self._valid[t, envs] = True
+        self._valid[t1, envs] = False
+        self._written[envs] = s + 2
+        self._head[envs] = s + 1 + done
+        self._ep_pos[envs] = np.where(done, 0, self._ep_pos[envs] + 1)
 
     def end_episodes(self, frames: np.ndarray, mask: np.ndarray | None = None) -> None:
         """End the running episodes of the envs in ``mask`` here, as time-limit truncations.
@@ -472,7 +569,7 @@ class ReplayBuffer:
 
     def _check_frames(self, name: str, frames: np.ndarray) -> np.ndarray:
         frames = np.asarray(frames)
-        expected = (self.num_envs, *self.frame_shape)
+        expected = self._batch_frame_shape
         if frames.shape != expected:
             raise ConfigError(
                 f"{name} must have shape (num_envs, *frame_shape) = {expected} (single frames, "
@@ -486,7 +583,7 @@ class ReplayBuffer:
             raise ConfigError(
                 f"{name} must hold one value per env ({self.num_envs}), got shape {values.shape}"
             )
-        return values.reshape(self.num_envs)
+        return values if values.ndim == 1 else values.reshape(self.num_envs)
 
     def _compute_valid(self, ts: IntArray, es: IntArray, flat: IntArray) -> npt.NDArray[np.bool_]:
         """Whether slots ``(ts, es)`` (flat index ``flat``) can be sampled, from kinds and counters.
@@ -514,7 +611,7 @@ class ReplayBuffer:
 
     # ------------------------------------------------------------------ sampling
     def sample(self, batch_size: int, beta: float = 0.4) -> Batch:
-        """Sample ``batch_size`` transitions (with replacement).
+        """Sample ``batch_size`` transitions (with replacement), as tensors on ``device``.
 
         Uniform over sampleable transitions, or proportional to priority (stratified) when
         prioritized; ``beta`` is the importance-sampling exponent (ignored when uniform).
@@ -522,6 +619,26 @@ class ReplayBuffer:
         (see :attr:`num_sampleable`: the newest ``n_step - 1`` steps of a running episode wait
         for their look-ahead).
         """
+        arrays = self.sample_arrays(batch_size, beta)
+        device = self.device
+
+        def put(array: np.ndarray) -> torch.Tensor:
+            tensor = torch.from_numpy(array)
+            return tensor if device.type == "cpu" else tensor.to(device, non_blocking=True)
+
+        return Batch(
+            obs=put(arrays.obs),
+            actions=put(arrays.actions),
+            rewards=put(arrays.rewards),
+            next_obs=put(arrays.next_obs),
+            dones=put(arrays.dones),
+            discounts=put(arrays.discounts),
+            weights=put(arrays.weights),
+            indices=arrays.indices,
+        )
+
+    def sample_arrays(self, batch_size: int, beta: float = 0.4) -> ArrayBatch:
+        """:meth:`sample` as NumPy arrays on the host (same draws, same values)."""
         if (
             isinstance(batch_size, bool)
             or not isinstance(batch_size, (int, np.integer))
@@ -539,6 +656,8 @@ class ReplayBuffer:
             )
         beta = _check_float("beta", beta, 0.0, 1.0)
         B, E, T, gamma = int(batch_size), self.num_envs, self.slots_per_env, self.gamma
+        if self._simple:
+            return self._sample_simple(B)
 
         if self._tree is not None:
             flat = self._tree.sample(B, self._rng)
@@ -568,32 +687,54 @@ class ReplayBuffer:
         else:
             weights = np.ones(B)
 
-        def put(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
-
-        return Batch(
-            obs=put(self._gather_window(ts, es)),
-            actions=put(self._actions[ts, es]),
-            rewards=put(returns.astype(np.float32)),
-            next_obs=put(self._gather_window(next_ts, es)),
-            dones=put(dones.astype(np.float32)),
-            discounts=put((gamma ** k.astype(np.float64)).astype(np.float32)),
-            weights=put(weights.astype(np.float32)),
+        return ArrayBatch(
+            obs=np.ascontiguousarray(self._gather_window(ts, es)),
+            actions=self._actions[ts, es],
+            rewards=returns.astype(np.float32),
+            next_obs=np.ascontiguousarray(self._gather_window(next_ts, es)),
+            dones=dones.astype(np.float32),
+            discounts=(gamma ** k.astype(np.float64)).astype(np.float32),
+            weights=weights.astype(np.float32),
             indices=flat.astype(np.int64),
+        )
+
+    def _sample_simple(self, batch_size: int) -> ArrayBatch:
+        """:meth:`sample_arrays` when ``window == 1``, ``n_step == 1`` and uniform: the next
+        observation is the frame in the next slot, the return is the stored reward."""
+        flat = self._sample_uniform(batch_size)
+        size = self.slots_per_env * self.num_envs
+        after = (flat + self.num_envs) % size
+        frames = self._frames.reshape(size, *self.frame_shape)
+        if self._ones.size != batch_size:
+            self._ones = np.ones(batch_size, np.float32)
+            self._gammas = np.full(batch_size, self.gamma, np.float32)
+        return ArrayBatch(
+            obs=frames[flat],
+            actions=self._actions.reshape(size)[flat],
+            rewards=self._rewards.reshape(size)[flat],
+            next_obs=frames[after],
+            dones=self._terminated.reshape(size)[flat].astype(np.float32),
+            discounts=self._gammas.copy(),
+            weights=self._ones.copy(),
+            indices=flat,
         )
 
     def _sample_uniform(self, batch_size: int) -> IntArray:
         """Uniform flat indices over valid slots: draw over the filled rows, redraw the invalid."""
-        rows = int(min(self._written.max(), self.slots_per_env))
-        high = rows * self.num_envs
+        written = int(self._written[0]) if self.num_envs == 1 else int(self._written.max())
+        high = min(written, self.slots_per_env) * self.num_envs
         valid = self._valid.reshape(-1)
-        flat = self._rng.integers(0, high, size=batch_size)
-        bad = ~valid[flat]
+        # Raw 64-bit draws modulo ``high`` (bias below 1e-9) cost a third of rng.integers.
+        flat = (self._rng.bit_generator.random_raw(batch_size) % high).view(np.int64)
+        ok = valid[flat]
         for _ in range(64):
-            if not bad.any():
+            n_bad = batch_size - int(np.count_nonzero(ok))
+            if not n_bad:
                 return flat
-            flat[bad] = self._rng.integers(0, high, size=int(bad.sum()))
-            bad = ~valid[flat]
+            bad = ~ok
+            flat[bad] = (self._rng.bit_generator.random_raw(n_bad) % high).view(np.int64)
+            ok = valid[flat]
+        bad = ~ok
         if bad.any():  # a very sparse buffer: choose among the valid slots directly
             flat[bad] = self._rng.choice(np.flatnonzero(valid[:high]), size=int(bad.sum()))
         return flat
@@ -777,6 +918,7 @@ class FrameStack:
     def push(self, frames: np.ndarray) -> np.ndarray:
         """Append the newest frame of every env; returns the windows as :meth:`reset` does."""
         frames = self._check(frames)
-        self._stack[:, :-1] = self._stack[:, 1:].copy()
+        if self.window > 1:
+            self._stack[:, :-1] = self._stack[:, 1:].copy()
         self._stack[:, -1] = frames
         return self._out()

@@ -25,15 +25,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
+from gymnasium.vector import AutoresetMode, VectorEnv
 
 from renshu import checkpoint
 from renshu.callbacks import Callback, CallbackList, History, ProgressBar
 from renshu.config import build, check, is_custom, to_plain
 from renshu.errors import ConfigError
 from renshu.exploration import Boltzmann, EpsilonGreedy, Exploration, Greedy, make_exploration
+from renshu.fastpath import (
+    FlatParams,
+    NumpyDQNLoss,
+    NumpyMLP,
+    SingleEnv,
+    limit_threads,
+    numpy_mlp_supported,
+)
 from renshu.make import make, make_vec
-from renshu.nets import build_q_network, summary
+from renshu.nets import QNetwork, build_q_network, summary
 from renshu.optim import make_optimizer
 from renshu.replay import Batch, FrameStack, ReplayBuffer
 
@@ -101,6 +109,11 @@ class DQNConfig:
     ``nn.Module`` mapping a batch of observations to Q-values."""
     device: str = "auto"
     """"auto" (CUDA when available), "cpu", "cuda", "cuda:1", ..."""
+    threads: int | None = 1
+    """CPU threads for torch and NumPy's BLAS while fit/test run (restored afterwards), >= 1, or
+    None to leave them alone. One is fastest for the small networks of DQN: more threads wait
+    for each other at this size, which made training 8x-40x slower on a busy 2-core laptop
+    (BENCHMARKS.md). Raise it for a large CNN on an idle many-core machine."""
     seed: int | None = None
     """Seeds networks, replay sampling, exploration and envs; None draws one at random."""
 
@@ -167,6 +180,12 @@ class DQNConfig:
             self.loss,
         )
         check(
+            "threads",
+            self.threads is None or (_is_int(self.threads) and self.threads >= 1),
+            "an int >= 1 or None",
+            self.threads,
+        )
+        check(
             "device",
             isinstance(self.device, str),
             'a device name such as "auto", "cpu" or "cuda"',
@@ -230,12 +249,35 @@ class DQN:
                 int(self.action_space.n),
                 net=cfg.net,
                 dueling=cfg.dueling,
+                obs_bounds=(self.observation_space.low, self.observation_space.high),
             ).to(self.device)
         self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
+        # renshu's networks keep their parameters in one flat tensor (fastpath.FlatParams): a
+        # named optimizer sees one tensor; gradient clipping and the target sync are one op each.
+        self._flat: FlatParams | None = None
+        self._flat_target: FlatParams | None = None
+        if isinstance(self.q_network, QNetwork):
+            self._flat = FlatParams(self.q_network)
+            self._flat_target = FlatParams(self.target_network, grads=False)
         self.optimizer = make_optimizer(
-            cfg.optimizer, self.q_network.parameters(), cfg.learning_rate
+            cfg.optimizer,
+            [self._flat.leaf]
+            if self._flat is not None and isinstance(cfg.optimizer, str)
+            else self.q_network.parameters(),
+            cfg.learning_rate,
         )
         self.loss_fn: LossFn = {"huber": huber_loss, "mse": mse_loss}.get(cfg.loss, cfg.loss)
+        # The default MLP on the CPU acts and computes its loss gradient in NumPy, on the same
+        # memory (fastpath.py): eager PyTorch's per-op overhead is several times the arithmetic
+        # of such a small network. Anything else uses torch and autograd.
+        self._numpy_q: NumpyMLP | None = None
+        self._numpy_loss: NumpyDQNLoss | None = None
+        if self._flat is not None and numpy_mlp_supported(self.q_network):
+            self._numpy_q = NumpyMLP(self.q_network)
+            if cfg.loss in ("huber", "mse"):
+                self._numpy_loss = NumpyDQNLoss(
+                    self._numpy_q, NumpyMLP(self.target_network), loss=cfg.loss, double=cfg.double
+                )
         self.exploration = self._make_exploration()
         self.rng = np.random.default_rng(seeds[1])
 
@@ -264,8 +306,8 @@ class DQN:
         self._callbacks = CallbackList()
         self._frames: np.ndarray | None = None  # None: no episode open in the env
         self._valid = np.ones(cfg.num_envs, dtype=bool)  # False: this env's next step is a reset
-        self._loss_sum = torch.zeros((), device=self.device)
-        self._q_sum = torch.zeros((), device=self.device)
+        self._loss_sum: torch.Tensor | float = 0.0  # a tensor on the autograd path (no syncs)
+        self._q_sum: torch.Tensor | float = 0.0
         self._updates_since_log = 0
 
     # ----------------------------------------------------------------------------- setup
@@ -289,7 +331,7 @@ class DQN:
         single = make(env)
         self._train_env_instance = single
         # SAME_STEP: the final observation arrives with the step that ends an episode.
-        return SyncVectorEnv([lambda: single], autoreset_mode=AutoresetMode.SAME_STEP)
+        return SingleEnv(single)
 
     def _check_spaces(self, obs_space: Any, act_space: Any) -> tuple[spaces.Box, spaces.Discrete]:
         if not isinstance(act_space, spaces.Discrete):
@@ -343,6 +385,8 @@ class DQN:
         return int(actions[0]) if single else actions
 
     def _q_values(self, obs: np.ndarray) -> np.ndarray:
+        if self._numpy_q is not None:
+            return self._numpy_q(obs)
         with torch.inference_mode():
             return self.q_network(torch.as_tensor(obs, device=self.device)).float().cpu().numpy()
 
@@ -382,17 +426,19 @@ class DQN:
         calls_every = max(cfg.train_every // cfg.num_envs, 1)
         updates_per_call = cfg.gradient_steps * max(cfg.num_envs // cfg.train_every, 1)
         log_at = self.num_steps + log_every
+        n_actions = int(self.action_space.n)
         started, steps_at_start = time.perf_counter(), self.num_steps
 
         cbs.on_train_begin({"steps": steps})
-        with self._signals() as interrupted:
+        with self._signals() as interrupted, limit_threads(cfg.threads):
             window = self._begin_segment()
             while self.num_steps < end_step and not self.stop_training and not interrupted:
                 if self._frames is None:  # an eval on the training env or a checkpoint cut
                     window = self._begin_segment()
-                # 1. act (uniformly at random during warm-up, like SB3's learning_starts)
+                # 1. act (uniformly at random during warm-up, like SB3's learning_starts; the
+                # floor of uniform * n, as rng.integers costs several times more per call)
                 if self.num_steps < cfg.warmup_steps:
-                    actions = self.rng.integers(self.action_space.n, size=cfg.num_envs)
+                    actions = (self.rng.random(cfg.num_envs) * n_actions).astype(np.int64)
                 else:
                     actions = self.exploration.select(
                         self._q_values(window), self.num_steps, self.rng
@@ -402,12 +448,14 @@ class DQN:
                 # 2. step (handle the final observation: it is not the next obs after a reset)
                 next_obs, rewards, terminated, truncated, info = env.step(actions)
                 done = terminated | truncated
+                any_done = np.count_nonzero(done) > 0  # (count_nonzero: the cheapest reduction)
                 final_obs = next_obs
-                if same_step and done.any():
+                if same_step and any_done:
                     final_obs = next_obs.copy()
                     for e in np.flatnonzero(done):
                         final_obs[e] = info["final_obs"][e]
                 valid = self._valid  # NEXT_STEP: the step after an end is a reset, not a transition
+                n_valid = int(np.count_nonzero(valid))
                 # 3. store
                 assert self._frames is not None
                 self.buffer.add(
@@ -417,21 +465,24 @@ class DQN:
                     final_obs,
                     terminated,
                     truncated,
-                    mask=None if valid.all() else valid,
+                    mask=None if n_valid == cfg.num_envs else valid,
                 )
                 if cbs.wants_steps:
                     self._step_end_logs(
                         cbs, valid, final_obs, actions, rewards, terminated, truncated, info
                     )
-                self._track_episodes(cbs, valid, rewards, done)
-                self.num_steps += int(valid.sum())
+                self._track_episodes(cbs, valid, n_valid, rewards, done if any_done else None)
+                self.num_steps += n_valid
                 # 4. next observation: a reset observation starts a fresh frame window
                 self._frames = next_obs
                 window = self.frame_stack.push(next_obs)
-                new_episode = done if same_step else ~valid
-                if new_episode.any():
-                    window = self.frame_stack.reset(next_obs, mask=new_episode)
-                self._valid = np.ones_like(done) if same_step else ~(done & valid)
+                if same_step:  # every env goes on; the ones that ended were reset
+                    if any_done:
+                        window = self.frame_stack.reset(next_obs, mask=done)
+                else:
+                    if n_valid < cfg.num_envs:
+                        window = self.frame_stack.reset(next_obs, mask=~valid)
+                    self._valid = ~(done & valid)
                 # 5. train
                 self._iteration += 1
                 if (
@@ -443,7 +494,7 @@ class DQN:
                         self._train_step()
                 # 6. target network
                 if cfg.target_update >= 1 and self.num_steps >= self._next_target_sync:
-                    self.target_network.load_state_dict(self.q_network.state_dict())
+                    self._update_target(1.0)
                     while self._next_target_sync <= self.num_steps:
                         self._next_target_sync += int(cfg.target_update)
                 cbs.on_tick(self.num_steps)
@@ -480,10 +531,21 @@ class DQN:
             self._frames = None
 
     def _track_episodes(
-        self, cbs: CallbackList, valid: np.ndarray, rewards: np.ndarray, done: np.ndarray
+        self,
+        cbs: CallbackList,
+        valid: np.ndarray,
+        n_valid: int,
+        rewards: np.ndarray,
+        done: np.ndarray | None,
     ) -> None:
-        self._episode_reward[valid] += rewards[valid]
-        self._episode_length[valid] += 1
+        if n_valid == len(valid):
+            self._episode_reward += rewards
+            self._episode_length += 1
+        else:
+            self._episode_reward[valid] += rewards[valid]
+            self._episode_length[valid] += 1
+        if done is None:  # no episode ended
+            return
         for e in np.flatnonzero(done & valid):
             logs = {
                 "episode_reward": float(self._episode_reward[e]),
@@ -528,37 +590,64 @@ class DQN:
     def _train_step(self) -> None:
         cfg = self.config
         beta = cfg.per_beta + (1.0 - cfg.per_beta) * min(1.0, self.num_steps / self._beta_end_step)
-        batch: Batch = self.buffer.sample(cfg.batch_size, beta=beta)
-        q = self.q_network(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
-        with torch.no_grad():
-            next_q_target = self.target_network(batch.next_obs)
-            if cfg.double:  # Double DQN: online net picks, target net rates
-                next_actions = self.q_network(batch.next_obs).argmax(dim=1, keepdim=True)
-                next_q = next_q_target.gather(1, next_actions).squeeze(1)
+        td_error: np.ndarray | torch.Tensor
+        if self._numpy_loss is not None:  # the same loss and gradient, by hand (fastpath.py)
+            assert self._flat is not None
+            self._flat.attach_grads()
+            arrays = self.buffer.sample_arrays(cfg.batch_size, beta=beta)
+            loss_value, q_mean, td_error = self._numpy_loss(arrays)
+            indices = arrays.indices
+            self._loss_sum += loss_value
+            self._q_sum += q_mean
+        else:
+            batch: Batch = self.buffer.sample(cfg.batch_size, beta=beta)
+            q = self.q_network(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
+            with torch.no_grad():
+                next_q_target = self.target_network(batch.next_obs)
+                if cfg.double:  # Double DQN: online net picks, target net rates
+                    next_actions = self.q_network(batch.next_obs).argmax(dim=1, keepdim=True)
+                    next_q = next_q_target.gather(1, next_actions).squeeze(1)
+                else:
+                    next_q = next_q_target.max(dim=1).values
+                td_target = batch.rewards + batch.discounts * (1.0 - batch.dones) * next_q
+            loss = self.loss_fn(q, td_target, batch.weights)
+            if self._flat is not None:
+                self._flat.zero_grad()
             else:
-                next_q = next_q_target.max(dim=1).values
-            td_target = batch.rewards + batch.discounts * (1.0 - batch.dones) * next_q
-        loss = self.loss_fn(q, td_target, batch.weights)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+                self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            td_error, indices = (q.detach() - td_target).abs(), batch.indices
+            self._loss_sum = self._loss_sum + loss.detach()
+            self._q_sum = self._q_sum + q.detach().mean()
         if cfg.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(
-                self.q_network.parameters(), cfg.max_grad_norm, foreach=True
-            )
+            if self._flat is not None:
+                self._flat.clip_grad_norm_(cfg.max_grad_norm)
+            else:
+                torch.nn.utils.clip_grad_norm_(
+                    self.q_network.parameters(), cfg.max_grad_norm, foreach=True
+                )
         self.optimizer.step()
         if cfg.prioritized:
-            self.buffer.update_priorities(
-                batch.indices, (q.detach() - td_target).abs().cpu().numpy()
-            )
+            self.buffer.update_priorities(indices, td_error)
         if cfg.target_update < 1:  # soft update, keras-rl's meaning of a float
-            params: list[torch.Tensor] = list(self.q_network.parameters())
-            torch._foreach_lerp_(
-                list(self.target_network.parameters()), params, float(cfg.target_update)
-            )
+            self._update_target(float(cfg.target_update))
         self.num_updates += 1
-        self._loss_sum += loss.detach()
-        self._q_sum += q.detach().mean()
         self._updates_since_log += 1
+
+    def _update_target(self, tau: float) -> None:
+        """``target += tau * (online - target)``: a copy when ``tau`` is 1."""
+        if self._flat is not None and self._flat_target is not None:
+            if tau == 1.0:
+                self._flat_target.copy_(self._flat)
+            else:
+                self._flat_target.lerp_(self._flat, tau)
+        elif tau == 1.0:
+            self.target_network.load_state_dict(self.q_network.state_dict())
+        else:
+            with torch.no_grad():
+                torch._foreach_lerp_(
+                    list(self.target_network.parameters()), list(self.q_network.parameters()), tau
+                )
 
     def _log(self, history: History, sps: float) -> None:
         metrics = {
@@ -568,8 +657,7 @@ class DQN:
         if self._updates_since_log:
             metrics["losses/td_loss"] = float(self._loss_sum) / self._updates_since_log
             metrics["losses/q_values"] = float(self._q_sum) / self._updates_since_log
-            self._loss_sum.zero_()
-            self._q_sum.zero_()
+            self._loss_sum = self._q_sum = 0.0
             self._updates_since_log = 0
         recent = history.history.get("episode_reward", [])[-20:]
         if recent:
@@ -628,44 +716,45 @@ class DQN:
         rng = np.random.default_rng(seed)
         stack = FrameStack(1, self.config.window, self.observation_space)
         cbs.on_train_begin({"episodes": episodes})
-        step = 0
-        first_seed = seed if seed is not None else segment_seed(self.config.seed, 10**9)
-        for episode in range(episodes):
-            obs, _ = test_env.reset(seed=first_seed if episode == 0 else None)
-            window = stack.reset(np.asarray(obs)[None])
-            cbs.on_episode_begin(episode, {})
-            total, length, done = 0.0, 0, False
-            while not done:
-                q = self._q_values(window)
-                action = (
-                    int(q.argmax(axis=1)[0])
-                    if rng.random() >= epsilon
-                    else int(rng.integers(q.shape[1]))
+        with limit_threads(self.config.threads):
+            step = 0
+            first_seed = seed if seed is not None else segment_seed(self.config.seed, 10**9)
+            for episode in range(episodes):
+                obs, _ = test_env.reset(seed=first_seed if episode == 0 else None)
+                window = stack.reset(np.asarray(obs)[None])
+                cbs.on_episode_begin(episode, {})
+                total, length, done = 0.0, 0, False
+                while not done:
+                    q = self._q_values(window)
+                    action = (
+                        int(q.argmax(axis=1)[0])
+                        if rng.random() >= epsilon
+                        else int(rng.integers(q.shape[1]))
+                    )
+                    cbs.on_step_begin(step, {"episode": episode})
+                    obs, reward, terminated, truncated, info = test_env.step(action)
+                    done = bool(terminated or truncated)
+                    total, length = total + float(reward), length + 1
+                    logs = {
+                        "episode": episode,
+                        "observation": obs,
+                        "action": action,
+                        "reward": float(reward),
+                        "terminated": bool(terminated),
+                        "truncated": bool(truncated),
+                        "info": info,
+                        "env": 0,
+                    }
+                    if render:
+                        frame = test_env.render()
+                        if frame is not None:
+                            logs["frame"] = frame
+                    cbs.on_step_end(step, logs)
+                    window = stack.push(np.asarray(obs)[None])
+                    step += 1
+                cbs.on_episode_end(
+                    episode, {"episode_reward": total, "nb_episode_steps": length, "nb_steps": step}
                 )
-                cbs.on_step_begin(step, {"episode": episode})
-                obs, reward, terminated, truncated, info = test_env.step(action)
-                done = bool(terminated or truncated)
-                total, length = total + float(reward), length + 1
-                logs = {
-                    "episode": episode,
-                    "observation": obs,
-                    "action": action,
-                    "reward": float(reward),
-                    "terminated": bool(terminated),
-                    "truncated": bool(truncated),
-                    "info": info,
-                    "env": 0,
-                }
-                if render:
-                    frame = test_env.render()
-                    if frame is not None:
-                        logs["frame"] = frame
-                cbs.on_step_end(step, logs)
-                window = stack.push(np.asarray(obs)[None])
-                step += 1
-            cbs.on_episode_end(
-                episode, {"episode_reward": total, "nb_episode_steps": length, "nb_steps": step}
-            )
         cbs.on_train_end({"interrupted": None})
         return history
 
