@@ -125,3 +125,17 @@ def test_bad_values(make: object, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         make()  # type: ignore[operator]
     assert str(info.value) == message
+
+
+def test_epsilon_greedy_one_row_path_draws_like_the_batched_path() -> None:
+    """One env takes a plain-Python path: the same two draws, the same choice."""
+    q = np.array([[0.0, 3.0, 1.0]], np.float32)
+    policy = EpsilonGreedy(1.0, 0.0, anneal_steps=100)
+    for seed in range(40):
+        step = seed * 2
+        x, y = np.random.default_rng(seed), np.random.default_rng(seed)
+        u = y.random((2, 1))
+        expected = int(u[1, 0] * 3) if u[0, 0] < policy.value(step) else 1
+        one = policy.select(q, step, x)
+        assert one.dtype == np.int64 and one.tolist() == [expected]
+        assert x.random() == y.random()  # the generators are in step afterwards

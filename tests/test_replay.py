@@ -258,17 +258,20 @@ def test_one_step_is_plain_one_step() -> None:
         assert float(batch.discounts[b]) == pytest.approx(0.9)
 
 
-@pytest.mark.parametrize(("num_envs", "capacity"), [(1, 7), (1, 40), (3, 20), (3, 90)])
-def test_simple_fast_path_equals_general_path(num_envs: int, capacity: int) -> None:
-    """window 1, n_step 1, uniform: add/sample take a fast path; the general path, forced on a
-    twin buffer, must leave the same state and draw the same batches, through ring wraps,
-    masks and end_episodes."""
+@pytest.mark.parametrize(
+    ("num_envs", "capacity", "window"),
+    [(1, 7, 1), (1, 40, 1), (3, 20, 1), (3, 90, 1), (1, 6, 4), (1, 40, 3), (3, 20, 2), (2, 90, 5)],
+)
+def test_one_step_fast_path_equals_general_path(num_envs: int, capacity: int, window: int) -> None:
+    """n_step 1, uniform: add/sample take a fast path; the general path, forced on a twin buffer,
+    must leave the same state and draw the same batches, through ring wraps, masks and
+    end_episodes."""
     fast, general = (
-        make_buffer(capacity=capacity, num_envs=num_envs),
-        make_buffer(capacity=capacity, num_envs=num_envs),
+        make_buffer(capacity=capacity, num_envs=num_envs, window=window),
+        make_buffer(capacity=capacity, num_envs=num_envs, window=window),
     )
-    general._simple = False
-    assert fast._simple
+    general._one_step = False
+    assert fast._one_step
     sims = [
         Sim(buf, np.random.default_rng(21), p_term=0.15, p_trunc=0.1) for buf in (fast, general)
     ]

@@ -99,12 +99,16 @@ class EpsilonGreedy:
     def select(self, q_values: np.ndarray, step: int, rng: np.random.Generator) -> np.ndarray:
         """Greedy actions, each replaced by a random one with probability epsilon."""
         q = _check_q(q_values)
-        greedy = q.argmax(axis=1)
         # One draw for both choices (rng.integers costs several times rng.random at this size):
         # row 0 decides whether to explore, row 1 picks the random action uniformly.
+        if q.shape[0] == 1:  # one env: the same draws, in plain Python
+            explore, pick = rng.random(2)
+            if explore < self.value(step):
+                return np.array([int(pick * q.shape[1])], dtype=np.int64)
+            return np.array([q[0].argmax()], dtype=np.int64)
         u = rng.random((2, q.shape[0]))
         random = (u[1] * q.shape[1]).astype(np.int64)
-        return np.where(u[0] < self.value(step), random, greedy).astype(np.int64, copy=False)
+        return np.where(u[0] < self.value(step), random, q.argmax(axis=1)).astype(np.int64)
 
     def __repr__(self) -> str:
         return (

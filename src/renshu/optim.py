@@ -290,11 +290,13 @@ class FastAdam(torch.optim.Adam):
         tmp *= 1 - beta2
         v *= beta2
         v += tmp
-        np.sqrt(v, out=tmp)  # denom = exp_avg_sq.sqrt() / sqrt(1 - beta2**t) + eps
-        tmp /= math.sqrt(1 - beta2**step)
-        tmp += group["eps"]
-        np.divide(m, tmp, out=tmp)  # param -= lr / (1 - beta1**t) * exp_avg / denom
-        tmp *= group["lr"] / (1 - beta1**step)
+        # param -= lr / (1 - beta1**t) * exp_avg / (sqrt(exp_avg_sq) / c2 + eps), c2 being
+        # sqrt(1 - beta2**t); the same with c2 multiplied through, one operation fewer.
+        c2 = math.sqrt(1 - beta2**step)
+        np.sqrt(v, out=tmp)
+        tmp += group["eps"] * c2
+        np.divide(m, tmp, out=tmp)
+        tmp *= group["lr"] * c2 / (1 - beta1**step)
         w -= tmp
         return None
 

@@ -331,11 +331,15 @@ class ReplayBuffer:
         self._offsets = span if span.size <= T else np.arange(T)
         self._overwritten = (self._offsets == 0) | (self._offsets == 1)
         self._rng = np.random.default_rng(seed)
-        # The common case -- one frame per observation, one-step returns, uniform sampling -- has
-        # a fast path: there a slot is sampleable exactly when it holds a transition start, so
-        # add() writes two slots and sample() reads the next observation from the next slot.
-        # Both give exactly what the general path gives (tests compare them).
-        self._simple = self.window == 1 and self.n_step == 1 and not self.prioritized
+        # One-step returns with uniform sampling -- the common case -- have a fast path: a start
+        # is sampleable unless its window reaches into what the ring overwrote (with one frame
+        # per observation: exactly when it holds a start), so add() knows which slots to
+        # re-check without the general search, and sample() reads the next observation from
+        # the next slot. It gives exactly what the general path gives (tests compare them) and
+        # needs W + 2 slots per env.
+        self._one_step = self.n_step == 1 and not self.prioritized and self.window + 2 <= T
+        self._ahead = np.arange(2, self.window + 1)  # slots t + 2 .. t + W, re-checked by add
+        self._positions = np.arange(self.window + 1)  # of the W + 1 frames sample() gathers
         self._batch_frame_shape = (self.num_envs, *self.frame_shape)
         self._ones: np.ndarray = np.ones(0, np.float32)
         self._gammas: np.ndarray = np.ones(0, np.float32)
@@ -396,7 +400,7 @@ class ReplayBuffer:
         rewards_ = self._check_vector("rewards", rewards)
         term = self._check_vector("terminated", terminated).astype(bool, copy=False)
         trunc = self._check_vector("truncated", truncated).astype(bool, copy=False)
-        if self._simple and E == 1 and (mask is None or mask[0]):
+        if self._one_step and E == 1 and (mask is None or mask[0]):
             self._add_one(obs, actions_, rewards_, next_obs, bool(term[0]), bool(trunc[0]))
             return
         sel: slice | IntArray
@@ -406,8 +410,8 @@ class ReplayBuffer:
             envs = sel = np.flatnonzero(self._check_vector("mask", mask).astype(bool))
             if envs.size == 0:
                 return
-        if self._simple:
-            self._add_simple(envs, sel, obs, actions_, rewards_, next_obs, term, trunc)
+        if self._one_step:
+            self._add_one_step(envs, sel, obs, actions_, rewards_, next_obs, term, trunc)
             return
 
         s = self._head[envs]
@@ -454,14 +458,15 @@ class ReplayBuffer:
         term: bool,
         trunc: bool,
     ) -> None:
-        """:meth:`_add_simple` for a single env, with scalar indexing (the common laptop case)."""
-        kind, s = self._kind, int(self._head[0])
-        t = s % self.slots_per_env
-        t1 = t + 1 if t + 1 < self.slots_per_env else 0
+        """:meth:`_add_one_step` for one env, with scalar indexing (the common laptop case)."""
+        T, W, kind, valid = self.slots_per_env, self.window, self._kind, self._valid
+        s = int(self._head[0])
+        t = s % T
+        t1 = t + 1 if t + 1 < T else 0
         done = term or trunc
-        new = 1 - int(kind[t, 0] >= _START) - int(kind[t1, 0] >= _START)
-        self._len += new
-        self._n_valid += new
+        ep = int(self._ep_pos[0])
+        self._len += 1 - int(kind[t, 0] >= _START) - int(kind[t1, 0] >= _START)
+        n_valid = self._n_valid + 1 - int(valid[t, 0]) - int(valid[t1, 0])
         self._frames[t, 0] = obs[0]
         self._actions[t, 0] = actions[0]
         self._rewards[t, 0] = rewards[0]
@@ -470,13 +475,23 @@ class ReplayBuffer:
         kind[t, 0] = _LAST if done else _START
         self._frames[t1, 0] = next_obs[0]
         kind[t1, 0] = _PAD if done else _NEXT
-        self._valid[t, 0] = True
-        self._valid[t1, 0] = False
+        valid[t, 0] = True
+        valid[t1, 0] = False
+        if W > 1:  # the oldest starts lose their window as the ring overwrites it
+            back = self._back
+            back[t, 0] = min(ep, W - 1)
+            back[t1, 0] = min(ep + 1, W - 1)
+            for j in range(2, W + 1):
+                u = (t + j) % T
+                if valid[u, 0] and back[u, 0] >= j - 1:
+                    valid[u, 0] = False
+                    n_valid -= 1
+        self._n_valid = n_valid
         self._written[0] = s + 2
         self._head[0] = s + 1 + done
-        self._ep_pos[0] = 0 if done else self._ep_pos[0] + 1
+        self._ep_pos[0] = 0 if done else ep + 1
 
-    def _add_simple(
+    def _add_one_step(
         self,
         envs: IntArray,
         sel: slice | IntArray,
@@ -487,19 +502,25 @@ class ReplayBuffer:
         term: npt.NDArray[np.bool_],
         trunc: npt.NDArray[np.bool_],
     ) -> None:
-        """:meth:`add` when ``window == 1``, ``n_step == 1`` and uniform: a slot is valid iff it
-        holds a start, so only the two slots written change, and they are known."""
-        T, kind = self.slots_per_env, self._kind
+        """:meth:`add` when ``n_step == 1`` and uniform. The new start at ``t`` is valid (its
+        window fits: W + 2 slots or more), the slot ``t + 1`` written after it is not, and a
+        start ``t + j`` (j = 2 .. W, the oldest slots) stays valid while its window does not
+        reach back into them: ``back < j - 1``. No other slot changes."""
+        T, W = self.slots_per_env, self.window
+        kind, back, valid = self._kind, self._back, self._valid
         s = self._head[envs]
         t = s % T
         t1 = t + 1
         t1[t1 == T] = 0
         done = term[sel] | trunc[sel]
+        ep = self._ep_pos[envs]
         stored_before = int(np.count_nonzero(kind[t, envs] >= _START)) + int(
             np.count_nonzero(kind[t1, envs] >= _START)
         )
+        valid_before = int(np.count_nonzero(valid[t, envs])) + int(
+            np.count_nonzero(valid[t1, envs])
+        )
         self._len += envs.size - stored_before
-        self._n_valid += envs.size - stored_before
         self._frames[t, envs] = obs[sel]
         self._actions[t, envs] = actions[sel]
         self._rewards[t, envs] = rewards[sel]
@@ -508,11 +529,22 @@ class ReplayBuffer:
         kind[t, envs] = np.where(done, _LAST, _START)
         self._frames[t1, envs] = next_obs[sel]
         kind[t1, envs] = np.where(done, _PAD, _NEXT)
-        self._valid[t, envs] = True
-        self._valid[t1, envs] = False
+        valid[t, envs] = True
+        valid[t1, envs] = False
+        valid_after = envs.size
+        if W > 1:
+            back[t, envs] = np.minimum(ep, W - 1)
+            back[t1, envs] = np.minimum(ep + 1, W - 1)
+            ahead = (t[:, None] + self._ahead) % T
+            rows = envs[:, None]
+            valid_before += int(np.count_nonzero(valid[ahead, rows]))
+            still = (kind[ahead, rows] >= _START) & (back[ahead, rows] < self._ahead - 1)
+            valid[ahead, rows] = still
+            valid_after += int(np.count_nonzero(still))
+        self._n_valid += valid_after - valid_before
         self._written[envs] = s + 2
         self._head[envs] = s + 1 + done
-        self._ep_pos[envs] = np.where(done, 0, self._ep_pos[envs] + 1)
+        self._ep_pos[envs] = np.where(done, 0, ep + 1)
 
     def end_episodes(self, frames: np.ndarray, mask: np.ndarray | None = None) -> None:
         """End the running episodes of the envs in ``mask`` here, as time-limit truncations.
@@ -656,8 +688,8 @@ class ReplayBuffer:
             )
         beta = _check_float("beta", beta, 0.0, 1.0)
         B, E, T, gamma = int(batch_size), self.num_envs, self.slots_per_env, self.gamma
-        if self._simple:
-            return self._sample_simple(B)
+        if self._one_step:
+            return self._sample_one_step(B)
 
         if self._tree is not None:
             flat = self._tree.sample(B, self._rng)
@@ -698,21 +730,34 @@ class ReplayBuffer:
             indices=flat.astype(np.int64),
         )
 
-    def _sample_simple(self, batch_size: int) -> ArrayBatch:
-        """:meth:`sample_arrays` when ``window == 1``, ``n_step == 1`` and uniform: the next
-        observation is the frame in the next slot, the return is the stored reward."""
+    def _sample_one_step(self, batch_size: int) -> ArrayBatch:
+        """:meth:`sample_arrays` when ``n_step == 1`` and uniform: the return is the stored
+        reward and the next observation ends at the next slot, so with a window both windows
+        come from one gather of W + 1 frames."""
         flat = self._sample_uniform(batch_size)
-        size = self.slots_per_env * self.num_envs
-        after = (flat + self.num_envs) % size
+        E, T, W = self.num_envs, self.slots_per_env, self.window
+        size = T * E
         frames = self._frames.reshape(size, *self.frame_shape)
+        if W == 1:
+            after = (flat + E) % size
+            obs, next_obs = frames[flat], frames[after]
+        else:
+            ts, es = np.divmod(flat, E)
+            slots = ((ts[:, None] + (self._positions - (W - 1))) % T) * E + es[:, None]
+            both = np.take(frames, slots, axis=0)  # frames t - W + 1 .. t + 1
+            # Frames before the episode's first are zeros: positions below W - 1 - back.
+            before_start = self._positions < (W - 1 - self._back[ts, es].astype(np.int64))[:, None]
+            if before_start.any():
+                both[before_start] = 0
+            obs, next_obs = np.ascontiguousarray(both[:, :W]), np.ascontiguousarray(both[:, 1:])
         if self._ones.size != batch_size:
             self._ones = np.ones(batch_size, np.float32)
             self._gammas = np.full(batch_size, self.gamma, np.float32)
         return ArrayBatch(
-            obs=frames[flat],
+            obs=obs,
             actions=self._actions.reshape(size)[flat],
             rewards=self._rewards.reshape(size)[flat],
-            next_obs=frames[after],
+            next_obs=next_obs,
             dones=self._terminated.reshape(size)[flat].astype(np.float32),
             discounts=self._gammas.copy(),
             weights=self._ones.copy(),

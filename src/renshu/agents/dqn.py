@@ -276,7 +276,11 @@ class DQN:
             self._numpy_q = NumpyMLP(self.q_network)
             if cfg.loss in ("huber", "mse"):
                 self._numpy_loss = NumpyDQNLoss(
-                    self._numpy_q, NumpyMLP(self.target_network), loss=cfg.loss, double=cfg.double
+                    self._numpy_q,
+                    NumpyMLP(self.target_network),
+                    loss=cfg.loss,
+                    double=cfg.double,
+                    weighted=cfg.prioritized,
                 )
         self.exploration = self._make_exploration()
         self.rng = np.random.default_rng(seeds[1])
@@ -475,14 +479,17 @@ class DQN:
                 self.num_steps += n_valid
                 # 4. next observation: a reset observation starts a fresh frame window
                 self._frames = next_obs
-                window = self.frame_stack.push(next_obs)
                 if same_step:  # every env goes on; the ones that ended were reset
-                    if any_done:
-                        window = self.frame_stack.reset(next_obs, mask=done)
+                    restarted = done if any_done else None
                 else:
-                    if n_valid < cfg.num_envs:
-                        window = self.frame_stack.reset(next_obs, mask=~valid)
+                    restarted = ~valid if n_valid < cfg.num_envs else None
                     self._valid = ~(done & valid)
+                if cfg.window == 1:  # the window is the frame itself
+                    window = next_obs
+                else:
+                    window = self.frame_stack.push(next_obs)
+                    if restarted is not None:
+                        window = self.frame_stack.reset(next_obs, mask=restarted)
                 # 5. train
                 self._iteration += 1
                 if (
