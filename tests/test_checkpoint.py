@@ -1,20 +1,45 @@
-"""Saving and loading: atomic directories, and refusal of missing, corrupt or foreign files."""
+"""Saving and loading: atomic directories that never delete user files, integrity checks, no
+code run on load, and refusal of missing, corrupt, edited or foreign files with renshu's error."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import save_file
 
 import renshu
 from renshu import checkpoint
 from renshu.agents.dqn import DQN
 from renshu.envs.toy import IdentityEnv
-from renshu.errors import CheckpointError
+from renshu.errors import CheckpointError, ConfigError
+from renshu.runs import Run
+
+
+def reseal(path: Path) -> None:
+    """Record the current files' SHA-256 in manifest.json, as an edit that also fixes the
+    manifest would: what is left to refuse the edit is the schema and the range checks."""
+    digests = {
+        f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(path.iterdir())
+        if f.is_file() and f.name != "manifest.json"
+    }
+    (path / "manifest.json").write_text(json.dumps({"format": "renshu-agent", "sha256": digests}))
+
+
+def edit_json(path: Path, name: str, change) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads((path / name).read_text())
+    change(data)
+    (path / name).write_text(json.dumps(data))
+    reseal(path)
 
 
 @pytest.fixture
@@ -22,6 +47,14 @@ def saved(tmp_path: Path) -> Path:
     agent = DQN(IdentityEnv(), warmup_steps=10, buffer_size=100, seed=0, net=(8,))
     agent.fit(steps=50, progress=False)
     return agent.save(tmp_path / "agent", replay=True)
+
+
+@pytest.fixture
+def agent() -> DQN:
+    return DQN(IdentityEnv(), warmup_steps=10, buffer_size=100, seed=0, net=(8,))
+
+
+# ---- loading: refusals ------------------------------------------------------------------------
 
 
 def test_missing_directory_is_refused_with_the_path(tmp_path: Path) -> None:
@@ -44,15 +77,39 @@ def test_half_written_checkpoint_is_refused(saved: Path) -> None:
         renshu.load(saved)
 
 
+def test_bit_flip_in_weights_is_refused_as_changed_since_saved(saved: Path) -> None:
+    data = bytearray((saved / "weights.safetensors").read_bytes())
+    data[-3] ^= 0x01  # inside a tensor: still a valid safetensors file
+    (saved / "weights.safetensors").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"weights\.safetensors' changed since it was saved"):
+        renshu.load(saved)
+
+
+def test_bit_flip_in_optimizer_is_refused_as_changed_since_saved(saved: Path) -> None:
+    data = bytearray((saved / "optimizer.safetensors").read_bytes())
+    data[-5] ^= 0x10
+    (saved / "optimizer.safetensors").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"optimizer\.safetensors' changed since it was"):
+        renshu.load(saved)
+
+
+def test_missing_manifest_is_refused(saved: Path) -> None:
+    (saved / "manifest.json").unlink()
+    with pytest.raises(CheckpointError, match=r"missing manifest\.json"):
+        renshu.load(saved)
+
+
 def test_truncated_weights_are_refused_naming_the_file(saved: Path) -> None:
     data = (saved / "weights.safetensors").read_bytes()
     (saved / "weights.safetensors").write_bytes(data[: len(data) // 2])
+    reseal(saved)
     with pytest.raises(CheckpointError, match=r"weights\.safetensors' is corrupt or truncated"):
         renshu.load(saved)
 
 
 def test_corrupt_json_is_refused(saved: Path) -> None:
     (saved / "state.json").write_text("{not json")
+    reseal(saved)
     with pytest.raises(CheckpointError, match=r"state\.json' is corrupt: not valid JSON"):
         renshu.load(saved)
 
@@ -65,14 +122,145 @@ def test_foreign_config_is_refused(saved: Path) -> None:
 
 def test_foreign_safetensors_is_refused(saved: Path) -> None:
     save_file({"dense.kernel": torch.zeros(3, 3)}, str(saved / "weights.safetensors"))
+    reseal(saved)
     with pytest.raises(CheckpointError, match=r"does not match the network in config\.json"):
         renshu.load(saved)
 
 
 def test_corrupt_replay_is_refused(saved: Path) -> None:
     (saved / "replay.npz").write_bytes(b"PK\x03\x04 broken")
+    reseal(saved)
     with pytest.raises(CheckpointError, match=r"replay\.npz' is corrupt or truncated"):
         renshu.load(saved)
+
+
+def test_nan_weights_are_refused(saved: Path) -> None:
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(saved / "weights.safetensors"))
+    first = sorted(tensors)[0]
+    tensors[first] = tensors[first].clone().fill_(float("nan"))
+    save_file(tensors, str(saved / "weights.safetensors"))
+    reseal(saved)
+    with pytest.raises(CheckpointError, match=rf"tensor '{first}' holds NaN or infinite values"):
+        renshu.load(saved)
+
+
+def test_retyped_weights_are_refused(saved: Path) -> None:
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(saved / "weights.safetensors"))
+    tensors = {k: v.double() for k, v in tensors.items()}
+    save_file(tensors, str(saved / "weights.safetensors"))
+    reseal(saved)
+    with pytest.raises(CheckpointError, match=r"is torch\.float64, expected torch\.float32"):
+        renshu.load(saved)
+
+
+def test_renamed_optimizer_tensor_is_refused(saved: Path) -> None:
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(saved / "optimizer.safetensors"))
+    tensors["0.exp_avgx"] = tensors.pop("0.exp_avg")
+    save_file(tensors, str(saved / "optimizer.safetensors"))
+    reseal(saved)
+    with pytest.raises(CheckpointError, match=r"optimizer state of parameter 0 holds"):
+        renshu.load(saved)
+
+
+def test_replay_action_outside_the_action_space_is_refused(saved: Path) -> None:
+    with np.load(saved / "replay.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["actions"][0, 0] = 99
+    np.savez(saved / "replay.npz", **arrays)
+    reseal(saved)
+    with pytest.raises(CheckpointError, match=r"replay\.npz' .*actions must be actions in \[0, 4\)"):
+        renshu.load(saved)
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "field"),
+    [
+        ("config.json", lambda d: d.update(format_version="2"), "format_version"),
+        ("config.json", lambda d: d.pop("config"), "config"),
+        ("config.json", lambda d: d.update(config=[1, 2]), "config"),
+        ("config.json", lambda d: d.pop("observation_space"), "observation_space"),
+        ("config.json", lambda d: d.pop("action_space"), "action_space"),
+        ("config.json", lambda d: d["config"].update(gamma="abc"), "config.gamma"),
+        ("config.json", lambda d: d["config"].update(learning_rate="x"), "config.learning_rate"),
+        ("config.json", lambda d: d["config"].update(device="tpu"), "config.device"),
+        ("config.json", lambda d: d.update(custom=["bogus"]), "custom"),
+        ("config.json", lambda d: d.update(custom="net"), "custom"),
+        ("config.json", lambda d: d["observation_space"].update(shape="4"), "shape"),
+        ("config.json", lambda d: d["observation_space"].update(dtype="object"), "dtype"),
+        ("config.json", lambda d: d["observation_space"].update(dtype=7), "dtype"),
+        ("config.json", lambda d: d["action_space"].update(n=-1), "action_space.n"),
+        ("config.json", lambda d: d.update(env=["x"]), "env"),
+        ("state.json", lambda d: d.pop("num_steps"), "num_steps"),
+        ("state.json", lambda d: d.update(num_steps=-5), "num_steps"),
+        ("state.json", lambda d: d.update(num_steps=1.5), "num_steps"),
+        ("state.json", lambda d: d.update(num_steps=10**15), "next_target_sync"),
+        ("state.json", lambda d: d.pop("rng"), "rng"),
+        ("state.json", lambda d: d.update(rng={"bit_generator": "PCG64"}), "rng"),
+        ("state.json", lambda d: d["optimizer"].update(param_groups=[]), "param_groups"),
+        ("state.json", lambda d: d["optimizer"]["param_groups"][0].update(lr="x"), "param_groups"),
+    ],
+)
+def test_edited_json_is_refused_naming_file_and_field(
+    saved: Path, name: str, change, field: str
+) -> None:  # type: ignore[no-untyped-def]
+    edit_json(saved, name, change)
+    with pytest.raises(CheckpointError, match=rf"{name.replace('.', '[.]')}.*{field}"):
+        renshu.load(saved)
+
+
+def test_saved_config_value_of_wrong_type_becomes_checkpoint_error(saved: Path) -> None:
+    edit_json(saved, "config.json", lambda d: d["config"].update(seed="abc"))
+    with pytest.raises(CheckpointError, match=r"config\.json.*config"):
+        renshu.load(saved)
+
+
+def test_replay_counters_missing_or_negative_are_refused(saved: Path) -> None:
+    with np.load(saved / "replay.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["counters"] = np.array([-1, 0], np.int64)
+    np.savez(saved / "replay.npz", **arrays)
+    reseal(saved)
+    with pytest.raises(CheckpointError, match=r"replay\.npz.*counters\[0\]"):
+        renshu.load(saved)
+    del arrays["counters"]
+    np.savez(saved / "replay.npz", **arrays)
+    reseal(saved)
+    with pytest.raises(CheckpointError, match=r"replay\.npz.*counters is missing"):
+        renshu.load(saved)
+
+
+def test_extra_unknown_key_in_json_still_loads(saved: Path) -> None:
+    edit_json(saved, "config.json", lambda d: d.update(note="mine"))
+    assert renshu.load(saved).num_steps == 50
+
+
+def test_unexpected_error_while_building_is_wrapped(saved: Path, monkeypatch) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError("inside")
+
+    monkeypatch.setattr(DQN, "_load_state", boom)
+    with pytest.raises(CheckpointError, match=r"cannot be loaded: AssertionError: inside"):
+        renshu.load(saved)
+
+
+def test_bad_device_override_is_a_config_error_not_a_version_message(saved: Path) -> None:
+    with pytest.raises(ConfigError, match="not a device name torch knows") as info:
+        renshu.load(saved, device="tpu")
+    assert "another version" not in str(info.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="tests the CPU fallback")
+def test_cuda_trained_agent_loads_on_a_cpu_machine(saved: Path) -> None:
+    edit_json(saved, "config.json", lambda d: d["config"].update(device="cuda"))
+    with pytest.warns(UserWarning, match="not available here; it is loaded on the CPU"):
+        agent = renshu.load(saved)
+    assert agent.device.type == "cpu"
 
 
 def test_no_pickle_in_saved_files(saved: Path) -> None:
@@ -80,6 +268,217 @@ def test_no_pickle_in_saved_files(saved: Path) -> None:
         assert b"\x80\x04\x95" not in file.read_bytes()[:64], file  # pickle protocol 4 header
     with np.load(saved / "replay.npz", allow_pickle=False) as data:
         assert data.files
+
+
+# ---- loading never runs code named in the files -----------------------------------------------
+
+EVIL = """
+from pathlib import Path
+Path({marker!r}).write_text("imported")
+import gymnasium
+class Env(gymnasium.Env):
+    pass
+"""
+
+
+def plant(saved: Path, tmp_path: Path, reference: str | None = None) -> tuple[Path, str]:
+    marker = tmp_path / "MARKER"
+    (saved.parent / "evil.py").write_text(EVIL.format(marker=str(marker)))
+    ref = reference or f"{saved.parent / 'evil.py'}:Env"
+    edit_json(saved, "config.json", lambda d: d.update(env=ref))
+    return marker, ref
+
+
+def test_load_does_not_import_a_file_env_named_in_config_json(saved: Path, tmp_path) -> None:
+    marker, ref = plant(saved, tmp_path)
+    agent = renshu.load(saved)
+    assert not marker.exists()
+    assert agent.act(np.eye(4, dtype=np.float32)[0]) in range(4)
+    with pytest.raises(ConfigError, match=r"does not import.*trust_env=True") as info:
+        agent.test(episodes=1)
+    assert ref in str(info.value)
+    with pytest.raises(ConfigError, match="renshu.load"):
+        agent.fit(steps=10, progress=False)
+    assert not marker.exists()
+
+
+def test_load_does_not_import_a_module_env_or_call_it(saved: Path, tmp_path) -> None:
+    made = list(Path("/tmp").glob("tmp*"))
+    edit_json(saved, "config.json", lambda d: d.update(env="tempfile:mkdtemp"))
+    agent = renshu.load(saved)
+    assert agent.env is None
+    assert sorted(Path("/tmp").glob("tmp*")) == sorted(made)
+
+
+def test_gymnasium_id_with_module_prefix_is_not_imported(saved: Path, tmp_path) -> None:
+    marker, _ = plant(saved, tmp_path, reference="evil:Whatever-v0")
+    agent = renshu.load(saved)
+    assert agent.env is None and not marker.exists()
+
+
+def test_trust_env_imports_the_saved_file(saved: Path, tmp_path) -> None:
+    marker, _ = plant(saved, tmp_path)
+    with pytest.raises(renshu.RenshuError):  # the planted class is no usable env
+        renshu.load(saved, trust_env=True)
+    assert marker.exists()
+
+
+def test_saved_short_name_is_rebuilt(tmp_path: Path) -> None:
+    agent = DQN("catch", buffer_size=200, warmup_steps=10, seed=0, net=(8,))
+    agent.save(tmp_path / "a")
+    loaded = renshu.load(tmp_path / "a")
+    assert loaded.env is not None and loaded.env_spec == "catch"
+
+
+def test_env_instance_agent_names_its_env_when_test_has_none(saved: Path) -> None:
+    agent = renshu.load(saved)
+    with pytest.raises(ConfigError, match=r"trained on IdentityEnv.*env=") as info:
+        agent.test(episodes=1)
+    assert "agent.test(env=...)" in str(info.value)
+    assert agent.test(episodes=1, env=IdentityEnv()).history["episode_reward"]
+
+
+# ---- run folders ------------------------------------------------------------------------------
+
+
+def test_load_accepts_a_run_folder(tmp_path: Path) -> None:
+    run = Run.create("catch", steps=200, runs_dir=tmp_path, check_env=False, checkpoint_every=100)
+    run.train(test=False, gif=False, progress=False)
+    agent = renshu.load(run.path)
+    assert agent.num_steps == 200
+    import shutil
+
+    shutil.rmtree(run.path / "agent")
+    assert renshu.load(run.path).num_steps == 200  # the newest checkpoint
+
+
+def test_load_of_a_run_folder_without_agent_says_so(tmp_path: Path) -> None:
+    Run.create("catch", steps=200, runs_dir=tmp_path, check_env=False, name="r")
+    with pytest.raises(CheckpointError, match=r"run folder without an agent yet"):
+        renshu.load(tmp_path / "r")
+
+
+def test_run_folder_file_env_is_not_imported_on_open(tmp_path: Path) -> None:
+    run = Run.create("catch", steps=200, runs_dir=tmp_path, check_env=False, name="r")
+    marker = tmp_path / "MARKER"
+    (tmp_path / "evil.py").write_text(EVIL.format(marker=str(marker)))
+    text = (run.path / "config.yaml").read_text().replace("env: catch", f"env: {tmp_path}/evil.py:Env")
+    (run.path / "config.yaml").write_text(text)
+    opened = Run.open(run.path)
+    with pytest.raises(ConfigError, match=r"--env .*--trust-env"):
+        opened.load_agent()
+    with pytest.raises(ConfigError, match="does not import"):
+        opened.train(steps=10, progress=False)
+    assert not marker.exists()
+
+
+def test_leftovers_of_a_killed_save_are_removed_on_resume(tmp_path: Path) -> None:
+    run = Run.create("catch", steps=100, runs_dir=tmp_path, check_env=False, checkpoint_every=100)
+    run.train(test=False, gif=False, progress=False)
+    stale = run.checkpoint_dir / ".200.tmp-0123abcd"
+    stale.mkdir()
+    (stale / "config.json").write_text("{}")
+    fresh = run.checkpoint_dir / ".300.tmp-89abcdef"
+    fresh.mkdir()
+    user = run.checkpoint_dir / ".notes.tmp-01234567"
+    user.mkdir()
+    (user / "mine.txt").write_text("keep")
+    old = time.time() - 3600
+    for p in (stale, stale / "config.json", user, user / "mine.txt"):
+        os.utime(p, (old, old))
+    assert run.resume_point() == run.checkpoint_dir / "100"
+    assert not stale.exists()
+    assert fresh.exists()  # may be a save under way elsewhere
+    assert (user / "mine.txt").read_text() == "keep"
+
+
+# ---- saving -----------------------------------------------------------------------------------
+
+
+def test_save_refuses_folder_with_user_files(tmp_path: Path, agent: DQN) -> None:
+    target = tmp_path / "work"
+    (target / "sub").mkdir(parents=True)
+    (target / "notes.txt").write_text("mine")
+    for overwrite in (False, True):
+        with pytest.raises(CheckpointError, match=r"holds files renshu did not write.*notes\.txt"):
+            agent.save(target, overwrite=overwrite)
+    assert (target / "notes.txt").read_text() == "mine" and (target / "sub").is_dir()
+
+
+def test_save_refuses_an_existing_file(tmp_path: Path, agent: DQN) -> None:
+    (tmp_path / "agent").write_text("mine")
+    with pytest.raises(CheckpointError, match="it is a file"):
+        agent.save(tmp_path / "agent", overwrite=True)
+    assert (tmp_path / "agent").read_text() == "mine"
+
+
+def test_save_over_a_saved_agent_needs_overwrite(tmp_path: Path, agent: DQN) -> None:
+    agent.save(tmp_path / "a")
+    with pytest.raises(CheckpointError, match="already holds a saved renshu agent.*overwrite=True"):
+        agent.save(tmp_path / "a")
+    agent.fit(steps=20, progress=False)
+    agent.save(tmp_path / "a", overwrite=True)
+    assert renshu.load(tmp_path / "a").num_steps == 20
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]
+
+
+def test_save_into_an_empty_folder(tmp_path: Path, agent: DQN) -> None:
+    (tmp_path / "a").mkdir()
+    agent.save(tmp_path / "a")
+    assert (tmp_path / "a" / "manifest.json").is_file()
+
+
+def test_full_disk_while_saving_keeps_the_previous_checkpoint(
+    tmp_path: Path, agent: DQN, monkeypatch
+) -> None:
+    agent.save(tmp_path / "a")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()}
+    real = checkpoint.save_file
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def full_rust(*args: object, **kwargs: object) -> None:
+        raise SafetensorError(
+            'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No '
+            'space left on device" })'
+        )
+
+    for fake in (full, full_rust):
+        monkeypatch.setattr(checkpoint, "save_file", fake)
+        with pytest.raises(CheckpointError, match=r"Could not save to '.*a': no space left"):
+            agent.save(tmp_path / "a", overwrite=True)
+        assert [p.name for p in tmp_path.iterdir()] == ["a"]  # no temporary left behind
+        assert {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()} == before
+    monkeypatch.setattr(checkpoint, "save_file", real)
+
+
+def test_save_to_proc_is_renshus_error(agent: DQN) -> None:
+    with pytest.raises(CheckpointError, match=r"Could not save to '/proc/x'"):
+        agent.save("/proc/x")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_save_into_a_read_only_folder_is_renshus_error(tmp_path: Path, agent: DQN) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(CheckpointError, match=r"Could not save to .*ro/a'"):
+            agent.save(folder / "a")
+    finally:
+        folder.chmod(0o700)
+
+
+def test_save_removes_idle_leftovers_of_a_killed_save(tmp_path: Path, agent: DQN) -> None:
+    for name in (".a.tmp-0123abcd", ".a.old-0123abcd"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "state.json").write_text("{}")
+        old = time.time() - 3600
+        os.utime(tmp_path / name / "state.json", (old, old))
+        os.utime(tmp_path / name, (old, old))
+    agent.save(tmp_path / "a")
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]
 
 
 def test_write_atomic_leaves_nothing_when_the_writer_fails(tmp_path: Path) -> None:
@@ -92,10 +491,11 @@ def test_write_atomic_leaves_nothing_when_the_writer_fails(tmp_path: Path) -> No
     assert list(tmp_path.iterdir()) == []
 
 
-def test_write_atomic_replaces_an_existing_directory(tmp_path: Path) -> None:
-    checkpoint.write_atomic(tmp_path / "c", lambda d: (d / "a").write_text("1"))
-    checkpoint.write_atomic(tmp_path / "c", lambda d: (d / "b").write_text("2"))
-    assert [p.name for p in (tmp_path / "c").iterdir()] == ["b"]
+def test_write_atomic_replaces_a_saved_agent(tmp_path: Path) -> None:
+    marker = json.dumps({"format": checkpoint.FORMAT})
+    checkpoint.write_atomic(tmp_path / "c", lambda d: (d / "config.json").write_text(marker))
+    checkpoint.write_atomic(tmp_path / "c", lambda d: (d / "state.json").write_text("{}"))
+    assert [p.name for p in (tmp_path / "c").iterdir()] == ["state.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["c"]
 
 

@@ -7,19 +7,41 @@ A saved agent is a directory::
     weights.safetensors    network tensors ("q.*" online, "target.*" target)
     optimizer.safetensors  optimizer state tensors
     replay.npz             the replay buffer (only when asked for; read with allow_pickle=False)
+    manifest.json          the SHA-256 of every file above
 
-It is written to a temporary sibling and renamed into place, so a crash never leaves a directory
-under the final name that is half written. Loading checks every file and refuses a missing,
-corrupt, truncated or foreign one with a message that names the file.
+Saving. The directory is written to a temporary sibling (``.NAME.tmp-*``) and renamed into place,
+so a crash never leaves a half-written directory under the final name; a failed write (a full
+disk, a read-only folder) raises :class:`CheckpointError` naming the path and leaves what was
+there before untouched. Saving never deletes anything renshu did not write: a non-empty folder
+that is not a saved agent, or a file, at the target is refused; a previous saved agent there is
+replaced only with ``overwrite=True``. Leftovers of a killed save (``.NAME.tmp-*``,
+``.NAME.old-*`` folders holding only renshu's files) are removed by the next save into the same
+folder once they have been idle for a minute, and are never loaded.
+
+Loading never runs code named in the saved files and never trusts them: every file's SHA-256 is
+checked against ``manifest.json`` ("changed since it was saved"), the JSON is validated against
+one schema before anything is built from it, tensors are checked for dtype, shape and finite
+values, and the replay buffer's fields and counters for their ranges. Any problem raises
+:class:`CheckpointError` naming the file and the field. An environment saved as a Python file or
+module reference (``my_env.py:Env``, ``pkg.mod:Env``, a Gymnasium id with a module prefix) is not
+imported unless the caller passes ``env=`` or ``trust_env=True``; built-in short names and
+registered Gymnasium ids are rebuilt. ``renshu.load`` also accepts a run folder (its ``agent/``,
+or else its newest complete checkpoint).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import importlib
 import json
+import math
 import os
+import re
 import shutil
+import time
 import uuid
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,18 +55,29 @@ from gymnasium import spaces
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from renshu.errors import CheckpointError
+from renshu.errors import CheckpointError, RenshuError
 
 FORMAT = "renshu-agent"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""1: the first release (no manifest). 2: manifest.json with the files' SHA-256."""
 REQUIRED_FILES = ("config.json", "state.json", "weights.safetensors", "optimizer.safetensors")
+MANIFEST = "manifest.json"
+OPTIONAL_FILES = ("replay.npz",)
 ALGORITHMS = {"dqn": "renshu.agents.dqn:DQN"}
 """Algorithm name in config.json -> the class that loads it."""
+
+STALE_AFTER_S = 60.0
+"""A leftover ``.NAME.tmp-*`` / ``.NAME.old-*`` folder untouched this long is removed (a younger
+one may belong to a save under way in another process)."""
+_LEFTOVER = re.compile(r"^\..+\.(tmp|old)-[0-9a-f]{8}$")
+_BOX_DTYPES = ("uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
+_MAX_COUNTER = 2**53
+_MAX_OBS_ELEMENTS = 2**26
 
 
 @dataclass
 class Checkpoint:
-    """The parsed contents of a saved agent directory."""
+    """The parsed and checked contents of a saved agent directory."""
 
     path: Path
     config: dict[str, Any]
@@ -54,31 +87,141 @@ class Checkpoint:
     replay: dict[str, np.ndarray] | None
 
 
-def write_atomic(path: str | Path, writer: Callable[[Path], None]) -> Path:
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def write_atomic(
+    path: str | Path, writer: Callable[[Path], None], *, overwrite: bool = True
+) -> Path:
     """Run ``writer(tmp_dir)`` and rename the directory to ``path`` once it is complete.
 
-    An existing directory at ``path`` is replaced only after the new one is whole.
+    An existing saved agent (or empty folder) at ``path`` is replaced only after the new one is
+    whole, and only with ``overwrite``; anything else there is refused (see :func:`check_target`).
+    An ``OSError`` while writing (full disk, read-only folder) becomes :class:`CheckpointError`
+    naming ``path``; nothing is left under a temporary or the final name.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_target(path, overwrite=overwrite)
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
     try:
-        writer(tmp)
-        for file in tmp.iterdir():
-            with open(file, "rb") as handle:
-                os.fsync(handle.fileno())
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(path.parent)
+        tmp.mkdir()
+        try:
+            writer(tmp)
+            for file in tmp.iterdir():
+                with open(file, "rb") as handle:
+                    os.fsync(handle.fileno())
+            if path.exists():
+                old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    except (OSError, SafetensorError) as error:
+        if isinstance(error, RenshuError):
+            raise
+        raise _write_error(path, error) from None
     return path
+
+
+def _write_error(path: Path, error: BaseException) -> CheckpointError:
+    code = getattr(error, "errno", None)
+    text = str(error)
+    if code == errno.ENOSPC or "No space left" in text or "code: 28" in text:
+        return CheckpointError(
+            f"Could not save to {str(path)!r}: no space left on the device. Nothing was written "
+            "under that name and what was there before is intact. Free some disk space (or save "
+            "elsewhere) and save again."
+        )
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return CheckpointError(
+            f"Could not save to {str(path)!r}: the folder is not writable "
+            f"({getattr(error, 'strerror', None) or text}). Save to a folder you can write to."
+        )
+    reason = getattr(error, "strerror", None) or text or type(error).__name__
+    return CheckpointError(
+        f"Could not save to {str(path)!r}: {reason}. Nothing was written under that name; "
+        "check the path and save again."
+    )
+
+
+def check_target(path: Path, *, overwrite: bool) -> None:
+    """Refuse to save over anything but an empty folder or (with ``overwrite``) a saved agent."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise CheckpointError(
+            f"Cannot save to {str(path)!r}: it is a file, and renshu saves an agent as a folder. "
+            "renshu does not delete files it did not write: choose another path, or remove the "
+            "file yourself."
+        )
+    if not path.is_dir():
+        return
+    try:
+        entries = sorted(p.name for p in path.iterdir())
+    except OSError as error:
+        raise _write_error(path, error) from None
+    if not entries:
+        return
+    if is_saved_agent(path):
+        if not overwrite:
+            raise CheckpointError(
+                f"{str(path)!r} already holds a saved renshu agent. Pass overwrite=True to "
+                "replace it, or save to another path."
+            )
+        foreign = [n for n in entries if n not in (*REQUIRED_FILES, MANIFEST, *OPTIONAL_FILES)]
+        if not foreign:
+            return
+        entries = foreign
+    shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+    raise CheckpointError(
+        f"Cannot save to {str(path)!r}: the folder holds files renshu did not write ({shown}), "
+        "and saving never deletes them. Choose another path (a new or empty folder), or move "
+        "those files away. overwrite=True replaces only a previously saved renshu agent."
+    )
+
+
+def is_saved_agent(path: Path) -> bool:
+    """True if ``path/config.json`` carries renshu's format marker."""
+    try:
+        data = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT
+
+
+def remove_leftovers(folder: Path, *, older_than: float = STALE_AFTER_S) -> list[Path]:
+    """Delete ``.NAME.tmp-*`` / ``.NAME.old-*`` folders a killed save left in ``folder``.
+
+    Only folders holding nothing but renshu's file names (or nothing at all), idle for
+    ``older_than`` seconds, are removed; returns what was removed.
+    """
+    removed: list[Path] = []
+    known = {*REQUIRED_FILES, MANIFEST, *OPTIONAL_FILES}
+    try:
+        children = list(folder.iterdir())
+    except OSError:
+        return removed
+    now = time.time()
+    for child in children:
+        if not _LEFTOVER.match(child.name) or child.is_symlink() or not child.is_dir():
+            continue
+        try:
+            inside = list(child.iterdir())
+            if any(p.name not in known or p.is_symlink() or not p.is_file() for p in inside):
+                continue
+            newest = max([child.stat().st_mtime, *(p.stat().st_mtime for p in inside)])
+        except OSError:
+            continue
+        if now - newest >= older_than:
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child)
+    return removed
 
 
 def save(
@@ -88,6 +231,7 @@ def save(
     state: Mapping[str, Any],
     tensors: Mapping[str, Mapping[str, torch.Tensor]],
     replay: Mapping[str, np.ndarray] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write a saved-agent directory atomically (see the module docstring for the layout)."""
     from renshu import __version__
@@ -103,13 +247,38 @@ def save(
         if replay is not None:
             with open(tmp / "replay.npz", "wb") as handle:
                 np.savez(handle, **replay)  # type: ignore[arg-type]
+        digests = {file.name: _sha256(file) for file in sorted(tmp.iterdir())}
+        manifest = {"format": FORMAT, "sha256": digests}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
-    return write_atomic(path, writer)
+    return write_atomic(path, writer, overwrite=overwrite)
+
+
+def _sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
 
 
 def read(path: str | Path, *, replay: bool = True) -> Checkpoint:
     """Read and check a saved-agent directory; every problem raises CheckpointError."""
     path = Path(path)
+    try:
+        return _read(path, replay)
+    except RenshuError:
+        raise
+    except Exception as error:  # anything else is a file renshu cannot make sense of
+        raise _unreadable(path, error) from None
+
+
+def _read(path: Path, replay: bool) -> Checkpoint:
     if not path.exists():
         raise CheckpointError(
             f"No saved agent at {str(path)!r}: the directory does not exist. "
@@ -130,14 +299,26 @@ def read(path: str | Path, *, replay: bool = True) -> Checkpoint:
     if config.get("format") != FORMAT:
         raise CheckpointError(
             f"{str(path / 'config.json')!r} is not a renshu agent file "
-            f"(expected format {FORMAT!r}, found {config.get('format')!r})."
+            f"(expected format {FORMAT!r}, found {_show(config.get('format'))})."
         )
-    if config.get("format_version", 0) > FORMAT_VERSION:
+    version = config.get("format_version")
+    _need(
+        _is_int(version) and version >= 1,
+        path / "config.json",
+        "format_version",
+        "an int >= 1",
+        version,
+    )
+    if version > FORMAT_VERSION:
         raise CheckpointError(
-            f"{str(path)!r} was saved by a newer renshu ({config.get('renshu_version')}, format "
-            f"{config['format_version']}); this one reads format {FORMAT_VERSION}. Upgrade renshu."
+            f"{str(path)!r} was saved by a newer renshu ({_show(config.get('renshu_version'))}, "
+            f"format {version}); this one reads format {FORMAT_VERSION}. Upgrade renshu."
         )
+    if version >= 2:
+        _verify_manifest(path)
+    _check_config_json(config, path / "config.json")
     state = _read_json(path / "state.json")
+    _check_state_json(state, path / "state.json")
     tensors = {
         stem: _read_tensors(path / f"{stem}.safetensors") for stem in ("weights", "optimizer")
     }
@@ -145,23 +326,128 @@ def read(path: str | Path, *, replay: bool = True) -> Checkpoint:
     return Checkpoint(path, config, state, tensors, arrays)
 
 
-def load(path: str | Path, env: Any = None, **overrides: Any) -> Any:
+def _verify_manifest(path: Path) -> None:
+    file = path / MANIFEST
+    if not file.is_file():
+        raise CheckpointError(
+            f"{str(path)!r} is not a complete renshu checkpoint: missing {MANIFEST}, which "
+            "records the SHA-256 of every file. Load another checkpoint."
+        )
+    manifest = _read_json(file)
+    digests = manifest.get("sha256")
+    _need(
+        isinstance(digests, dict)
+        and all(
+            isinstance(k, str) and isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)
+            for k, v in digests.items()
+        ),
+        file,
+        "sha256",
+        "a mapping of file name to a SHA-256 hex digest",
+        digests,
+    )
+    listed = set(digests)
+    for name in REQUIRED_FILES:
+        _need(name in listed, file, f"sha256.{name}", "present", None)
+    for name in OPTIONAL_FILES:
+        if (path / name).exists() and name not in listed:
+            raise CheckpointError(
+                f"{str(path / name)!r} is not recorded in {MANIFEST}: it was not saved with "
+                "this agent. Remove it, or load another checkpoint."
+            )
+    for name, digest in sorted(digests.items()):
+        if name not in (*REQUIRED_FILES, *OPTIONAL_FILES):
+            raise CheckpointError(
+                f"{str(file)!r} names an unknown file {name!r}; it was edited. Load another "
+                "checkpoint."
+            )
+        target = path / name
+        if name in OPTIONAL_FILES and not target.exists():
+            continue  # e.g. replay.npz dropped from an older checkpoint of a run
+        if not target.is_file():
+            raise CheckpointError(f"{str(target)!r} is not a file. Load another checkpoint.")
+        if _sha256(target) != digest:
+            raise CheckpointError(
+                f"{str(target)!r} changed since it was saved: its SHA-256 differs from the one "
+                f"in {MANIFEST} (a damaged disk, a partial copy, or an edit). Load another "
+                "checkpoint, or copy the agent again."
+            )
+
+
+def _unreadable(path: Path, error: BaseException) -> CheckpointError:
+    return CheckpointError(
+        f"{str(path)!r} cannot be loaded: {type(error).__name__}: {str(error)[:200]}. Its "
+        "files are damaged or were not written by this version of renshu; load another "
+        "checkpoint."
+    )
+
+
+def load(
+    path: str | Path, env: Any = None, *, trust_env: bool = False, **overrides: Any
+) -> Any:
     """Rebuild a saved agent: ``agent = renshu.load("runs/catch/agent")``.
 
-    ``env`` (anything ``renshu.make`` accepts) replaces the saved environment; without it the
-    saved one is rebuilt when it was given by name. ``overrides`` change config options, e.g.
-    ``device="cpu"``, or supply a custom network module the agent was saved with.
+    ``path`` is a saved-agent folder or a run folder (its ``agent/``, or else its newest
+    complete checkpoint). ``env`` (anything ``renshu.make`` accepts) replaces the saved
+    environment. Without it a saved short name or registered Gymnasium id is rebuilt; a saved
+    Python file or module reference (``my_env.py:Env``) is imported only with ``trust_env=True``,
+    since loading never runs code named in the files: the agent then loads without an env
+    (``act()`` works; ``test()``/``fit()`` say how to pass one). ``overrides`` change config
+    options, e.g. ``device="cpu"``, or supply a custom network module the agent was saved with.
+    A saved device that is not available here (``"cuda"`` on a CPU machine) loads on the CPU.
+
+    Raises:
+        CheckpointError: the files are missing, damaged, edited or foreign (the file and field
+            are named).
+        ConfigError: an override is invalid.
     """
+    if "device" in overrides and overrides["device"] is not None:
+        from renshu.runs import check_device
+
+        check_device(overrides["device"])
+    path = agent_path(Path(path))
     ckpt = read(path)
-    algo = ckpt.config.get("algo")
-    if algo not in ALGORITHMS:
-        raise CheckpointError(
-            f"{str(Path(path) / 'config.json')!r} names algorithm {algo!r}; "
-            f"this renshu loads {', '.join(ALGORITHMS)}."
-        )
+    algo = ckpt.config["algo"]
     module, name = ALGORITHMS[algo].split(":")
     cls = getattr(importlib.import_module(module), name)
-    return cls.from_checkpoint(ckpt, env=env, **overrides)
+    try:
+        return cls.from_checkpoint(ckpt, env=env, trust_env=trust_env, **overrides)
+    except RenshuError:
+        raise
+    except Exception as error:
+        raise _unreadable(path, error) from None
+
+
+def agent_path(path: Path) -> Path:
+    """``path`` itself, or for a run folder its ``agent/`` (else its newest checkpoint)."""
+    if (path / "config.json").exists() or not (path / "config.yaml").is_file():
+        return path
+    agent, newest = path / "agent", latest(path / "checkpoints")
+    if all((agent / n).is_file() for n in REQUIRED_FILES):
+        agent_step = _saved_steps(agent)
+        if newest is not None and agent_step is not None and int(newest.name) > agent_step:
+            warnings.warn(
+                f"Loaded {str(agent)!r} (step {agent_step:,}), the run's final agent; the run "
+                f"also has a newer checkpoint, {str(newest)!r} (training went on after it). "
+                "Load that folder to use it.",
+                stacklevel=3,
+            )
+        return agent
+    if newest is not None:
+        return newest
+    raise CheckpointError(
+        f"{str(path)!r} is a run folder without an agent yet: no complete agent/ and no "
+        "complete checkpoint under checkpoints/. Train it first (renshu train --resume "
+        f"{path}), or pass another run."
+    )
+
+
+def _saved_steps(path: Path) -> int | None:
+    try:
+        steps = json.loads((path / "state.json").read_text(encoding="utf-8"))["num_steps"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return int(steps) if _is_int(steps) else None
 
 
 def latest(directory: str | Path) -> Path | None:
@@ -177,6 +463,36 @@ def latest(directory: str | Path) -> Path | None:
         and all((child / n).is_file() for n in REQUIRED_FILES)
     ]
     return directory / str(max(steps)) if steps else None
+
+
+# --------------------------------------------------------------------------------------------
+# Environments named in saved files
+# --------------------------------------------------------------------------------------------
+
+
+def env_is_safe(env: str) -> bool:
+    """True if building ``env`` imports no code named by it: a built-in short name, or a
+    registered Gymnasium id without a ``module:`` prefix. Files and modules are not safe."""
+    from renshu.envs import SHORT_NAMES
+
+    text = env.strip()
+    if text in SHORT_NAMES or text.lower() in SHORT_NAMES:
+        return True
+    return ":" not in text and not text.endswith(".py") and text in gymnasium.registry
+
+
+def untrusted_env_message(env: str, *, where: str) -> str:
+    """Why a saved env reference was not built, and the ways to supply it."""
+    return (
+        f"{where} names the environment {env!r}, which is Python code (a file or module) "
+        "that renshu does not import from saved files: a saved agent or run folder may come from "
+        "someone else."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Spaces
+# --------------------------------------------------------------------------------------------
 
 
 def space_to_json(space: gymnasium.Space[Any]) -> dict[str, Any]:
@@ -199,23 +515,298 @@ def space_to_json(space: gymnasium.Space[Any]) -> dict[str, Any]:
 
 
 def space_from_json(data: Mapping[str, Any]) -> gymnasium.Space[Any]:
-    """Inverse of :func:`space_to_json`."""
-    if data.get("type") == "Discrete":
+    """Inverse of :func:`space_to_json` (``data`` checked by :func:`check_space_json`)."""
+    check_space_json(data, Path("config.json"), "space")
+    if data["type"] == "Discrete":
         return spaces.Discrete(int(data["n"]), start=int(data.get("start", 0)))
-    if data.get("type") == "Box":
-        dtype = np.dtype(data["dtype"])
-        shape = tuple(data["shape"])
-        low = np.broadcast_to(np.asarray(data["low"], dtype), shape)
-        high = np.broadcast_to(np.asarray(data["high"], dtype), shape)
-        return spaces.Box(low, high, shape, dtype)
-    raise CheckpointError(f"Unknown space description in a saved agent: {dict(data)!r}")
+    dtype = np.dtype(data["dtype"])
+    shape = tuple(data["shape"])
+    low = np.broadcast_to(np.asarray(data["low"], dtype), shape)
+    high = np.broadcast_to(np.asarray(data["high"], dtype), shape)
+    return spaces.Box(low, high, shape, dtype)
+
+
+def check_space_json(data: Any, file: Path, field: str) -> None:
+    """Raise CheckpointError unless ``data`` describes a Discrete or Box space."""
+    _need(isinstance(data, dict), file, field, "an object", data)
+    kind = data.get("type")
+    _need(kind in ("Discrete", "Box"), file, f"{field}.type", '"Discrete" or "Box"', kind)
+    if kind == "Discrete":
+        n, start = data.get("n"), data.get("start", 0)
+        _need(_is_int(n) and 1 <= n <= 2**31, file, f"{field}.n", "an int >= 1", n)
+        _need(_is_int(start) and abs(start) <= 2**62, file, f"{field}.start", "an int", start)
+        return
+    shape, dtype = data.get("shape"), data.get("dtype")
+    _need(
+        isinstance(shape, list)
+        and 1 <= len(shape) <= 8
+        and all(_is_int(s) and s >= 1 for s in shape)
+        and math.prod(shape) <= _MAX_OBS_ELEMENTS,
+        file,
+        f"{field}.shape",
+        f"a list of ints >= 1 with at most {_MAX_OBS_ELEMENTS:,} elements",
+        shape,
+    )
+    _need(dtype in _BOX_DTYPES, file, f"{field}.dtype", f"one of {', '.join(_BOX_DTYPES)}", dtype)
+    for bound in ("low", "high"):
+        value = data.get(bound)
+        ok = _is_number(value, finite=False) or isinstance(value, list)
+        if ok and isinstance(value, list):
+            try:
+                array = np.asarray(value)
+                ok = array.dtype.kind in "iuf" and np.broadcast_to(array, shape).size > 0
+            except (ValueError, TypeError):
+                ok = False
+        _need(ok, file, f"{field}.{bound}", f"a number or a nested list of shape {shape}", value)
+
+
+# --------------------------------------------------------------------------------------------
+# Schema of config.json and state.json
+# --------------------------------------------------------------------------------------------
+
+
+def _check_config_json(config: dict[str, Any], file: Path) -> None:
+    _need(
+        isinstance(config.get("renshu_version", ""), str),
+        file,
+        "renshu_version",
+        "a string",
+        config.get("renshu_version"),
+    )
+    algo = config.get("algo")
+    _need(algo in ALGORITHMS, file, "algo", f"one of {', '.join(ALGORITHMS)}", algo)
+    options = config.get("config")
+    _need(isinstance(options, dict), file, "config", "an object of option: value", options)
+    custom = config.get("custom", [])
+    _need(
+        isinstance(custom, list)
+        and all(isinstance(c, str) and isinstance(options.get(c), str) for c in custom),
+        file,
+        "custom",
+        "a list of option names recorded as custom objects",
+        custom,
+    )
+    for space in ("observation_space", "action_space"):
+        check_space_json(config.get(space), file, space)
+    for key in ("env", "env_name"):
+        value = config.get(key)
+        _need(
+            value is None or (isinstance(value, str) and 0 < len(value) <= 1_000),
+            file,
+            key,
+            "null or a short string",
+            value,
+        )
+
+
+def _check_state_json(state: dict[str, Any], file: Path) -> None:
+    for key in ("num_steps", "num_episodes", "num_updates", "iteration", "next_target_sync"):
+        value = state.get(key)
+        _need(
+            _is_int(value) and 0 <= value <= _MAX_COUNTER,
+            file,
+            key,
+            f"an int in [0, {_MAX_COUNTER}]",
+            value,
+        )
+    rng = state.get("rng")
+    try:
+        np.random.default_rng(0).bit_generator.state = rng
+        ok = isinstance(rng, dict)
+    except (TypeError, ValueError, KeyError, OverflowError):
+        ok = False
+    _need(ok, file, "rng", "a NumPy PCG64 bit-generator state", rng)
+    opt = state.get("optimizer")
+    _need(isinstance(opt, dict), file, "optimizer", "an object", opt)
+    groups = opt.get("param_groups")
+    _need(
+        isinstance(groups, list)
+        and len(groups) >= 1
+        and all(
+            isinstance(g, dict)
+            and isinstance(g.get("params"), list)
+            and all(_is_int(p) and p >= 0 for p in g["params"])
+            for g in groups
+        ),
+        file,
+        "optimizer.param_groups",
+        "a non-empty list of groups, each with a list of parameter indices",
+        groups,
+    )
+    scalars = opt.get("scalars")
+    _need(
+        isinstance(scalars, dict)
+        and all(
+            re.fullmatch(r"\d+\..+", k) and _is_number(v, finite=True) for k, v in scalars.items()
+        ),
+        file,
+        "optimizer.scalars",
+        'an object of "<index>.<name>": number',
+        scalars,
+    )
+
+
+def check_counters(state: Mapping[str, Any], target_update: float, file: Path) -> None:
+    """The target-sync counter must be where training leaves it (a wrong one spins the loop)."""
+    steps, sync = state["num_steps"], state["next_target_sync"]
+    if target_update >= 1:
+        ok = steps < sync <= steps + int(target_update)
+        expected = f"in ({steps}, {steps + int(target_update)}] (num_steps, + target_update)"
+    else:
+        ok, expected = sync == 0, "0 with a soft target update"
+    _need(ok, file, "next_target_sync", expected, sync)
+
+
+# --------------------------------------------------------------------------------------------
+# Tensors and the replay buffer
+# --------------------------------------------------------------------------------------------
+
+
+def check_tensors(
+    tensors: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], file: Path
+) -> None:
+    """Same names, shapes and dtypes as ``expected``; floating tensors all finite."""
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    shape = sorted(k for k in expected if k in tensors and tensors[k].shape != expected[k].shape)
+    if missing or unexpected or shape:
+        raise CheckpointError(
+            f"{str(file)!r} does not match the network in config.json: missing {missing}, "
+            f"unexpected {unexpected}, wrong shape {shape}."
+        )
+    for key, value in tensors.items():
+        want = expected[key].dtype
+        if value.dtype != want:
+            raise CheckpointError(
+                f"{str(file)!r}: tensor {key!r} is {value.dtype}, expected {want}. The file was "
+                "edited or damaged; load another checkpoint."
+            )
+        check_finite(value, file, key)
+
+
+def check_finite(value: torch.Tensor, file: Path, key: str) -> None:
+    """Refuse NaN or infinite values in a floating tensor."""
+    if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        raise CheckpointError(
+            f"{str(file)!r}: tensor {key!r} holds NaN or infinite values. Training diverged "
+            "before this save, or the file is damaged; load an earlier checkpoint."
+        )
+
+
+def check_replay(arrays: Mapping[str, np.ndarray], n_actions: int, window: int, file: Path) -> None:
+    """Ranges of the replay buffer's fields: actions within the action space, kinds and window
+    back-counts known, stamps and counters consistent, rewards and priorities finite."""
+    from renshu.replay import _START
+
+    def need(ok: bool, field: str, expected: str, value: Any) -> None:
+        _need(ok, file, field, expected, value)
+
+    names = ("actions", "rewards", "kind", "back", "head", "written", "ep_pos", "counters")
+    for name in (*names, "valid", "config", "rng_state", "max_priority"):
+        need(name in arrays, name, "present", None)
+    actions, kind, back = arrays["actions"], arrays["kind"], arrays["back"]
+    for name in ("actions", "head", "written", "ep_pos", "counters", "kind", "back"):
+        need(arrays[name].dtype.kind in "iu", name, "integers", arrays[name].dtype)
+    need(
+        actions.size == 0 or (int(actions.min()) >= 0 and int(actions.max()) < n_actions),
+        "actions",
+        f"actions in [0, {n_actions})",
+        _extremes(actions),
+    )
+    need(kind.size == 0 or int(kind.max()) <= _START + 1, "kind", "in [0, 4]", _extremes(kind))
+    need(back.size == 0 or int(back.max()) < window, "back", f"< window {window}", _extremes(back))
+    for name in ("rewards", "frames"):
+        if name in arrays and arrays[name].dtype.kind == "f":
+            need(bool(np.isfinite(arrays[name]).all()), name, "finite values", "NaN or inf")
+    head, written, ep_pos = arrays["head"], arrays["written"], arrays["ep_pos"]
+    need(bool((ep_pos >= 0).all()), "ep_pos", "ints >= 0", _extremes(ep_pos))
+    need(
+        bool(((head >= 0) & (head <= written) & (written - head <= 1)).all()),
+        "head",
+        "written - 1 or written (per env)",
+        head.tolist()[:8],
+    )
+    counters = arrays["counters"]
+    need(counters.shape == (2,), "counters", "2 ints", counters.shape)
+    stored = int(np.count_nonzero(kind >= _START))
+    sampleable = int(np.count_nonzero(arrays["valid"]))
+    need(int(counters[0]) == stored, "counters[0]", f"{stored} (the stored transitions)", counters)
+    need(int(counters[1]) == sampleable, "counters[1]", f"{sampleable} (sampleable)", counters)
+    top = np.asarray(arrays["max_priority"])
+    need(
+        top.shape == () and top.dtype.kind == "f" and math.isfinite(float(top)) and top > 0,
+        "max_priority",
+        "a finite number > 0",
+        top,
+    )
+    if "priorities" in arrays:
+        pri = arrays["priorities"]
+        need(
+            pri.dtype.kind == "f" and bool(np.isfinite(pri).all()) and bool((pri >= 0).all()),
+            "priorities",
+            "finite numbers >= 0",
+            _extremes(pri),
+        )
+    for name in ("config", "rng_state"):
+        value = arrays[name]
+        need(value.shape == () and value.dtype.kind == "U", name, "a JSON string", value.dtype)
+        try:
+            parsed = json.loads(str(value))
+        except ValueError:
+            parsed = None
+        need(isinstance(parsed, dict), name, "a JSON object", str(value)[:60])
+    try:
+        np.random.default_rng(0).bit_generator.state = json.loads(str(arrays["rng_state"]))
+    except (TypeError, ValueError, KeyError, OverflowError):
+        need(False, "rng_state", "a NumPy bit-generator state", str(arrays["rng_state"])[:60])
+
+
+def _extremes(array: np.ndarray) -> str:
+    if array.size == 0:
+        return "empty"
+    return f"values from {array.min()} to {array.max()}"
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _need(ok: Any, file: Path, field: str, expected: str, value: Any) -> None:
+    """Raise the CheckpointError naming ``file`` and ``field`` unless ``ok``."""
+    if not ok:
+        found = "nothing" if value is None and expected == "present" else _show(value)
+        what = "is missing" if expected == "present" else f"must be {expected}, found {found}"
+        raise CheckpointError(
+            f"{str(file)!r} is damaged or was edited: {field} {what}. Load another checkpoint, "
+            "or save the agent again."
+        )
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any, *, finite: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return not finite or math.isfinite(value)
 
 
 def _read_json(file: Path) -> dict[str, Any]:
+    if not file.is_file():
+        raise CheckpointError(f"{str(file)!r} is missing or not a file. Load another checkpoint.")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{str(file)!r} is corrupt: not valid JSON ({exc}).") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(
+            f"{str(file)!r} is corrupt: not valid JSON ({_show(str(exc), 120)})."
+        ) from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{str(file)!r} is corrupt: expected a JSON object.")
     return data
@@ -224,10 +815,10 @@ def _read_json(file: Path) -> dict[str, Any]:
 def _read_tensors(file: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(file))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as exc:
         raise CheckpointError(
-            f"{str(file)!r} is corrupt or truncated and cannot be read as safetensors ({exc}). "
-            "Load an earlier checkpoint."
+            f"{str(file)!r} is corrupt or truncated and cannot be read as safetensors "
+            f"({_show(str(exc), 160)}). Load an earlier checkpoint."
         ) from None
 
 
@@ -235,8 +826,8 @@ def _read_npz(file: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(file, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
         raise CheckpointError(
-            f"{str(file)!r} is corrupt or truncated and cannot be read ({exc}). "
+            f"{str(file)!r} is corrupt or truncated and cannot be read ({_show(str(exc), 160)}). "
             "Load an earlier checkpoint, or load without the replay buffer."
         ) from None

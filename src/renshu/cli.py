@@ -359,6 +359,12 @@ def add_train_command(subparsers: Subparsers) -> None:
         default=None,
         help="continue the run in folder RUN from its last complete checkpoint",
     )
+    parser.add_argument(
+        "--trust-env",
+        action="store_true",
+        help="with --resume: import the Python file or module that RUN's config.yaml names as "
+        "its env (by default only built-in names and Gymnasium ids are; or give ENV)",
+    )
     parser.set_defaults(handler=run_train)
 
 
@@ -448,7 +454,7 @@ def _reopen(args: argparse.Namespace) -> Any:
             f"{', '.join(given)} cannot be changed. Leave {'it' if len(given) == 1 else 'them'} "
             "out (--steps, --device and --no-gif are allowed), or start a new run."
         )
-    run = Run.open(args.resume)
+    run = Run.open(args.resume, env=args.env, trust_env=args.trust_env)
     if args.env is not None and args.env != run.settings["env"]:
         raise ConfigError(
             f"The run {args.resume!r} trains {run.settings['env']!r}, not {args.env!r}. Leave "
@@ -630,6 +636,18 @@ def add_test_command(subparsers: Subparsers) -> None:
     parser.add_argument("--seed", type=int, default=None, help="seed of the first reset")
     parser.add_argument("--device", default=None, help='"cpu", "cuda", ... (default: as saved)')
     parser.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+    parser.add_argument(
+        "--env",
+        metavar="ENV",
+        default=None,
+        help="the environment to test on (default: the one saved); needed for a Python file or "
+        "module env, which renshu does not import from saved files unless named here",
+    )
+    parser.add_argument(
+        "--trust-env",
+        action="store_true",
+        help="import the Python file or module the saved files name as the env",
+    )
     parser.set_defaults(handler=run_test)
 
 
@@ -655,11 +673,17 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
     path = Path(args.run)
     overrides = {"device": args.device} if args.device else {}
     if (path / "config.json").is_file():  # a saved agent folder
-        agent = checkpoint.load(path, **overrides)
+        agent = checkpoint.load(path, env=args.env, trust_env=args.trust_env, **overrides)
         run = _enclosing_run(path)
-        env_spec = agent.env_spec
+        env_spec = args.env or agent.env_spec
+        if env_spec is None and agent._env_ref is not None:
+            raise ConfigError(
+                checkpoint.untrusted_env_message(agent._env_ref, where=repr(str(path)))
+                + f" If you trust it, name it: renshu test {path} --env {agent._env_ref}, or "
+                "add --trust-env."
+            )
     else:
-        run = Run.open(path)
+        run = Run.open(path, env=args.env, trust_env=args.trust_env)
         agent = run.load_agent(device=args.device)
         env_spec = run.env
     if env_spec is None:

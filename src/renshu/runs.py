@@ -455,11 +455,21 @@ class RunResult:
 class Run:
     """A run folder and the training that fills it. Build with :meth:`create` or :meth:`open`."""
 
-    def __init__(self, path: Path, settings: dict[str, Any], env: Any = None) -> None:
+    def __init__(
+        self, path: Path, settings: dict[str, Any], env: Any = None, *, trust_env: bool = False
+    ) -> None:
         self.path = Path(path)
         self.settings = settings
         """The contents of ``config.yaml``."""
         self._env = env if env is not None else settings.get("env")
+        self._untrusted_env: str | None = None
+        if (
+            env is None
+            and isinstance(self._env, str)
+            and not trust_env
+            and not checkpoint.env_is_safe(self._env)
+        ):  # never import code named in a run folder unless the user says so
+            self._untrusted_env, self._env = self._env, None
         self.check_warnings: list[Problem] = []
         """Warnings :func:`renshu.check_env` returned when the run was created."""
 
@@ -471,7 +481,21 @@ class Run:
 
     @property
     def env(self) -> Any:
-        """The environment argument the run trains on."""
+        """The environment argument the run trains on.
+
+        Raises ConfigError when config.yaml names a Python file or module that the run was
+        not opened to trust (``Run.open(path, env=...)`` or ``trust_env=True``).
+        """
+        if self._untrusted_env is not None:
+            ref = self._untrusted_env
+            raise ConfigError(
+                f"The run {str(self.path)!r} names its environment {ref!r} in config.yaml: "
+                "Python code (a file or module) that renshu does not import from a run folder "
+                "unless you say so (a run folder may come from someone else). If you trust it, "
+                f"name it on the command line (renshu test {self.path} --env {ref}, or "
+                f"renshu train {ref} --resume {self.path}) or add --trust-env; from Python, "
+                f"Run.open(path, env={ref!r}) or Run.open(path, trust_env=True)."
+            )
         return self._env
 
     @property
@@ -542,6 +566,8 @@ class Run:
         _check_positive("test_episodes", episodes)
         _check_positive("seed", seed, minimum=0)
         config = build(presets.config_class(algo), {**preset.config, "seed": seed})
+        if getattr(config, "per_beta_steps", 0) is None:  # anneal over the run, not a segment
+            config.per_beta_steps = total
         check_device(config.device)
         warned: list[Problem] = []
         if check_env:
@@ -569,10 +595,12 @@ class Run:
         return run
 
     @classmethod
-    def open(cls, path: str | Path, *, env: Any = None) -> Run:
+    def open(cls, path: str | Path, *, env: Any = None, trust_env: bool = False) -> Run:
         """Open an existing run folder (to resume, test or plot it).
 
-        ``env`` is needed only when the run was created with an environment instance.
+        ``env`` is needed when the run was created with an environment instance, and to use an
+        env that config.yaml names as a Python file or module (or pass ``trust_env=True``):
+        opening a run never imports code named in its files otherwise.
         """
         path = Path(path)
         settings = _read_settings(path)
@@ -582,7 +610,7 @@ class Run:
                 f"({settings.get('env_name')}), which config.yaml cannot record. "
                 "Open it from Python with Run.open(path, env=<the same environment>)."
             )
-        return cls(path, settings, env)
+        return cls(path, settings, env, trust_env=trust_env)
 
     # ---------------------------------------------------------------- agents
     def resume_point(self) -> Path | None:
@@ -591,6 +619,7 @@ class Run:
         Raises CheckpointError when checkpoint folders exist but none is complete; warns about
         incomplete ones newer than the newest complete one (they are ignored).
         """
+        checkpoint.remove_leftovers(self.checkpoint_dir)
         found = checkpoint.latest(self.checkpoint_dir)
         partial = self._incomplete_checkpoints()
         if found is None and partial:
@@ -628,10 +657,12 @@ class Run:
 
     def load_agent(self, *, device: str | None = None, env: Any = None) -> DQN:
         """The final agent (``agent/``), or else the newest complete checkpoint."""
+        if device is not None:
+            check_device(device)
         overrides = {"device": device} if device else {}
         env = env if env is not None else self.env
-        if self.agent_dir.is_dir():
-            return _load(self.agent_dir, env, overrides)
+        if all((self.agent_dir / n).is_file() for n in checkpoint.REQUIRED_FILES):
+            return _load(checkpoint.agent_path(self.path), env, overrides)
         found = self.resume_point()
         if found is None:
             raise CheckpointError(
@@ -727,7 +758,7 @@ class Run:
             )
             if history.interrupted:
                 return result
-            files["agent"] = agent.save(self.agent_dir)
+            files["agent"] = agent.save(self.agent_dir, overwrite=True)
             if test:
                 scores = agent.test(episodes=int(self.settings["test_episodes"]), progress=False)
                 result.test_scores = [float(r) for r in scores.history["episode_reward"]]
@@ -804,16 +835,19 @@ class Run:
 
 
 def _load(path: Path, env: Any, overrides: Mapping[str, Any]) -> DQN:
-    """``renshu.load`` with the errors of a mismatched network or optimizer named as such."""
+    """``renshu.load`` for ``renshu test`` and ``--resume``: every failure is renshu's error.
+
+    The env is the run's (already trusted or given by the user), so it is built as is.
+    """
     try:
         agent: DQN = checkpoint.load(path, env=env, **overrides)
-    except (ValueError, KeyError, RuntimeError) as error:
-        if isinstance(error, RenshuError):
-            raise
+    except RenshuError:
+        raise
+    except Exception as error:  # checkpoint.load wraps its own; this is the last guard
         raise CheckpointError(
             f"{str(path)!r} cannot be loaded into a new agent ({type(error).__name__}: {error}). "
-            "It was probably saved by another version of renshu; train a new run, or load it "
-            "with the version that saved it."
+            "Its files are damaged or were not written by this version of renshu; load another "
+            "checkpoint."
         ) from None
     return agent
 

@@ -91,6 +91,7 @@ def test_save_load_round_trip_gives_identical_actions_and_training_continues(tmp
     path = agent.save(tmp_path / "agent")
     assert sorted(p.name for p in path.iterdir()) == [
         "config.json",
+        "manifest.json",
         "optimizer.safetensors",
         "state.json",
         "weights.safetensors",

@@ -12,9 +12,11 @@ The pieces (replay, nets, exploration, optim) are unit-tested modules of their o
 from __future__ import annotations
 
 import copy
+import math
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from renshu import checkpoint
 from renshu.callbacks import Callback, CallbackList, History, ProgressBar
 from renshu.config import build, check, is_custom, to_plain
-from renshu.errors import ConfigError
+from renshu.errors import ConfigError, RenshuError
 from renshu.exploration import Boltzmann, EpsilonGreedy, Exploration, Greedy, make_exploration
 from renshu.fastpath import (
     FlatParams,
@@ -79,7 +81,8 @@ class DQNConfig:
     per_alpha: float = 0.6
     """How much prioritization is used, in [0, 1] (0 = uniform)."""
     per_beta: float = 0.4
-    """Initial importance-sampling exponent in [0, 1], annealed linearly to 1 by the end of fit."""
+    """Initial importance-sampling exponent in [0, 1], annealed linearly to 1 over
+    per_beta_steps."""
     n_step: int = 1
     """Steps summed into each return before bootstrapping, >= 1."""
     loss: Any = "huber"
@@ -116,6 +119,10 @@ class DQNConfig:
     (BENCHMARKS.md). Raise it for a large CNN on an idle many-core machine."""
     seed: int | None = None
     """Seeds networks, replay sampling, exploration and envs; None draws one at random."""
+    per_beta_steps: int | None = None
+    """Env steps over which per_beta is annealed to 1, >= 1; None: the steps of the first fit()
+    call (then fixed, and saved with the agent, so a resumed run anneals as an uninterrupted
+    one). ``renshu train`` sets it to the run's total steps."""
 
     def __post_init__(self) -> None:
         check("learning_rate", self.learning_rate > 0, "> 0", self.learning_rate)
@@ -191,6 +198,13 @@ class DQNConfig:
             'a device name such as "auto", "cpu" or "cuda"',
             self.device,
         )
+        check(
+            "per_beta_steps",
+            self.per_beta_steps is None
+            or (_is_int(self.per_beta_steps) and 1 <= self.per_beta_steps <= 2**53),
+            "an int >= 1 or None",
+            self.per_beta_steps,
+        )
 
 
 def _is_int(value: Any) -> bool:
@@ -225,6 +239,9 @@ class DQN:
         if cfg.seed is None:
             cfg.seed = int(np.random.SeedSequence().generate_state(1)[0] & 0x7FFFFFFF)
         self.env_spec: str | None = env if isinstance(env, str) else None
+        self.env_name: str | None = env_name(env) if env is not None else None
+        """A human label of the training env (its name, id or class), saved with the agent."""
+        self._env_ref: str | None = None  # a saved file/module env not built on load
         self.env: VectorEnv | None = None
         self._train_env_instance: gymnasium.Env | None = None
         if env is not None:
@@ -304,7 +321,6 @@ class DQN:
         self.num_episodes = 0
         self.num_updates = 0
         self._iteration = 0
-        self._beta_end_step = 1
         self._next_target_sync = int(cfg.target_update) if cfg.target_update >= 1 else 0
         self.stop_training = False
         self._callbacks = CallbackList()
@@ -410,10 +426,7 @@ class DQN:
         """
         check("steps", _is_int(steps) and steps >= 1, "an int >= 1", steps)
         if self.env is None:
-            raise ConfigError(
-                "This agent has no environment (it was loaded without one). "
-                "Pass env= to renshu.load(), or call agent.set_env(env)."
-            )
+            raise self._missing_env("fit")
         cfg, env = self.config, self.env
         history = History()
         extra = (
@@ -425,7 +438,8 @@ class DQN:
         cbs.set_agent(self)
         self.stop_training = False
         end_step = self.num_steps + steps
-        self._beta_end_step = max(end_step, 1)
+        if cfg.per_beta_steps is None:  # fixed by the first fit() and saved: resume anneals alike
+            cfg.per_beta_steps = end_step
         same_step = env.metadata.get("autoreset_mode") == AutoresetMode.SAME_STEP
         calls_every = max(cfg.train_every // cfg.num_envs, 1)
         updates_per_call = cfg.gradient_steps * max(cfg.num_envs // cfg.train_every, 1)
@@ -596,7 +610,8 @@ class DQN:
 
     def _train_step(self) -> None:
         cfg = self.config
-        beta = cfg.per_beta + (1.0 - cfg.per_beta) * min(1.0, self.num_steps / self._beta_end_step)
+        horizon = cfg.per_beta_steps or 1
+        beta = cfg.per_beta + (1.0 - cfg.per_beta) * min(1.0, self.num_steps / horizon)
         td_error: np.ndarray | torch.Tensor
         if self._numpy_loss is not None:  # the same loss and gradient, by hand (fastpath.py)
             assert self._flat is not None
@@ -778,7 +793,7 @@ class DQN:
             if not hasattr(self, "_cached_eval_env"):
                 self._cached_eval_env = gymnasium.make(spec.id, **(spec.kwargs or {}))
             return self._cached_eval_env
-        raise ConfigError("This agent cannot build an env to test on; pass env= to test().")
+        raise self._missing_env("test")
 
     def set_env(self, env: Any) -> None:
         """Attach an environment (spaces must match the agent's) for further fit/test."""
@@ -792,10 +807,35 @@ class DQN:
                 f"do not match the agent's {self.observation_space}, {self.action_space}."
             )
         self.env, self.env_spec, self._frames = vec, (env if isinstance(env, str) else None), None
+        self.env_name, self._env_ref = env_name(env), None
+
+    def _missing_env(self, call: str) -> ConfigError:
+        """The error of test()/fit() without an env: which env it was trained on, how to pass it."""
+        fix = "agent.test(env=...)" if call == "test" else "agent.set_env(...)"
+        if self._env_ref is not None:
+            return ConfigError(
+                f"This agent has no environment to {call} on: it was saved with the environment "
+                f"{self._env_ref!r}, which is Python code (a file or module) that renshu does not "
+                "import when loading a saved agent (it may come from someone else). If you trust "
+                f"it, pass it: renshu.load(path, env={self._env_ref!r}) or renshu.load(path, "
+                f"trust_env=True), or {fix}."
+            )
+        trained = f"it was trained on {self.env_name}" if self.env_name else "it was loaded"
+        return ConfigError(
+            f"This agent has no environment to {call} on: {trained}, an environment object "
+            "that a saved agent cannot record. Pass the same environment: "
+            f"renshu.load(path, env=<your {self.env_name or 'env'}>), or {fix}."
+        )
 
     # ----------------------------------------------------------------------------- saving
-    def save(self, path: str | Path, *, replay: bool = False) -> Path:
-        """Save to a directory (safetensors + JSON, atomic). ``replay=True`` adds the buffer."""
+    def save(self, path: str | Path, *, replay: bool = False, overwrite: bool = False) -> Path:
+        """Save to a directory (safetensors + JSON, written atomically). ``replay=True`` adds
+        the buffer.
+
+        Saving never deletes what renshu did not write: a file or a non-empty folder that is
+        not a saved agent at ``path`` is refused; a saved agent there is replaced only with
+        ``overwrite=True``. Raises CheckpointError naming the path when writing fails.
+        """
         cfg = self.config
         config = {
             "algo": self.algo,
@@ -807,7 +847,8 @@ class DQN:
             ],
             "observation_space": checkpoint.space_to_json(self.observation_space),
             "action_space": checkpoint.space_to_json(self.action_space),
-            "env": self.env_spec,
+            "env": self.env_spec if self.env_spec is not None else self._env_ref,
+            "env_name": self.env_name,
         }
         opt = self.optimizer.state_dict()
         opt_tensors = {
@@ -822,7 +863,6 @@ class DQN:
             "num_updates": self.num_updates,
             "iteration": self._iteration,
             "next_target_sync": self._next_target_sync,
-            "beta_end_step": self._beta_end_step,
             "rng": self.rng.bit_generator.state,
             "optimizer": {
                 "param_groups": opt["param_groups"],
@@ -842,17 +882,29 @@ class DQN:
             state=state,
             tensors={"weights": weights, "optimizer": opt_tensors},
             replay=self.buffer.state_dict() if replay else None,
+            overwrite=overwrite,
         )
 
     def save_checkpoint(self, directory: str | Path, *, replay: bool = True) -> Path:
         """Save ``directory/<num_steps>/`` mid-training; envs restart after it, so a resumed run
-        continues exactly as this one does."""
+        continues exactly as this one does. A checkpoint of the same step is replaced."""
         self._close_episodes()
-        return self.save(Path(directory) / str(self.num_steps), replay=replay)
+        return self.save(Path(directory) / str(self.num_steps), replay=replay, overwrite=True)
 
     @classmethod
-    def from_checkpoint(cls, ckpt: checkpoint.Checkpoint, env: Any = None, **overrides: Any) -> DQN:
-        """Rebuild an agent from :func:`renshu.checkpoint.read` output (use ``renshu.load``)."""
+    def from_checkpoint(
+        cls,
+        ckpt: checkpoint.Checkpoint,
+        env: Any = None,
+        *,
+        trust_env: bool = False,
+        **overrides: Any,
+    ) -> DQN:
+        """Rebuild an agent from :func:`renshu.checkpoint.read` output (use ``renshu.load``).
+
+        A saved env that is a file or module reference is built only with ``trust_env``.
+        """
+        file = ckpt.path / "config.json"
         saved = dict(ckpt.config["config"])
         for name in ckpt.config.get("custom", []):
             if name not in overrides:
@@ -862,13 +914,35 @@ class DQN:
                         "net=<the same architecture> to renshu.load to rebuild it."
                     )
                 saved.pop(name)
+        if "device" not in overrides:
+            saved["device"] = _loadable_device(saved.get("device", "auto"), file)
+        _check_saved_config(saved, file)
         saved.update(overrides)
-        env = env if env is not None else ckpt.config.get("env")
+        ref = ckpt.config.get("env")
+        untrusted = None
+        if env is None and ref is not None:
+            if trust_env or checkpoint.env_is_safe(ref):
+                env = ref
+            else:
+                untrusted = ref
         spaces_ = (
             checkpoint.space_from_json(ckpt.config["observation_space"]),
             checkpoint.space_from_json(ckpt.config["action_space"]),
         )
-        agent = cls(env, _spaces=spaces_, **saved) if env is None else cls(env, **saved)
+        try:
+            agent = cls(env, _spaces=spaces_, **saved) if env is None else cls(env, **saved)
+        except RenshuError:
+            raise
+        except Exception as error:  # name the saved option that breaks the build, if one does
+            for name in set(saved) - set(overrides):
+                try:
+                    cls(None, _spaces=spaces_, **{name: saved[name]})
+                except Exception:
+                    raise checkpoint.CheckpointError(
+                        f"{str(file)!r} is damaged or was edited: config.{name} is invalid "
+                        f"({type(error).__name__}: {error}). Load another checkpoint."
+                    ) from None
+            raise
         if env is not None and (
             agent.observation_space.shape != spaces_[0].shape or agent.action_space != spaces_[1]
         ):
@@ -876,45 +950,191 @@ class DQN:
                 f"The env's spaces ({agent.observation_space}, {agent.action_space}) do not "
                 f"match the saved agent's ({spaces_[0]}, {spaces_[1]}) in {str(ckpt.path)!r}."
             )
+        if env is None:
+            agent.env_name = ckpt.config.get("env_name") or ref
+            agent._env_ref = untrusted
         agent._load_state(ckpt)
         return agent
 
     def _load_state(self, ckpt: checkpoint.Checkpoint) -> None:
+        """Restore networks, optimizer, counters, RNG and replay, checking each against this
+        agent (names, shapes, dtypes, finite values, ranges); CheckpointError names the file."""
+        path = ckpt.path
+        expected = {f"q.{k}": v for k, v in self.q_network.state_dict().items()}
+        expected.update({f"target.{k}": v for k, v in self.target_network.state_dict().items()})
         weights = ckpt.tensors["weights"]
+        checkpoint.check_tensors(weights, expected, path / "weights.safetensors")
         for prefix, module in (("q.", self.q_network), ("target.", self.target_network)):
-            own = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
-            expected = module.state_dict()
-            missing, unexpected = sorted(set(expected) - set(own)), sorted(set(own) - set(expected))
-            bad = [k for k in expected if k in own and own[k].shape != expected[k].shape]
-            if missing or unexpected or bad:
-                raise checkpoint.CheckpointError(
-                    f"{str(ckpt.path / 'weights.safetensors')!r} does not match the network in "
-                    f"config.json: missing {missing}, unexpected {unexpected}, wrong shape {bad}."
-                )
-            module.load_state_dict(own)
+            module.load_state_dict(
+                {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
+            )
         state = ckpt.state
-        opt_state: dict[int, dict[str, Any]] = {}
-        for key, value in ckpt.tensors["optimizer"].items():
-            i, name = key.split(".", 1)
-            opt_state.setdefault(int(i), {})[name] = value.to(self.device)
-        for key, value in state["optimizer"]["scalars"].items():
-            i, name = key.split(".", 1)
-            opt_state.setdefault(int(i), {})[name] = value
-        self.optimizer.load_state_dict(
-            {"state": opt_state, "param_groups": state["optimizer"]["param_groups"]}
-        )
+        saved_update = float(ckpt.config["config"].get("target_update", 1_000))
+        checkpoint.check_counters(state, saved_update, path / "state.json")
+        self.optimizer.load_state_dict(self._checked_optimizer_state(ckpt))
         self.num_steps, self.num_episodes = state["num_steps"], state["num_episodes"]
         self.num_updates, self._iteration = state["num_updates"], state["iteration"]
-        self._next_target_sync, self._beta_end_step = (
-            state["next_target_sync"],
-            state["beta_end_step"],
-        )
+        self._next_target_sync = state["next_target_sync"]
         self.rng.bit_generator.state = state["rng"]
         if ckpt.replay is not None:
-            self.buffer.load_state_dict(ckpt.replay)
+            file = path / "replay.npz"
+            checkpoint.check_replay(ckpt.replay, int(self.action_space.n), self.config.window, file)
+            try:
+                self.buffer.load_state_dict(ckpt.replay)
+            except (ConfigError, KeyError, ValueError, TypeError) as error:
+                raise checkpoint.CheckpointError(
+                    f"{str(file)!r} does not fit this agent's replay buffer ({error}). Load "
+                    "without overriding buffer options, or load another checkpoint."
+                ) from None
+
+    def _checked_optimizer_state(self, ckpt: checkpoint.Checkpoint) -> dict[str, Any]:
+        """The saved optimizer state, checked against this agent's optimizer."""
+        tensor_file = ckpt.path / "optimizer.safetensors"
+        state_file = ckpt.path / "state.json"
+        own_groups = self.optimizer.state_dict()["param_groups"]
+        groups = ckpt.state["optimizer"]["param_groups"]
+        same = len(groups) == len(own_groups) and all(
+            g["params"] == o["params"] and set(g) == set(o) and _same_kinds(g, o)
+            for g, o in zip(groups, own_groups, strict=False)
+        )
+        if not same:
+            raise checkpoint.CheckpointError(
+                f"{str(state_file)!r} is damaged or was edited: optimizer.param_groups do not "
+                f"match this agent's optimizer ({len(own_groups)} group(s) with the keys "
+                f"{sorted(own_groups[0])}). Load another checkpoint."
+            )
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        opt_state: dict[int, dict[str, Any]] = {}
+        entries = [
+            *((k, v, tensor_file) for k, v in ckpt.tensors["optimizer"].items()),
+            *((k, v, state_file) for k, v in ckpt.state["optimizer"]["scalars"].items()),
+        ]
+        for key, value, file in entries:
+            index, _, name = key.partition(".")
+            if not (index.isdigit() and int(index) < len(params) and name):
+                raise checkpoint.CheckpointError(
+                    f"{str(file)!r}: optimizer entry {key!r} names no parameter of this agent "
+                    f"(expected '<index>.<name>' with index < {len(params)}). Load another "
+                    "checkpoint."
+                )
+            param = params[int(index)]
+            if isinstance(value, torch.Tensor):
+                checkpoint.check_finite(value, file, key)
+                if name != "step" and (value.shape != param.shape or value.dtype != param.dtype):
+                    raise checkpoint.CheckpointError(
+                        f"{str(file)!r}: optimizer tensor {key!r} is {value.dtype}"
+                        f"{tuple(value.shape)}, expected {param.dtype}{tuple(param.shape)}. "
+                        "Load another checkpoint."
+                    )
+                value = value.to(self.device)
+            opt_state.setdefault(int(index), {})[name] = value
+        keys = self._optimizer_state_keys()
+        for index, entry in opt_state.items():
+            if keys is not None and set(entry) != keys:
+                raise checkpoint.CheckpointError(
+                    f"{str(tensor_file)!r}: the optimizer state of parameter {index} holds "
+                    f"{sorted(entry)}, expected {sorted(keys)} for optimizer "
+                    f"{self.config.optimizer!r}. Load another checkpoint."
+                )
+        return {"state": opt_state, "param_groups": groups}
+
+    def _optimizer_state_keys(self) -> set[str] | None:
+        """The state names a named optimizer keeps per parameter (None for a custom one)."""
+        if not isinstance(self.config.optimizer, str):
+            return None
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        scratch = [torch.zeros_like(p, requires_grad=True) for p in params[:1]]
+        optimizer = make_optimizer(self.config.optimizer, scratch, 1e-3)
+        for p in scratch:
+            p.grad = torch.zeros_like(p)
+        optimizer.step()
+        return set(optimizer.state[scratch[0]]) if scratch else None
 
     def __repr__(self) -> str:
         return f"DQN(env={self.env_spec!r}, steps={self.num_steps}, device={self.device})"
+
+
+def env_name(env: Any) -> str:
+    """A human label of an env argument: the string given, a registered id, or a class name."""
+    if isinstance(env, str):
+        return env
+    spec = getattr(env, "spec", None)
+    if getattr(spec, "id", None):
+        return str(spec.id)
+    if isinstance(env, type):
+        return env.__name__
+    inner = getattr(env, "envs", None)  # a SyncVectorEnv: name its first copy
+    if isinstance(inner, list | tuple) and inner:
+        return env_name(inner[0])
+    return type(getattr(env, "unwrapped", env)).__name__
+
+
+def _loadable_device(device: Any, file: Path) -> Any:
+    """The saved device, or "cpu" when it is not available here (a CUDA-trained agent loads
+    on a CPU laptop); an unknown device name is refused naming the file."""
+    if not isinstance(device, str) or device == "auto":
+        return device  # DQNConfig's validation names a wrong type
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda", "mps"):
+        raise checkpoint.CheckpointError(
+            f"{str(file)!r} is damaged or was edited: config.device must be a device such as "
+            f'"auto", "cpu" or "cuda", found {device!r}. Pass device="cpu" to renshu.load.'
+        )
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available()
+        and (parsed.index is None or parsed.index < torch.cuda.device_count()),
+        "mps": torch.backends.mps.is_available(),
+    }[parsed.type]
+    if available:
+        return device
+    warnings.warn(
+        f"{str(file.parent)!r} was saved on device {device!r}, which is not available here; "
+        "it is loaded on the CPU.",
+        stacklevel=4,
+    )
+    return "cpu"
+
+
+def _check_saved_config(saved: dict[str, Any], file: Path) -> None:
+    """Validate the saved options alone, so a bad one is named as a fault of the file."""
+    try:
+        build(DQNConfig, saved)
+        return
+    except Exception as error:  # ConfigError, or a TypeError from a value of the wrong type
+        problem = error
+    field = "config"
+    for name, value in saved.items():
+        try:
+            build(DQNConfig, {name: value})
+        except Exception as error:
+            field, problem = f"config.{name}", error
+            break
+    text = str(problem) if isinstance(problem, ConfigError) else f"{type(problem).__name__}"
+    raise checkpoint.CheckpointError(
+        f"{str(file)!r} is damaged or was edited: {field} is invalid ({text}). Load another "
+        "checkpoint, or save the agent again."
+    )
+
+
+def _same_kinds(saved: Mapping[str, Any], own: Mapping[str, Any]) -> bool:
+    """Saved optimizer hyperparameters have the JSON kinds of this optimizer's own values."""
+
+    def kind(value: Any) -> str:
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            return type(value).__name__
+        if isinstance(value, int | float):
+            return "number" if math.isfinite(value) else "non-finite"
+        if isinstance(value, list | tuple):
+            return "list:" + ",".join(kind(v) for v in value)
+        if isinstance(value, torch.Tensor):
+            return "number"
+        return "other"
+
+    return all(kind(saved[k]) == kind(own[k]) for k in own if k != "params")
 
 
 def _env_info(info: dict[str, Any], e: int) -> dict[str, Any]:

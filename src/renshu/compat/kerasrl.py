@@ -1125,7 +1125,7 @@ class DQNAgent:
                 )
             if not path.is_dir():
                 path.unlink()
-        return agent.save(path)
+        return agent.save(path, overwrite=overwrite)
 
     def load_weights(self, filepath: str | Path) -> None:
         """Load what :meth:`save_weights` wrote into this agent (built on the saved spaces).
