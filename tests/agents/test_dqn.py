@@ -113,6 +113,51 @@ def test_load_without_env_can_act(tmp_path) -> None:
         loaded.fit(steps=10, progress=False)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"n_step": 3},
+        {"num_envs": 4},
+        {"prioritized": True},
+        {"prioritized": True, "n_step": 3, "window": 4},
+    ],
+    ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default",
+)
+def test_resume_is_byte_identical_to_a_straight_run_for_every_replay_option(
+    tmp_path, options: dict[str, object]
+) -> None:
+    # catch: episodes end at different steps, so a wrongly annealed PER beta shows at once.
+    opts = {**FAST, "seed": 7, "per_beta_steps": 600, **options}
+    straight = DQN("catch", **opts)  # a checkpoint restarts the envs, in both runs alike
+    straight.fit(
+        steps=600,
+        progress=False,
+        callbacks=[renshu.CheckpointEvery(300, tmp_path / "a", replay=True)],
+    )
+    first = DQN("catch", **opts)
+    first.fit(
+        steps=300,
+        progress=False,
+        callbacks=[renshu.CheckpointEvery(300, tmp_path / "b", replay=True)],
+    )
+    resumed = renshu.load(tmp_path / "b" / "300")
+    resumed.fit(steps=300, progress=False)
+    assert resumed.num_steps == straight.num_steps
+    for x, y in zip(straight.q_network.parameters(), resumed.q_network.parameters(), strict=True):
+        assert torch.equal(x, y)
+
+
+def test_per_beta_steps_defaults_to_the_first_fit_and_is_saved(tmp_path) -> None:
+    agent = DQN(IdentityEnv(), **{**FAST, "prioritized": True})
+    agent.fit(steps=300, progress=False)
+    assert agent.config.per_beta_steps == 300
+    agent.save(tmp_path / "a")
+    loaded = renshu.load(tmp_path / "a", env=IdentityEnv())
+    loaded.fit(steps=100, progress=False)
+    assert loaded.config.per_beta_steps == 300
+
+
 def test_checkpoint_resume_matches_straight_run(tmp_path) -> None:
     opts = {**FAST, "seed": 7}
     straight = DQN(IdentityEnv(), **opts)

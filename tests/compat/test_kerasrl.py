@@ -113,6 +113,7 @@ def test_tutorial_000_script_runs_with_only_imports_and_model_ported(
     assert saved.is_dir()
     assert {p.name for p in saved.iterdir()} == {
         "config.json",
+        "manifest.json",
         "state.json",
         "weights.safetensors",
         "optimizer.safetensors",

@@ -907,16 +907,15 @@ class DQN:
         file = ckpt.path / "config.json"
         saved = dict(ckpt.config["config"])
         for name in ckpt.config.get("custom", []):
-            if name not in overrides:
-                if name == "net":
-                    raise checkpoint.CheckpointError(
-                        f"{str(ckpt.path)!r} was saved with a custom network module; pass "
-                        "net=<the same architecture> to renshu.load to rebuild it."
-                    )
-                saved.pop(name)
+            if name == "net" and name not in overrides:
+                raise checkpoint.CheckpointError(
+                    f"{str(ckpt.path)!r} was saved with a custom network module; pass "
+                    "net=<the same architecture> to renshu.load to rebuild it."
+                )
+            saved.pop(name)  # recorded by name only: the default, or the object given now
         if "device" not in overrides:
             saved["device"] = _loadable_device(saved.get("device", "auto"), file)
-        _check_saved_config(saved, file)
+        _check_saved_config({k: v for k, v in saved.items() if k not in overrides}, file)
         saved.update(overrides)
         ref = ckpt.config.get("env")
         untrusted = None
@@ -931,10 +930,10 @@ class DQN:
         )
         try:
             agent = cls(env, _spaces=spaces_, **saved) if env is None else cls(env, **saved)
-        except RenshuError:
-            raise
         except Exception as error:  # name the saved option that breaks the build, if one does
-            for name in set(saved) - set(overrides):
+            if isinstance(error, RenshuError) and not isinstance(error, ConfigError):
+                raise  # the env given or named failed to build: its own message says why
+            for name in sorted(set(saved) - set(overrides)):
                 try:
                     cls(None, _spaces=spaces_, **{name: saved[name]})
                 except Exception:
@@ -942,7 +941,12 @@ class DQN:
                         f"{str(file)!r} is damaged or was edited: config.{name} is invalid "
                         f"({type(error).__name__}: {error}). Load another checkpoint."
                     ) from None
-            raise
+            if overrides:
+                raise  # the options given to load are the likelier fault
+            raise checkpoint.CheckpointError(
+                f"{str(file)!r} is damaged or was edited: its config does not build an agent "
+                f"({type(error).__name__}: {error}). Load another checkpoint."
+            ) from None
         if env is not None and (
             agent.observation_space.shape != spaces_[0].shape or agent.action_space != spaces_[1]
         ):
