@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     curve_path = save_figure(fig, args.out / "learning_curve.png")
 
     # -- 6. Save, load, and check the loaded agent acts the same ----------------------------------
-    saved = agent.save(args.out / "agent")  # a directory: safetensors + JSON, no pickle
+    saved = agent.save(args.out / "agent", overwrite=True)  # safetensors + JSON, no pickle
     loaded = renshu.load(saved)
     pictures = np.stack([env.observation_space.sample() for _ in range(100)])
     same = bool(np.array_equal(agent.act(pictures), loaded.act(pictures)))

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         files["learning_curve"] = save_figure(fig, args.out / "learning_curve.png")
 
     # -- 6. Save, load, and check the loaded agent acts the same ----------------------------------
-    saved = files["agent"] = agent.save(args.out / "agent")  # safetensors + JSON, no pickle
+    saved = files["agent"] = agent.save(args.out / "agent", overwrite=True)  # no pickle
     loaded = renshu.load(saved)
     windows = np.stack([env.observation_space.sample() for _ in range(4 * 50)]).reshape(
         50, 4, 16, 16

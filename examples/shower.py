@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     observations_path = save_figure(fig, args.out / "observations.png")
 
     # -- 7. Save, load, and check the loaded agent acts the same ----------------------------------
-    saved = agent.save(args.out / "agent")  # a directory: safetensors + JSON, no pickle
+    saved = agent.save(args.out / "agent", overwrite=True)  # safetensors + JSON, no pickle
     loaded = renshu.load(saved)
     temperatures = np.arange(20, 60, dtype=np.float32)[:, None]
     same = bool(np.array_equal(agent.act(temperatures), loaded.act(temperatures)))

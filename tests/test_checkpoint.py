@@ -174,7 +174,9 @@ def test_replay_action_outside_the_action_space_is_refused(saved: Path) -> None:
     arrays["actions"][0, 0] = 99
     np.savez(saved / "replay.npz", **arrays)
     reseal(saved)
-    with pytest.raises(CheckpointError, match=r"replay\.npz' .*actions must be actions in \[0, 4\)"):
+    with pytest.raises(
+        CheckpointError, match=r"replay\.npz' .*actions must be actions in \[0, 4\)"
+    ):
         renshu.load(saved)
 
 
@@ -297,7 +299,7 @@ def test_load_does_not_import_a_file_env_named_in_config_json(saved: Path, tmp_p
     with pytest.raises(ConfigError, match=r"does not import.*trust_env=True") as info:
         agent.test(episodes=1)
     assert ref in str(info.value)
-    with pytest.raises(ConfigError, match="renshu.load"):
+    with pytest.raises(ConfigError, match=r"renshu\.load"):
         agent.fit(steps=10, progress=False)
     assert not marker.exists()
 
@@ -362,7 +364,9 @@ def test_run_folder_file_env_is_not_imported_on_open(tmp_path: Path) -> None:
     run = Run.create("catch", steps=200, runs_dir=tmp_path, check_env=False, name="r")
     marker = tmp_path / "MARKER"
     (tmp_path / "evil.py").write_text(EVIL.format(marker=str(marker)))
-    text = (run.path / "config.yaml").read_text().replace("env: catch", f"env: {tmp_path}/evil.py:Env")
+    text = (
+        (run.path / "config.yaml").read_text().replace("env: catch", f"env: {tmp_path}/evil.py:Env")
+    )
     (run.path / "config.yaml").write_text(text)
     opened = Run.open(run.path)
     with pytest.raises(ConfigError, match=r"--env .*--trust-env"):
@@ -414,7 +418,9 @@ def test_save_refuses_an_existing_file(tmp_path: Path, agent: DQN) -> None:
 
 def test_save_over_a_saved_agent_needs_overwrite(tmp_path: Path, agent: DQN) -> None:
     agent.save(tmp_path / "a")
-    with pytest.raises(CheckpointError, match="already holds a saved renshu agent.*overwrite=True"):
+    with pytest.raises(
+        CheckpointError, match=r"already holds a saved renshu agent.*overwrite=True"
+    ):
         agent.save(tmp_path / "a")
     agent.fit(steps=20, progress=False)
     agent.save(tmp_path / "a", overwrite=True)
@@ -506,3 +512,90 @@ def test_latest_skips_incomplete_checkpoints(saved: Path, tmp_path: Path) -> Non
     (root / "200").mkdir()  # half written: no files
     (root / ".300.tmp-abcd").mkdir()
     assert checkpoint.latest(root) == root / "100"
+
+
+# ---- the command line -------------------------------------------------------------------------
+
+SMALL = {"net": [8], "buffer_size": 500, "warmup_steps": 20, "batch_size": 8}
+
+
+@pytest.fixture
+def run_folder(tmp_path: Path) -> Path:
+    run = Run.create("catch", steps=100, runs_dir=tmp_path, check_env=False, options=SMALL)
+    run.train(test=False, gif=False, progress=False)
+    return run.path
+
+
+def plant_in_run(run: Path, tmp_path: Path) -> tuple[Path, str]:
+    marker = tmp_path / "MARKER"
+    (tmp_path / "evil.py").write_text(EVIL.format(marker=str(marker)))
+    ref = f"{tmp_path}/evil.py:Env"
+    text = (run / "config.yaml").read_text().replace("env: catch", f"env: {ref}")
+    (run / "config.yaml").write_text(text)
+    return marker, ref
+
+
+def test_renshu_test_with_a_bad_device_is_a_config_error(run_folder: Path, capsys) -> None:
+    from renshu.cli import main
+
+    assert main(["test", str(run_folder), "--device", "tpu"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "not a device name torch knows" in err and "another version" not in err
+    assert main(["test", str(run_folder / "agent"), "--device", "tpu"]) == 2
+    assert "not a device name torch knows" in " ".join(capsys.readouterr().err.split())
+
+
+def test_renshu_test_does_not_import_the_env_file_a_run_names(
+    run_folder: Path, tmp_path: Path, capsys
+) -> None:
+    from renshu.cli import main
+
+    marker, ref = plant_in_run(run_folder, tmp_path)
+    assert main(["test", str(run_folder), "--episodes", "1"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"--env {ref}" in err and "--trust-env" in err
+    assert main(["train", "--resume", str(run_folder), "--steps", "200"]) == 2
+    assert "--trust-env" in " ".join(capsys.readouterr().err.split())
+    assert not marker.exists()
+    assert main(["test", str(run_folder), "--episodes", "1", "--env", "catch"]) == 0
+    assert not marker.exists()
+    assert main(["test", str(run_folder), "--episodes", "1", "--trust-env"]) == 2  # not an env
+    assert marker.exists()
+
+
+def test_renshu_test_of_an_agent_folder_does_not_import_its_env_file(
+    run_folder: Path, tmp_path: Path, capsys
+) -> None:
+    from renshu.cli import main
+
+    marker, ref = plant(run_folder / "agent", tmp_path)
+    assert main(["test", str(run_folder / "agent"), "--episodes", "1"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"--env {ref}" in err and "--trust-env" in err
+    assert not marker.exists()
+    assert main(["test", str(run_folder / "agent"), "--episodes", "1", "--env", "catch"]) == 0
+
+
+def test_run_resume_with_prioritized_replay_matches_a_straight_run(tmp_path: Path) -> None:
+    options = {**SMALL, "prioritized": True}
+
+    def create(name: str) -> Run:
+        return Run.create(
+            "catch",
+            steps=400,
+            runs_dir=tmp_path,
+            name=name,
+            check_env=False,
+            options=options,
+            checkpoint_every=200,
+        )
+
+    straight = create("straight")
+    straight.train(test=False, gif=False, progress=False)
+    split = create("split")
+    split.train(steps=200, test=False, gif=False, progress=False)
+    split.train(steps=400, test=False, gif=False, progress=False)
+    a, b = renshu.load(straight.path), renshu.load(split.path)
+    assert a.config.per_beta_steps == b.config.per_beta_steps == 400
+    for x, y in zip(a.q_network.parameters(), b.q_network.parameters(), strict=True):
+        assert torch.equal(x, y)

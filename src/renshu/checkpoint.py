@@ -301,7 +301,7 @@ def _read(path: Path, replay: bool) -> Checkpoint:
             f"{str(path / 'config.json')!r} is not a renshu agent file "
             f"(expected format {FORMAT!r}, found {_show(config.get('format'))})."
         )
-    version = config.get("format_version")
+    version: Any = config.get("format_version")
     _need(
         _is_int(version) and version >= 1,
         path / "config.json",
@@ -334,7 +334,7 @@ def _verify_manifest(path: Path) -> None:
             "records the SHA-256 of every file. Load another checkpoint."
         )
     manifest = _read_json(file)
-    digests = manifest.get("sha256")
+    digests: Any = manifest.get("sha256")
     _need(
         isinstance(digests, dict)
         and all(
@@ -382,9 +382,7 @@ def _unreadable(path: Path, error: BaseException) -> CheckpointError:
     )
 
 
-def load(
-    path: str | Path, env: Any = None, *, trust_env: bool = False, **overrides: Any
-) -> Any:
+def load(path: str | Path, env: Any = None, *, trust_env: bool = False, **overrides: Any) -> Any:
     """Rebuild a saved agent: ``agent = renshu.load("runs/catch/agent")``.
 
     ``path`` is a saved-agent folder or a run folder (its ``agent/``, or else its newest
@@ -575,7 +573,7 @@ def _check_config_json(config: dict[str, Any], file: Path) -> None:
     )
     algo = config.get("algo")
     _need(algo in ALGORITHMS, file, "algo", f"one of {', '.join(ALGORITHMS)}", algo)
-    options = config.get("config")
+    options: Any = config.get("config")
     _need(isinstance(options, dict), file, "config", "an object of option: value", options)
     custom = config.get("custom", [])
     _need(
@@ -601,7 +599,7 @@ def _check_config_json(config: dict[str, Any], file: Path) -> None:
 
 def _check_state_json(state: dict[str, Any], file: Path) -> None:
     for key in ("num_steps", "num_episodes", "num_updates", "iteration", "next_target_sync"):
-        value = state.get(key)
+        value: Any = state.get(key)
         _need(
             _is_int(value) and 0 <= value <= _MAX_COUNTER,
             file,
@@ -609,16 +607,16 @@ def _check_state_json(state: dict[str, Any], file: Path) -> None:
             f"an int in [0, {_MAX_COUNTER}]",
             value,
         )
-    rng = state.get("rng")
+    rng: Any = state.get("rng")
     try:
         np.random.default_rng(0).bit_generator.state = rng
         ok = isinstance(rng, dict)
     except (TypeError, ValueError, KeyError, OverflowError):
         ok = False
     _need(ok, file, "rng", "a NumPy PCG64 bit-generator state", rng)
-    opt = state.get("optimizer")
+    opt: Any = state.get("optimizer")
     _need(isinstance(opt, dict), file, "optimizer", "an object", opt)
-    groups = opt.get("param_groups")
+    groups: Any = opt.get("param_groups")
     _need(
         isinstance(groups, list)
         and len(groups) >= 1
@@ -633,7 +631,7 @@ def _check_state_json(state: dict[str, Any], file: Path) -> None:
         "a non-empty list of groups, each with a list of parameter indices",
         groups,
     )
-    scalars = opt.get("scalars")
+    scalars: Any = opt.get("scalars")
     _need(
         isinstance(scalars, dict)
         and all(
@@ -734,7 +732,7 @@ def check_replay(arrays: Mapping[str, np.ndarray], n_actions: int, window: int, 
     need(int(counters[1]) == sampleable, "counters[1]", f"{sampleable} (sampleable)", counters)
     top = np.asarray(arrays["max_priority"])
     need(
-        top.shape == () and top.dtype.kind == "f" and math.isfinite(float(top)) and top > 0,
+        top.shape == () and top.dtype.kind == "f" and math.isfinite(float(top)) and float(top) > 0,
         "max_priority",
         "a finite number > 0",
         top,

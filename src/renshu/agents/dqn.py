@@ -1047,7 +1047,7 @@ class DQN:
         if not isinstance(self.config.optimizer, str):
             return None
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        scratch = [torch.zeros_like(p, requires_grad=True) for p in params[:1]]
+        scratch = [torch.nn.Parameter(torch.zeros_like(p)) for p in params[:1]]
         optimizer = make_optimizer(self.config.optimizer, scratch, 1e-3)
         for p in scratch:
             p.grad = torch.zeros_like(p)
@@ -1062,9 +1062,9 @@ def env_name(env: Any) -> str:
     """A human label of an env argument: the string given, a registered id, or a class name."""
     if isinstance(env, str):
         return env
-    spec = getattr(env, "spec", None)
-    if getattr(spec, "id", None):
-        return str(spec.id)
+    spec_id = getattr(getattr(env, "spec", None), "id", None)
+    if spec_id:
+        return str(spec_id)
     if isinstance(env, type):
         return env.__name__
     inner = getattr(env, "envs", None)  # a SyncVectorEnv: name its first copy
