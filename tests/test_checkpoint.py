@@ -476,6 +476,22 @@ def test_save_into_a_read_only_folder_is_renshus_error(tmp_path: Path, agent: DQ
         folder.chmod(0o700)
 
 
+def test_read_only_folder_while_saving_is_renshus_error(
+    tmp_path: Path, agent: DQN, monkeypatch
+) -> None:
+    real = Path.mkdir
+
+    def read_only(self: Path, *args: object, **kwargs: object) -> None:
+        if self.name.startswith(".a.tmp-"):
+            raise OSError(errno.EROFS, "Read-only file system")
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(CheckpointError, match=r"Could not save to '.*a': the folder is not writ"):
+        agent.save(tmp_path / "a")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_save_removes_idle_leftovers_of_a_killed_save(tmp_path: Path, agent: DQN) -> None:
     for name in (".a.tmp-0123abcd", ".a.old-0123abcd"):
         (tmp_path / name).mkdir()
@@ -599,3 +615,11 @@ def test_run_resume_with_prioritized_replay_matches_a_straight_run(tmp_path: Pat
     assert a.config.per_beta_steps == b.config.per_beta_steps == 400
     for x, y in zip(a.q_network.parameters(), b.q_network.parameters(), strict=True):
         assert torch.equal(x, y)
+
+
+def test_renshu_test_of_an_env_object_agent_names_the_env_and_env_flag(saved: Path, capsys) -> None:
+    from renshu.cli import main
+
+    assert main(["test", str(saved), "--episodes", "1"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "IdentityEnv" in err and "--env" in err

@@ -156,9 +156,9 @@ def check_target(path: Path, *, overwrite: bool) -> None:
     """Refuse to save over anything but an empty folder or (with ``overwrite``) a saved agent."""
     if path.is_symlink() or (path.exists() and not path.is_dir()):
         raise CheckpointError(
-            f"Cannot save to {str(path)!r}: it is a file, and renshu saves an agent as a folder. "
-            "renshu does not delete files it did not write: choose another path, or remove the "
-            "file yourself."
+            f"Cannot save to {str(path)!r}: it is a file (or a link), and renshu saves an agent "
+            "as a folder. renshu does not delete files it did not write: choose another path, or "
+            "remove the file yourself."
         )
     if not path.is_dir():
         return
@@ -334,6 +334,7 @@ def _verify_manifest(path: Path) -> None:
             "records the SHA-256 of every file. Load another checkpoint."
         )
     manifest = _read_json(file)
+    _need(manifest.get("format") == FORMAT, file, "format", repr(FORMAT), manifest.get("format"))
     digests: Any = manifest.get("sha256")
     _need(
         isinstance(digests, dict)

@@ -688,8 +688,9 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
         env_spec = run.env
     if env_spec is None:
         raise ConfigError(
-            f"{str(path)!r} was trained on an environment object, which cannot be rebuilt "
-            "from the shell. Test it from Python: renshu.load(path, env=...).test()."
+            f"{str(path)!r} was trained on an environment object ({agent.env_name or 'unnamed'}), "
+            "which saved files cannot record. Name it: renshu test "
+            f"{path} --env my_env.py:ClassName, or from Python: renshu.load(path, env=...).test()."
         )
     episodes = args.episodes or (int(run.settings["test_episodes"]) if run else 10)
     env = None
