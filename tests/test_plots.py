@@ -41,7 +41,7 @@ def test_learning_curve_has_raw_and_mean_lines_labels_and_legend(tmp_path: Path)
     assert len(ax.lines) == 2  # raw (faint) and rolling mean
     assert ax.lines[0].get_alpha() < 0.5
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["each episode", "mean of last 20"]
+    assert labels == ["training episode (exploring)", "mean of last 20"]
 
 
 def test_learning_curve_without_episodes_still_draws(tmp_path: Path) -> None:
