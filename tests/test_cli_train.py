@@ -6,6 +6,7 @@ exact resume and Ctrl+C/SIGTERM use real subprocesses.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -465,3 +466,206 @@ def test_plot_names_the_metrics_a_run_has(trained: Path, capsys) -> None:
     err = " ".join(capsys.readouterr().err.split())
     assert "has no column 'losses/td_los'. Did you mean: losses/td_loss" in err
     assert "Its metrics: charts/episode_reward," in err
+
+
+# ---- a failed start leaves nothing behind --------------------------------------------------------
+
+FIXTURES = ROOT / "tests" / "fixtures"
+NEEDS_LENGTH = f"{FIXTURES / 'needs_length.py'}:NeedsLength"
+
+
+def read_only(path: object) -> OSError:
+    """The error a write into a read-only file system raises (tests run as root, where chmod
+    does not stop writes, so the write is replaced by one that raises this)."""
+    return OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "net=foo"], "net must be"),
+        (["--set", "net=cnn"], "net='cnn' needs an image observation"),
+        (["--no-check", "--steps", "100"], "DQN needs a Discrete action space"),
+    ],
+)
+def test_a_failed_start_leaves_no_folder_and_the_next_run_gets_the_plain_name(
+    args: list[str], message: str, tiny: Path, tmp_path: Path, capsys
+) -> None:
+    env = "Pendulum-v1" if "--no-check" in args else "shower"
+    base = ["--config", str(tiny), "--runs-dir", str(tmp_path), "--no-gif"]
+    assert main(["train", env, *base, *args]) == 2
+    err = capsys.readouterr().err
+    assert message in " ".join(err.split()) and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+    assert train(tiny, tmp_path, "--steps", "60") == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["shower-dqn-0"]
+
+
+def test_a_start_that_fails_before_training_removes_only_what_it_made(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from renshu.runs import TensorBoardLogger
+
+    def fail(self: TensorBoardLogger, logs: dict[str, object]) -> None:
+        (self.log_dir.parent / "notes.txt").write_text("mine")  # not renshu's: must stay
+        raise read_only(self.log_dir)
+
+    monkeypatch.setattr(TensorBoardLogger, "on_train_begin", fail)
+    assert train(tiny, tmp_path) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "the file system is read-only (EROFS)" in err and "Traceback" not in err
+    run = tmp_path / "shower-dqn-0"
+    assert [p.name for p in run.iterdir()] == ["notes.txt"]
+
+
+def test_a_read_only_runs_folder_is_one_paragraph_and_leaves_nothing(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import renshu.runs
+
+    def dump(data: object, path: Path) -> None:
+        raise read_only(path)
+
+    monkeypatch.setattr(renshu.runs, "dump_yaml", dump)
+    assert train(tiny, tmp_path) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith(
+        f"error: Creating a run folder failed on '{tmp_path}/shower-dqn-0/config.yaml': the "
+        "file system is read-only (EROFS). No run was started."
+    )
+    assert "Traceback" not in err and err.count("error:") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- file errors on resume, test --gif and plot ---------------------------------------------------
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("code", "phrase"),
+    [
+        (errno.EROFS, "the file system is read-only (EROFS). Nothing already written was removed."),
+        (errno.ENOSPC, "the disk is full (ENOSPC). Nothing already written was removed. Free"),
+    ],
+)
+def test_resume_on_a_read_only_or_full_disk_is_one_paragraph_and_loses_nothing(
+    code: int, phrase: str, tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from renshu.runs import MetricsCSV
+
+    assert train(tiny, tmp_path, "--steps", "60") == 0
+    run = tmp_path / "shower-dqn-0"
+    before = snapshot(run)
+
+    def refuse(self: MetricsCSV, mode: str) -> None:
+        raise OSError(code, os.strerror(code), str(self.path))
+
+    monkeypatch.setattr(MetricsCSV, "_open", refuse)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--steps", "120", "--no-gif"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"Training the run '{run}' failed on '{run}/metrics.csv': {phrase}" in err
+    assert f"then continue with renshu train --resume {run}" in err
+    assert "Traceback" not in err and err.count("error:") == 1
+    after = snapshot(run)
+    assert {k: v for k, v in after.items() if k != "config.yaml"} == {
+        k: v for k, v in before.items() if k != "config.yaml"
+    }
+
+
+def test_test_gif_and_plot_into_a_read_only_folder_are_one_paragraph(
+    trained: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import renshu.plots
+    import renshu.video
+
+    def refuse(_: object, path: Path, *args: object, **kwargs: object) -> None:
+        raise read_only(path)
+
+    monkeypatch.setattr(renshu.video, "save_gif", refuse)
+    monkeypatch.setattr(renshu.plots, "save_figure", refuse)
+    assert main(["test", str(trained), "--episodes", "1", "--gif"]) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith("Episode:1 Score:")  # the scores still come
+    err = " ".join(err.split())
+    assert err == (
+        f"error: Writing the GIF failed on '{trained}/videos/test-1.gif': the file system is "
+        "read-only (EROFS). Pass --gif PATH to write it somewhere writable."
+    )
+    assert main(["plot", str(trained)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == (
+        f"error: Writing the figure failed on '{trained}/plots/charts_episode_reward.png': the "
+        "file system is read-only (EROFS). Pass --out PATH to write it somewhere writable."
+    )
+
+
+def test_damaged_metrics_are_plotted_and_resumed_without_losing_a_byte(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    assert train(tiny, tmp_path, "--steps", "120", "--checkpoint-every", "120") == 0
+    run = tmp_path / "shower-dqn-0"
+    metrics = run / "metrics.csv"
+    lines = metrics.read_bytes().split(b"\n")
+    lines[2] = lines[2][:6] + b"\xff\xfe\x00" + lines[2][6:]  # damaged bytes in row 2
+    metrics.write_bytes(b"\n".join(lines))
+    damaged = metrics.read_bytes()
+    capsys.readouterr()
+    assert main(["plot", str(run)]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"warning: '{metrics}' has bytes that are not text on line 3 (the file is damaged)" in err
+    assert main(["train", "--resume", str(run), "--steps", "180", "--no-gif"]) == 0
+    assert metrics.read_bytes().startswith(damaged)  # kept as it was, new rows after it
+    with pytest.warns(UserWarning, match="not text on line 3"):
+        assert read_metrics(run)["step"].max() == 180
+
+
+def test_a_folder_in_place_of_metrics_csv_is_a_clear_error(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    assert train(tiny, tmp_path, "--steps", "60") == 0
+    run = tmp_path / "shower-dqn-0"
+    (run / "metrics.csv").unlink()
+    (run / "metrics.csv").mkdir()
+    (run / "metrics.csv" / "keep.txt").write_text("mine")
+    capsys.readouterr()
+    assert main(["plot", str(run)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"'{run}/metrics.csv' is a folder, but a run keeps its metrics in a file" in err
+    assert main(["train", "--resume", str(run), "--steps", "120", "--no-gif"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"failed on '{run}/metrics.csv': it is a folder where a file belongs (EISDIR)" in err
+    assert "Move that folder out of the way" in err and "Traceback" not in err
+    assert (run / "metrics.csv" / "keep.txt").read_text() == "mine"
+
+
+def test_an_unexpected_file_error_is_one_paragraph_and_a_bug_keeps_its_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import importlib
+
+    make_module = importlib.import_module("renshu.make")
+
+    def unreadable(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", "/srv/envs/shower.py")
+
+    monkeypatch.setattr(make_module, "make", unreadable)
+    assert main(["random", "shower"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == (
+        "error: renshu random failed on '/srv/envs/shower.py': permission denied (EACCES). "
+        "Make it writable for you (chmod u+w), or write elsewhere. (RENSHU_DEBUG=1 shows where.)"
+    )
+    monkeypatch.setenv("RENSHU_DEBUG", "1")
+    with pytest.raises(PermissionError):
+        main(["random", "shower"])
+
+    def bug(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(make_module, "make", bug)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["random", "shower"])

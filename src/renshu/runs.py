@@ -874,13 +874,17 @@ class Run:
                 and not isinstance(error, RenshuError)
                 and _is_ours(error, self.path)
             ):
+                fix = {
+                    errno.ENOSPC: "Free some space",
+                    errno.EDQUOT: "Free some space",
+                    errno.EISDIR: "Move that folder out of the way",
+                }.get(error.errno or 0, "Make the run folder writable")
                 raise RunFileError(
                     os_error_message(
                         error,
                         f"Training the run {str(self.path)!r}",
-                        "Nothing already written was removed. Make the run folder "
-                        "writable (or free space), then continue with renshu train "
-                        f"--resume {self.path}",
+                        f"Nothing already written was removed. {fix}, then continue with "
+                        f"renshu train --resume {self.path}",
                     )
                 ) from None
             raise
