@@ -537,7 +537,7 @@ def test_a_read_only_runs_folder_is_one_paragraph_and_leaves_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-# ---- file errors on resume, test --gif and plot ---------------------------------------------------
+# ---- file errors on resume, test --gif and plot --------------------------------------------------
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -616,7 +616,9 @@ def test_damaged_metrics_are_plotted_and_resumed_without_losing_a_byte(
     capsys.readouterr()
     assert main(["plot", str(run)]) == 0
     err = " ".join(capsys.readouterr().err.split())
-    assert f"warning: '{metrics}' has bytes that are not text on line 3 (the file is damaged)" in err
+    assert (
+        f"warning: '{metrics}' has bytes that are not text on line 3 (the file is damaged)" in err
+    )
     assert main(["train", "--resume", str(run), "--steps", "180", "--no-gif"]) == 0
     assert metrics.read_bytes().startswith(damaged)  # kept as it was, new rows after it
     with pytest.warns(UserWarning, match="not text on line 3"):
@@ -669,3 +671,213 @@ def test_an_unexpected_file_error_is_one_paragraph_and_a_bug_keeps_its_traceback
     monkeypatch.setattr(make_module, "make", bug)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["random", "shower"])
+
+
+# ---- what a checkpoint cuts, and what resume keeps -----------------------------------------------
+
+
+def test_resume_says_what_it_keeps_and_the_cut_episodes_add_up(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # Shower episodes are 60 steps; Ctrl+C at step 95 cuts the second one after 35 steps.
+    import renshu.runs
+
+    class CtrlCAt95(renshu.runs.LineProgress):
+        def on_tick(self, step: int) -> None:
+            if step == 95:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(renshu.runs, "LineProgress", CtrlCAt95)
+    assert train(tiny, tmp_path, "--steps", "1000", "--checkpoint-every", "1000") == 130
+    out = " ".join(capsys.readouterr().out.split())
+    run = tmp_path / "shower-dqn-0"
+    assert "Stopped by SIGINT at step 95 of 1,000." in out
+    assert (
+        "1 episode (35 steps) under way there was cut: not counted as episodes (metrics.csv "
+        "marks the cut); a resume starts new episodes." in out
+    )
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(run), "--steps", "240", "--no-gif"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"Resuming {run} from step 95, up to 240 steps." in out
+    assert (
+        "Kept from the checkpoint: weights, target network, optimizer state, replay buffer, "
+        "step and episode counters, random states. Restarted: the environments, with new "
+        "episodes from step 95; 1 episode (35 steps) under way there was cut (not counted as "
+        "episodes)." in out
+    )
+    # Every step is in an episode or in a cut: the figures agree.
+    data = read_metrics(run)
+    episodes = ~np.isnan(data["episode"])
+    cuts = ~np.isnan(data["checkpoint/cut_episodes"])
+    assert data["step"][cuts].tolist() == [95, 240]
+    assert data["checkpoint/cut_steps"][cuts][0] == 35
+    assert (
+        np.nansum(data["charts/episode_length"][episodes]) + np.nansum(data["checkpoint/cut_steps"])
+        == 240
+    )
+    assert (
+        int(episodes.sum()) + int(np.nansum(data["checkpoint/cut_episodes"]))
+        == renshu.load(run / "agent").num_episodes
+    )
+
+
+# ---- no GIF for an env without an rgb_array render ---------------------------------------------
+
+
+def test_no_gif_for_an_env_without_rgb_array_says_why_and_how_to_add_one(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    base = ["--config", str(tiny), "--runs-dir", str(tmp_path), "--steps", "60"]
+    assert main(["train", NEEDS_LENGTH, *base, "--env-kwargs", "length=5"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        f"No GIF: {NEEDS_LENGTH} has no rgb_array render (its metadata['render_modes'] lists "
+        "ansi), so there is no GIF of it. A run is fine without one. To get one, accept "
+        "`render_mode=None` in the env's __init__" in out
+    )
+    assert "list 'rgb_array' in metadata['render_modes']" in out
+    assert "or pass --no-gif to skip the GIF." in out
+    assert "Pass one of those, or leave render_mode out" not in out
+    run = tmp_path / "NeedsLength-dqn-0"
+    assert (run / "agent").is_dir() and not (run / "videos").exists()
+    # renshu test --gif: the GIF was the point, so the same explanation and exit 2.
+    assert main(["test", str(run), "--gif"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: {NEEDS_LENGTH} has no rgb_array render" in err
+    assert "A run is fine without one." in err
+
+
+def test_no_gif_for_an_old_gym_env_does_not_blame_the_user() -> None:
+    from renshu.errors import ConfigError
+    from renshu.runs import rgb_array_env
+
+    env = f"{FIXTURES / 'tutorial000_gym.py'}:ShowEnv"
+    with pytest.raises(ConfigError) as caught:
+        rgb_array_env(env)
+    message = str(caught.value)
+    assert message.startswith(
+        f"{env} has no rgb_array render (its metadata['render_modes'] lists none and its "
+        "__init__ takes no render_mode argument), so there is no GIF of it."
+    )
+    assert "Remove it" not in message and "got an unknown argument" not in message
+
+
+# ---- --threads ---------------------------------------------------------------------------------
+
+
+def test_threads_flag_reaches_the_agent_in_train_resume_and_test(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+
+    import renshu.agents.dqn
+
+    seen: list[int | None] = []
+    real = renshu.agents.dqn.limit_threads
+
+    @contextlib.contextmanager
+    def spy(threads: int | None) -> object:
+        seen.append(threads)
+        with real(threads):
+            yield
+
+    monkeypatch.setattr(renshu.agents.dqn, "limit_threads", spy)
+    assert train(tiny, tmp_path, "--steps", "60", "--threads", "2") == 0
+    run = tmp_path / "shower-dqn-0"
+    assert yaml.safe_load((run / "config.yaml").read_text())["config"]["threads"] == 2
+    assert seen and set(seen) == {2}  # fit and the greedy test
+    seen.clear()
+    assert (
+        main(["train", "--resume", str(run), "--steps", "120", "--no-gif", "--threads", "3"]) == 0
+    )
+    assert seen and set(seen) == {3}
+    seen.clear()
+    assert main(["test", str(run), "--episodes", "1", "--threads", "4"]) == 0
+    assert seen == [4]
+
+
+def test_threads_help_tells_the_default() -> None:
+    from renshu.cli import build_parser
+
+    text = " ".join(
+        build_parser()._subparsers._group_actions[0].choices["train"].format_help().split()
+    )  # type: ignore[union-attr]
+    assert "torch's choice" not in text
+    assert "the threads option (default 1" in text
+
+
+# ---- --env-kwargs ------------------------------------------------------------------------------
+
+
+def test_env_kwargs_reach_the_env_in_train_resume_test_random_and_check(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    base = ["--config", str(tiny), "--runs-dir", str(tmp_path), "--no-gif"]
+    assert main(["train", NEEDS_LENGTH, *base, "--steps", "60", "--env-kwargs", "length=5"]) == 0
+    run = tmp_path / "NeedsLength-dqn-0"
+    assert yaml.safe_load((run / "config.yaml").read_text())["env_kwargs"] == {"length": 5}
+    lengths = read_metrics(run)["charts/episode_length"]
+    assert set(lengths[~np.isnan(lengths)]) == {5}
+    # resume and test build the env with the saved arguments (it has no default)
+    assert main(["train", "--resume", str(run), "--steps", "120", "--no-gif"]) == 0
+    lengths = read_metrics(run)["charts/episode_length"]
+    assert set(lengths[~np.isnan(lengths)]) == {5}
+    capsys.readouterr()
+    assert main(["test", str(run), "--episodes", "1", "--render", "ansi"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 5 + 2  # reset, 5 steps, score, summary
+    assert main(["test", str(run / "agent"), "--episodes", "1", "--env-kwargs", "length=7"]) == 0
+    assert main(["random", NEEDS_LENGTH, "--episodes", "1", "--env-kwargs", "length=3"]) == 0
+    assert main(["check", NEEDS_LENGTH, "--env-kwargs", "length=3"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--env-kwargs", "length=6"]) == 2
+    assert "--env-kwargs cannot be changed" in " ".join(capsys.readouterr().err.split())
+
+
+def test_env_kwargs_are_checked_against_the_constructor(tmp_path: Path, capsys) -> None:
+    args = ["train", NEEDS_LENGTH, "--runs-dir", str(tmp_path), "--env-kwargs", "size=5"]
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "got an unknown argument 'size'" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- SIGTERM at any moment -----------------------------------------------------------------------
+
+READY = "import sys, renshu.cli as c; print('ready', flush=True); sys.exit(c.main(sys.argv[1:]))"
+
+
+def started(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", READY, *args],
+        cwd=cwd,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    return process
+
+
+def test_sigterm_at_any_moment_of_train_and_test_exits_143_with_a_line(
+    trained: Path, tiny: Path, tmp_path: Path
+) -> None:
+    delays = (0.02, 0.2, 0.6, 1.5)
+    args = ["--config", str(tiny), "--steps", "1000000", "--runs-dir", "runs"]
+    runs = {d: started("train", "shower", *args, "--name", f"d{d}", cwd=tmp_path) for d in delays}
+    tests = {
+        d: started("test", str(trained), "--episodes", "100000", cwd=tmp_path) for d in delays[:2]
+    }
+    began = time.monotonic()
+    for delay, process in sorted([*runs.items(), *tests.items()], key=lambda item: item[0]):
+        time.sleep(max(0.0, began + delay - time.monotonic()))
+        process.send_signal(signal.SIGTERM)
+    for delay, process in [*runs.items(), *tests.items()]:
+        out, _ = process.communicate(timeout=120)
+        assert process.returncode == 143, (delay, out)
+        assert "Traceback" not in out, out
+        assert "Terminated by SIGTERM." in out or "Stopped by SIGTERM" in out, out
+    for delay in delays:  # a run stopped before training left nothing, or a checkpoint
+        run = tmp_path / "runs" / f"d{delay}"
+        assert not run.exists() or checkpoint.latest(run / "checkpoints") is not None, delay

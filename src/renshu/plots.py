@@ -215,7 +215,7 @@ def learning_curve(
             va="center",
             color="#777777",
         )
-    if handles and (len(handles) > 1 or win > 1):
+    if len(handles) > 1 or (handles and (win > 1 or not n)):
         ax.legend(handles, labels, frameon=False, loc="best", fontsize="small")
     if out is not None:
         save_figure(fig, out)
