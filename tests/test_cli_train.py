@@ -6,7 +6,9 @@ exact resume and Ctrl+C/SIGTERM use real subprocesses.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -465,3 +467,420 @@ def test_plot_names_the_metrics_a_run_has(trained: Path, capsys) -> None:
     err = " ".join(capsys.readouterr().err.split())
     assert "has no column 'losses/td_los'. Did you mean: losses/td_loss" in err
     assert "Its metrics: charts/episode_reward," in err
+
+
+# ---- a failed start leaves nothing behind --------------------------------------------------------
+
+FIXTURES = ROOT / "tests" / "fixtures"
+NEEDS_LENGTH = f"{FIXTURES / 'needs_length.py'}:NeedsLength"
+
+
+def read_only(path: object) -> OSError:
+    """The error a write into a read-only file system raises (tests run as root, where chmod
+    does not stop writes, so the write is replaced by one that raises this)."""
+    return OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "net=foo"], "net must be"),
+        (["--set", "net=cnn"], "net='cnn' needs an image observation"),
+        (["--no-check", "--steps", "100"], "DQN needs a Discrete action space"),
+    ],
+)
+def test_a_failed_start_leaves_no_folder_and_the_next_run_gets_the_plain_name(
+    args: list[str], message: str, tiny: Path, tmp_path: Path, capsys
+) -> None:
+    env = "Pendulum-v1" if "--no-check" in args else "shower"
+    base = ["--config", str(tiny), "--runs-dir", str(tmp_path), "--no-gif"]
+    assert main(["train", env, *base, *args]) == 2
+    err = capsys.readouterr().err
+    assert message in " ".join(err.split()) and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+    assert train(tiny, tmp_path, "--steps", "60") == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["shower-dqn-0"]
+
+
+def test_a_start_that_fails_before_training_removes_only_what_it_made(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from renshu.runs import TensorBoardLogger
+
+    def fail(self: TensorBoardLogger, logs: dict[str, object]) -> None:
+        (self.log_dir.parent / "notes.txt").write_text("mine")  # not renshu's: must stay
+        raise read_only(self.log_dir)
+
+    monkeypatch.setattr(TensorBoardLogger, "on_train_begin", fail)
+    assert train(tiny, tmp_path) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "the file system is read-only (EROFS)" in err and "Traceback" not in err
+    run = tmp_path / "shower-dqn-0"
+    assert [p.name for p in run.iterdir()] == ["notes.txt"]
+
+
+def test_a_read_only_runs_folder_is_one_paragraph_and_leaves_nothing(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import renshu.runs
+
+    def dump(data: object, path: Path) -> None:
+        raise read_only(path)
+
+    monkeypatch.setattr(renshu.runs, "dump_yaml", dump)
+    assert train(tiny, tmp_path) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith(
+        f"error: Creating a run folder failed on '{tmp_path}/shower-dqn-0/config.yaml': the "
+        "file system is read-only (EROFS). No run was started."
+    )
+    assert "Traceback" not in err and err.count("error:") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- file errors on resume, test --gif and plot --------------------------------------------------
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("code", "phrase"),
+    [
+        (errno.EROFS, "the file system is read-only (EROFS). Nothing already written was removed."),
+        (errno.ENOSPC, "the disk is full (ENOSPC). Nothing already written was removed. Free"),
+    ],
+)
+def test_resume_on_a_read_only_or_full_disk_is_one_paragraph_and_loses_nothing(
+    code: int, phrase: str, tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from renshu.runs import MetricsCSV
+
+    assert train(tiny, tmp_path, "--steps", "60") == 0
+    run = tmp_path / "shower-dqn-0"
+    before = snapshot(run)
+
+    def refuse(self: MetricsCSV, mode: str) -> None:
+        raise OSError(code, os.strerror(code), str(self.path))
+
+    monkeypatch.setattr(MetricsCSV, "_open", refuse)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--steps", "120", "--no-gif"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"Training the run '{run}' failed on '{run}/metrics.csv': {phrase}" in err
+    assert f"then continue with renshu train --resume {run}" in err
+    assert "Traceback" not in err and err.count("error:") == 1
+    after = snapshot(run)
+    assert {k: v for k, v in after.items() if k != "config.yaml"} == {
+        k: v for k, v in before.items() if k != "config.yaml"
+    }
+
+
+def test_test_gif_and_plot_into_a_read_only_folder_are_one_paragraph(
+    trained: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import renshu.plots
+    import renshu.video
+
+    def refuse(_: object, path: Path, *args: object, **kwargs: object) -> None:
+        raise read_only(path)
+
+    monkeypatch.setattr(renshu.video, "save_gif", refuse)
+    monkeypatch.setattr(renshu.plots, "save_figure", refuse)
+    assert main(["test", str(trained), "--episodes", "1", "--gif"]) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith("Episode:1 Score:")  # the scores still come
+    err = " ".join(err.split())
+    assert re.fullmatch(
+        re.escape(f"error: Writing the GIF failed on '{trained}/videos/test-")
+        + r"\d+"
+        + re.escape(
+            ".gif': the file system is read-only (EROFS). Pass --gif PATH to write it somewhere "
+            "writable."
+        ),
+        err,
+    ), err
+    assert main(["plot", str(trained)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == (
+        f"error: Writing the figure failed on '{trained}/plots/charts_episode_reward.png': the "
+        "file system is read-only (EROFS). Pass --out PATH to write it somewhere writable."
+    )
+
+
+def test_damaged_metrics_are_plotted_and_resumed_without_losing_a_byte(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    assert train(tiny, tmp_path, "--steps", "120", "--checkpoint-every", "120") == 0
+    run = tmp_path / "shower-dqn-0"
+    metrics = run / "metrics.csv"
+    lines = metrics.read_bytes().split(b"\n")
+    lines[2] = lines[2][:6] + b"\xff\xfe\x00" + lines[2][6:]  # damaged bytes in row 2
+    metrics.write_bytes(b"\n".join(lines))
+    damaged = metrics.read_bytes()
+    capsys.readouterr()
+    assert main(["plot", str(run)]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        f"warning: '{metrics}' has bytes that are not text on line 3 (the file is damaged)" in err
+    )
+    assert main(["train", "--resume", str(run), "--steps", "180", "--no-gif"]) == 0
+    assert metrics.read_bytes().startswith(damaged)  # kept as it was, new rows after it
+    with pytest.warns(UserWarning, match="not text on line 3"):
+        assert read_metrics(run)["step"].max() == 180
+
+
+def test_a_folder_in_place_of_metrics_csv_is_a_clear_error(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    assert train(tiny, tmp_path, "--steps", "60") == 0
+    run = tmp_path / "shower-dqn-0"
+    (run / "metrics.csv").unlink()
+    (run / "metrics.csv").mkdir()
+    (run / "metrics.csv" / "keep.txt").write_text("mine")
+    capsys.readouterr()
+    assert main(["plot", str(run)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"'{run}/metrics.csv' is a folder, but a run keeps its metrics in a file" in err
+    assert main(["train", "--resume", str(run), "--steps", "120", "--no-gif"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"failed on '{run}/metrics.csv': it is a folder where a file belongs (EISDIR)" in err
+    assert "Move that folder out of the way" in err and "Traceback" not in err
+    assert (run / "metrics.csv" / "keep.txt").read_text() == "mine"
+
+
+def test_an_unexpected_file_error_is_one_paragraph_and_a_bug_keeps_its_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import importlib
+
+    make_module = importlib.import_module("renshu.make")
+
+    def unreadable(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", "/srv/envs/shower.py")
+
+    monkeypatch.setattr(make_module, "make", unreadable)
+    assert main(["random", "shower"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == (
+        "error: renshu random failed on '/srv/envs/shower.py': permission denied (EACCES). "
+        "Make it writable for you (chmod u+w), or write elsewhere. (RENSHU_DEBUG=1 shows where.)"
+    )
+    monkeypatch.setenv("RENSHU_DEBUG", "1")
+    with pytest.raises(PermissionError):
+        main(["random", "shower"])
+
+    def bug(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(make_module, "make", bug)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["random", "shower"])
+
+
+# ---- what a checkpoint cuts, and what resume keeps -----------------------------------------------
+
+
+def test_resume_says_what_it_keeps_and_the_cut_episodes_add_up(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # Shower episodes are 60 steps; Ctrl+C at step 95 cuts the second one after 35 steps.
+    import renshu.runs
+
+    class CtrlCAt95(renshu.runs.LineProgress):
+        def on_tick(self, step: int) -> None:
+            if step == 95:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(renshu.runs, "LineProgress", CtrlCAt95)
+    assert train(tiny, tmp_path, "--steps", "1000", "--checkpoint-every", "1000") == 130
+    out = " ".join(capsys.readouterr().out.split())
+    run = tmp_path / "shower-dqn-0"
+    assert "Stopped by SIGINT at step 95 of 1,000." in out
+    assert (
+        "1 episode (35 steps) under way there was cut: not counted as episodes (metrics.csv "
+        "marks the cut); a resume starts new episodes." in out
+    )
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(run), "--steps", "240", "--no-gif"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"Resuming {run} from step 95, up to 240 steps." in out
+    assert (
+        "Kept from the checkpoint: weights, target network, optimizer state, replay buffer, "
+        "step and episode counters, random states. Restarted: the environments, with new "
+        "episodes from step 95; 1 episode (35 steps) under way there was cut (not counted as "
+        "episodes)." in out
+    )
+    # Every step is in an episode or in a cut: the figures agree.
+    data = read_metrics(run)
+    episodes = ~np.isnan(data["episode"])
+    cuts = ~np.isnan(data["checkpoint/cut_episodes"])
+    assert data["step"][cuts].tolist() == [95, 240]
+    assert data["checkpoint/cut_steps"][cuts][0] == 35
+    assert (
+        np.nansum(data["charts/episode_length"][episodes]) + np.nansum(data["checkpoint/cut_steps"])
+        == 240
+    )
+    assert (
+        int(episodes.sum()) + int(np.nansum(data["checkpoint/cut_episodes"]))
+        == renshu.load(run / "agent").num_episodes
+    )
+
+
+# ---- no GIF for an env without an rgb_array render ---------------------------------------------
+
+
+def test_no_gif_for_an_env_without_rgb_array_says_why_and_how_to_add_one(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    base = ["--config", str(tiny), "--runs-dir", str(tmp_path), "--steps", "60"]
+    assert main(["train", NEEDS_LENGTH, *base, "--env-kwargs", "length=5"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        f"No GIF: {NEEDS_LENGTH} has no rgb_array render (its metadata['render_modes'] lists "
+        "ansi), so there is no GIF of it. A run is fine without one. To get one, accept "
+        "`render_mode=None` in the env's __init__" in out
+    )
+    assert "list 'rgb_array' in metadata['render_modes']" in out
+    assert "or pass --no-gif to skip the GIF." in out
+    assert "Pass one of those, or leave render_mode out" not in out
+    run = tmp_path / "NeedsLength-dqn-0"
+    assert (run / "agent").is_dir() and not (run / "videos").exists()
+    # renshu test --gif: the GIF was the point, so the same explanation and exit 2.
+    assert main(["test", str(run), "--gif"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: {NEEDS_LENGTH} has no rgb_array render" in err
+    assert "A run is fine without one." in err
+
+
+def test_no_gif_for_an_old_gym_env_does_not_blame_the_user() -> None:
+    from renshu.errors import ConfigError
+    from renshu.runs import rgb_array_env
+
+    env = f"{FIXTURES / 'tutorial000_gym.py'}:ShowEnv"
+    with pytest.raises(ConfigError) as caught:
+        rgb_array_env(env)
+    message = str(caught.value)
+    assert message.startswith(
+        f"{env} has no rgb_array render (its metadata['render_modes'] lists none and its "
+        "__init__ takes no render_mode argument), so there is no GIF of it."
+    )
+    assert "Remove it" not in message and "got an unknown argument" not in message
+
+
+# ---- --threads ---------------------------------------------------------------------------------
+
+
+def test_threads_flag_reaches_the_agent_in_train_resume_and_test(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+
+    import renshu.agents.dqn
+
+    seen: list[int | None] = []
+    real = renshu.agents.dqn.limit_threads
+
+    @contextlib.contextmanager
+    def spy(threads: int | None) -> object:
+        seen.append(threads)
+        with real(threads):
+            yield
+
+    monkeypatch.setattr(renshu.agents.dqn, "limit_threads", spy)
+    assert train(tiny, tmp_path, "--steps", "60", "--threads", "2") == 0
+    run = tmp_path / "shower-dqn-0"
+    assert yaml.safe_load((run / "config.yaml").read_text())["config"]["threads"] == 2
+    assert seen and set(seen) == {2}  # fit and the greedy test
+    seen.clear()
+    assert (
+        main(["train", "--resume", str(run), "--steps", "120", "--no-gif", "--threads", "3"]) == 0
+    )
+    assert seen and set(seen) == {3}
+    seen.clear()
+    assert main(["test", str(run), "--episodes", "1", "--threads", "4"]) == 0
+    assert seen == [4]
+
+
+def test_threads_help_tells_the_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "torch's choice" not in text
+    assert "the threads option (default 1, fastest for small networks" in text
+
+
+# ---- --env-kwargs ------------------------------------------------------------------------------
+
+
+def test_env_kwargs_reach_the_env_in_train_resume_test_random_and_check(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    base = ["--config", str(tiny), "--runs-dir", str(tmp_path), "--no-gif"]
+    assert main(["train", NEEDS_LENGTH, *base, "--steps", "60", "--env-kwargs", "length=5"]) == 0
+    run = tmp_path / "NeedsLength-dqn-0"
+    assert yaml.safe_load((run / "config.yaml").read_text())["env_kwargs"] == {"length": 5}
+    lengths = read_metrics(run)["charts/episode_length"]
+    assert set(lengths[~np.isnan(lengths)]) == {5}
+    # resume and test build the env with the saved arguments (it has no default)
+    assert main(["train", "--resume", str(run), "--steps", "120", "--no-gif"]) == 0
+    lengths = read_metrics(run)["charts/episode_length"]
+    assert set(lengths[~np.isnan(lengths)]) == {5}
+    capsys.readouterr()
+    assert main(["test", str(run), "--episodes", "1", "--render", "ansi"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 5 + 2  # reset, 5 steps, score, summary
+    assert main(["test", str(run / "agent"), "--episodes", "1", "--env-kwargs", "length=7"]) == 0
+    assert main(["random", NEEDS_LENGTH, "--episodes", "1", "--env-kwargs", "length=3"]) == 0
+    assert main(["check", NEEDS_LENGTH, "--env-kwargs", "length=3"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--env-kwargs", "length=6"]) == 2
+    assert "--env-kwargs cannot be changed" in " ".join(capsys.readouterr().err.split())
+
+
+def test_env_kwargs_are_checked_against_the_constructor(tmp_path: Path, capsys) -> None:
+    args = ["train", NEEDS_LENGTH, "--runs-dir", str(tmp_path), "--env-kwargs", "size=5"]
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "got an unknown argument 'size'" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- SIGTERM at any moment -----------------------------------------------------------------------
+
+READY = "import sys, renshu.cli as c; print('ready', flush=True); sys.exit(c.main(sys.argv[1:]))"
+
+
+def started(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", READY, *args],
+        cwd=cwd,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    return process
+
+
+def test_sigterm_at_any_moment_of_train_and_test_exits_143_with_a_line(
+    trained: Path, tiny: Path, tmp_path: Path
+) -> None:
+    delays = (0.02, 0.2, 0.6, 1.5)
+    args = ["--config", str(tiny), "--steps", "1000000", "--runs-dir", "runs"]
+    runs = {d: started("train", "shower", *args, "--name", f"d{d}", cwd=tmp_path) for d in delays}
+    tests = {
+        d: started("test", str(trained), "--episodes", "100000", cwd=tmp_path) for d in delays[:2]
+    }
+    began = time.monotonic()
+    for delay, process in sorted([*runs.items(), *tests.items()], key=lambda item: item[0]):
+        time.sleep(max(0.0, began + delay - time.monotonic()))
+        process.send_signal(signal.SIGTERM)
+    for delay, process in [*runs.items(), *tests.items()]:
+        out, _ = process.communicate(timeout=120)
+        assert process.returncode == 143, (delay, out)
+        assert "Traceback" not in out, out
+        assert "Terminated by SIGTERM." in out or "Stopped by SIGTERM" in out, out
+    for delay in delays:  # a run stopped before training left nothing, or a checkpoint
+        run = tmp_path / "runs" / f"d{delay}"
+        assert not run.exists() or checkpoint.latest(run / "checkpoints") is not None, delay

@@ -41,7 +41,7 @@ def test_learning_curve_has_raw_and_mean_lines_labels_and_legend(tmp_path: Path)
     assert len(ax.lines) == 2  # raw (faint) and rolling mean
     assert ax.lines[0].get_alpha() < 0.5
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["each episode", "mean of last 20"]
+    assert labels == ["training episode (exploring)", "mean of last 20"]
 
 
 def test_learning_curve_without_episodes_still_draws(tmp_path: Path) -> None:
@@ -94,3 +94,40 @@ def test_save_figure_leaves_no_temporary_file(tmp_path: Path) -> None:
 def test_few_points_are_drawn_with_markers_or_a_mean(window: int, tmp_path: Path) -> None:
     fig = plot_metric({"run": ([1, 2, 3], [1.0, 2.0, 3.0])}, window=window)
     assert len(fig.axes[0].lines) == (1 if window == 1 else 2)
+
+
+def test_learning_curve_marks_greedy_evaluations_and_the_test(tmp_path: Path) -> None:
+    # Training episodes explore and stay low; the greedy marks show how good the policy is.
+    steps = np.arange(1, 101) * 100
+    rewards = np.full(100, -5.0)
+    evaluations = ([2500, 5000, 7500, 10000], [1.0, 4.0, 8.0, 9.5], [2.0, 1.5, 1.0, 0.5])
+    out = tmp_path / "curve.png"
+    fig = learning_curve(
+        steps,
+        rewards,
+        evaluations=evaluations,
+        test=([10000], [9.75], [0.25]),
+        test_episodes=20,
+        out=out,
+    )
+    assert is_png(out)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [
+        "training episode (exploring)",
+        "mean of last 10",
+        "greedy evaluation (mean ± std)",
+        "greedy test: 9.75 ± 0.25, 20 episodes",
+    ]
+    assert len(ax.containers) == 2  # the two error-bar series
+    marks = [line for line in ax.lines if line.get_marker() == "D"]
+    assert len(marks) == 1 and marks[0].get_xydata().tolist() == [[10000.0, 9.75]]
+    low, high = ax.get_ylim()
+    assert low < -5 and high > 10  # the greedy marks and their bars are in view
+
+
+def test_learning_curve_with_a_test_and_no_episodes_still_says_so(tmp_path: Path) -> None:
+    fig = learning_curve([], [], test=([50], [1.0], [0.0]), out=tmp_path / "t.png")
+    ax = fig.axes[0]
+    assert "no episode finished yet" in [t.get_text() for t in ax.texts]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["greedy test: 1 ± 0"]

@@ -171,3 +171,38 @@ def test_plot_runs_rejects_a_metric_without_values(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="has no values of 'eval/mean_reward' yet"):
         plot_runs([run.path], metric="eval/mean_reward", out=tmp_path / "e.png")
     assert checkpoint.latest(run.checkpoint_dir) == run.checkpoint_dir / "60"
+
+
+def test_learning_curve_of_a_run_marks_its_greedy_test_and_evaluations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import renshu.plots
+
+    figures = []
+    real = renshu.plots.learning_curve
+
+    def spy(*args: object, **kwargs: object) -> object:
+        figures.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return figures[-1]
+
+    monkeypatch.setattr(renshu.plots, "learning_curve", spy)
+    run = Run.create("shower", steps=120, options=TINY, runs_dir=tmp_path, test_episodes=2)
+    result = run.train(gif=False, callbacks=[renshu.Evaluate(every=60, episodes=2)])
+    assert (run.path / "plots" / "learning_curve.png").is_file()
+    ax = figures[-1].axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "greedy evaluation (mean ± std)" in labels
+    assert f"greedy test: {result.test_mean:.4g} ± {result.test_std:.3g}, 2 episodes" in labels
+    evals = read_metrics(run.path)["eval/mean_reward"]
+    assert (~np.isnan(evals)).sum() == 2
+
+
+def test_create_builds_the_agent_before_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="DQN needs a Discrete action space"):
+        Run.create("Pendulum-v1", runs_dir=tmp_path, check_env=False)
+    with pytest.raises(ConfigError, match="need an environment renshu builds"):
+        Run.create(IdentityEnv(), runs_dir=tmp_path, env_kwargs={"size": 3})
+    assert not any(tmp_path.iterdir())
+    run = Run.create("shower", runs_dir=tmp_path, steps=40, options=TINY, test_episodes=1)
+    assert run.name == "shower-dqn-0"
+    assert [p.name for p in run.path.iterdir()] == ["config.yaml"]

@@ -5,14 +5,18 @@ and sets ``handler``, a function ``(args, console) -> exit code``; :data:`COMMAN
 the order ``renshu --help`` shows them. Handlers import what they need when they run, so the
 command starts fast (no torch at import time).
 
-Exit codes: 0 success, 1 the command ran and found problems (``renshu check``), 2 a usage error
-or a :class:`renshu.errors.RenshuError` (printed as one paragraph, no traceback), 130 Ctrl+C.
+Exit codes: 0 success, 1 the command ran and found problems (``renshu check``), 2 a usage error,
+a :class:`renshu.errors.RenshuError`, or a file that cannot be read or written (each printed as
+one paragraph, no traceback; ``RENSHU_DEBUG=1`` shows the traceback of a file error), 130 Ctrl+C,
+143 SIGTERM (handled from the start of :func:`main`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -37,6 +41,10 @@ Handler = Callable[[argparse.Namespace, Console], int]
 ENV_HELP = (
     "the environment: a short name (shower, catch, catch16, cave), a Gymnasium id "
     "(CartPole-v1), path/to/file.py:ClassName or package.module:ClassName"
+)
+ENV_KWARGS_HELP = (
+    "constructor arguments of the environment, e.g. --env-kwargs size=12 walls=true "
+    "(values are YAML, as with --set)"
 )
 
 DESCRIPTION = """\
@@ -87,6 +95,7 @@ def add_check_command(subparsers: Subparsers) -> None:
         help="also check that this algorithm can handle the action space",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the probe (default 0)")
+    _add_env_kwargs(parser)
     parser.set_defaults(handler=run_check)
 
 
@@ -94,8 +103,13 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
     """Print the problems of ``args.env`` as a table; 1 if any is an error."""
     from renshu.check import EnvCheckError, check_env
 
+    env = args.env
+    if args.env_kwargs:
+        from renshu.make import make_raw
+
+        env = make_raw(args.env, **_env_kwargs(args))
     try:
-        problems = check_env(args.env, algo=args.algo, seed=args.seed)
+        problems = check_env(env, algo=args.algo, seed=args.seed)
     except EnvCheckError as error:
         problems = error.problems
     errors = sum(p.severity == "error" for p in problems)
@@ -159,6 +173,7 @@ def add_random_command(subparsers: Subparsers) -> None:
         default=None,
         help="end an episode after this many steps (default: when the env ends it)",
     )
+    _add_env_kwargs(parser)
     parser.set_defaults(handler=run_random)
 
 
@@ -168,7 +183,9 @@ def run_random(args: argparse.Namespace, console: Console) -> int:
 
     from renshu.make import make
 
-    env = make(args.env, **({"render_mode": args.render} if args.render else {}))
+    env = make(
+        args.env, **_env_kwargs(args), **({"render_mode": args.render} if args.render else {})
+    )
     try:
         env.action_space.seed(args.seed)
         scores = [
@@ -219,6 +236,7 @@ examples:
   renshu train catch --set optimizer=rmsprop_graves --name graves
   renshu plot runs/rmsprop runs/graves --metric losses/td_loss
   renshu train my_env.py:ShowerEnv --config my_preset.yaml --set net=[24,24]
+  renshu train my_env.py:GridEnv --env-kwargs size=12 walls=true
   renshu train --resume runs/catch-dqn-0         after Ctrl+C: continue from the last checkpoint
   renshu train --resume runs/catch-dqn-0 --steps 60000    train a finished run further
 
@@ -226,7 +244,10 @@ The run folder (runs/<env>-<algo>-<seed>, or -1, -2, ... if taken; nothing is ov
   config.yaml  metrics.csv  tb/  checkpoints/<step>/  agent/  plots/learning_curve.png
   videos/test.gif
 Ctrl+C (or SIGTERM) finishes the current step, saves a checkpoint and the plots, and exits 130
-(143); `renshu train --resume RUN` continues exactly where it stopped.
+(143); `renshu train --resume RUN` continues from that checkpoint. Resume keeps the weights,
+target network, optimizer state, replay buffer, step and episode counters and random states; it
+restarts the environments, so the episodes under way at the checkpoint are cut (not counted as
+episodes; metrics.csv marks each cut in checkpoint/cut_episodes and checkpoint/cut_steps).
 
 Presets: {presets} (others use default.yaml).
 A preset file (--config) looks like:
@@ -350,9 +371,10 @@ def add_train_command(subparsers: Subparsers) -> None:
         type=_positive_int,
         default=None,
         metavar="N",
-        help="CPU threads for torch (default: torch's choice; 1 is often fastest for small "
-        "networks on a busy machine)",
+        help="CPU threads for torch and BLAS while training and testing: the threads option "
+        "(default 1, fastest for small networks; raise it for a large CNN on an idle machine)",
     )
+    _add_env_kwargs(parser)
     parser.add_argument(
         "--resume",
         metavar="RUN",
@@ -368,8 +390,10 @@ def add_train_command(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=run_train)
 
 
-class Terminated(Exception):
-    """SIGTERM arrived outside the training loop (inside it, training stops cleanly)."""
+class Terminated(BaseException):
+    """SIGTERM arrived outside the training loop (inside it, training stops cleanly).
+
+    A BaseException, like KeyboardInterrupt, so ``except Exception`` does not swallow it."""
 
 
 def run_train(args: argparse.Namespace, console: Console) -> int:
@@ -395,7 +419,7 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
     if options:
         origin = " ".join(f"--set {text}" for _, _, text in args.options)
         preset = preset.with_options(options, origin=origin)
-    flags = {"num_envs": args.num_envs, "device": args.device}
+    flags = {"num_envs": args.num_envs, "device": args.device, "threads": args.threads}
     flags = {k: v for k, v in flags.items() if v is not None}
     if flags:
         origin = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in flags.items())
@@ -412,6 +436,7 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
             checkpoint_every=args.checkpoint_every,
             extra={"command": _command_line(args)},
             check_env=not args.no_check,
+            env_kwargs=_env_kwargs(args),
         )
     except EnvCheckError as error:
         console.print(_problem_table(error.problems))
@@ -446,13 +471,14 @@ def _reopen(args: argparse.Namespace) -> Any:
         "--checkpoint-every": args.checkpoint_every,
         "--algo": args.algo,
         "--no-check": args.no_check or None,
+        "--env-kwargs": args.env_kwargs or None,
     }
     given = [flag for flag, value in fixed.items() if value is not None]
     if given:
         raise ConfigError(
             f"--resume continues a run with the settings in its config.yaml, so "
             f"{', '.join(given)} cannot be changed. Leave {'it' if len(given) == 1 else 'them'} "
-            "out (--steps, --device and --no-gif are allowed), or start a new run."
+            "out (--steps, --device, --threads and --no-gif are allowed), or start a new run."
         )
     run = Run.open(args.resume, env=args.env, trust_env=args.trust_env)
     if args.env is not None and args.env != run.settings["env"]:
@@ -466,17 +492,16 @@ def _reopen(args: argparse.Namespace) -> Any:
 def _train(
     run: Any, args: argparse.Namespace, console: Console, *, steps: int | None, resumed: bool
 ) -> int:
-    import signal
-
     from renshu import checkpoint
     from renshu.runs import LineProgress
 
-    _set_threads(args.threads)
     total = steps if steps is not None else run.steps
     if resumed:
         found = checkpoint.latest(run.checkpoint_dir)
         where = f"step {int(found.name):,}" if found else "step 0 (no checkpoint yet)"
         _say(console, f"Resuming {run.path} from {where}, up to {total:,} steps.")
+        if found is not None and int(found.name) < total:
+            _say(console, _resume_keeps(run, int(found.name)))
     else:
         cfg = run.settings
         _say(
@@ -487,20 +512,13 @@ def _train(
     tty = console.is_terminal
     callbacks = [] if tty else [LineProgress(total, lambda text: _say(console, text))]
     _say(console, f"Ctrl+C stops and saves; resume with: renshu train --resume {run.path}")
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        result = run.train(
-            steps=steps, device=args.device, gif=not args.no_gif, callbacks=callbacks
-        )
-    except Terminated:
-        console.print(Text("Terminated.", style="bold"))
-        return 143
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    result = run.train(
+        steps=steps,
+        device=args.device,
+        threads=args.threads if resumed else None,  # a new run has it in its config
+        gif=not args.no_gif,
+        callbacks=callbacks,
+    )
     for note in result.notes:
         _say(console, note)
     if result.interrupted:
@@ -509,11 +527,40 @@ def _train(
             f"Stopped by {result.interrupted} at step {result.steps:,} of {result.total_steps:,}. "
             f"Saved {result.files['checkpoint']} and {result.files['learning_curve']}.",
         )
+        if result.cut_episodes:
+            _say(
+                console,
+                f"{_cut_words(result.cut_episodes, result.cut_steps)} under way there "
+                f"{'was' if result.cut_episodes == 1 else 'were'} cut: not counted as "
+                "episodes (metrics.csv marks the cut); a resume starts new episodes.",
+            )
         _say(console, f"Resume with: renshu train --resume {run.path}")
         return 130 if result.interrupted == "SIGINT" else 143
     if result.steps > result.start_step:
         console.print(_results_table(run, result))
     return 0
+
+
+def _resume_keeps(run: Any, step: int) -> str:
+    """What a resume from the checkpoint at ``step`` keeps and what it restarts."""
+    cut = run.cut_at(step)
+    if cut is None:
+        restarted = "the episodes under way at the checkpoint are cut (not counted as episodes)"
+    elif cut[0]:
+        were = "was" if cut[0] == 1 else "were"
+        restarted = f"{_cut_words(*cut)} under way there {were} cut (not counted as episodes)"
+    else:
+        restarted = "no episode was under way there"
+    return (
+        "Kept from the checkpoint: weights, target network, optimizer state, replay buffer, "
+        "step and episode counters, random states. Restarted: the environments, with new "
+        f"episodes from step {step:,}; {restarted}."
+    )
+
+
+def _cut_words(episodes: int, steps: int) -> str:
+    """``1 episode (37 steps)`` / ``4 episodes (130 steps)``."""
+    return f"{_plural(episodes, 'episode').capitalize()} ({_plural(steps, 'step')})"
 
 
 def _results_table(run: Any, result: Any) -> Table:
@@ -575,13 +622,6 @@ def _command_line(args: argparse.Namespace) -> str:
     return shlex.join(["renshu", *getattr(args, "argv", [])])
 
 
-def _set_threads(threads: int | None) -> None:
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
-
-
 def _natural_int(text: str) -> int:
     try:
         value = int(text)
@@ -635,7 +675,15 @@ def add_test_command(subparsers: Subparsers) -> None:
     parser.add_argument("--render", choices=("human", "ansi"), default=None, help="show every step")
     parser.add_argument("--seed", type=int, default=None, help="seed of the first reset")
     parser.add_argument("--device", default=None, help='"cpu", "cuda", ... (default: as saved)')
-    parser.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="CPU threads for torch and BLAS while testing (default: the agent's threads "
+        "option, 1)",
+    )
+    _add_env_kwargs(parser, "; laid over the run's own (from its config.yaml)")
     parser.add_argument(
         "--env",
         metavar="ENV",
@@ -659,9 +707,9 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
     from gymnasium.error import DependencyNotInstalled
 
     from renshu import checkpoint
-    from renshu.errors import ConfigError
+    from renshu.errors import ConfigError, RunFileError, os_error_message
     from renshu.make import make
-    from renshu.runs import Run
+    from renshu.runs import Run, rgb_array_env
     from renshu.video import FrameRecorder, draw_score, render_fps, save_gif
 
     if args.gif is not None and args.render is not None:
@@ -669,22 +717,28 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
             "--gif and --render cannot be combined (a GIF needs render_mode='rgb_array'). "
             "Run renshu test twice: once with --gif, once with --render."
         )
-    _set_threads(args.threads)
     path = Path(args.run)
-    overrides = {"device": args.device} if args.device else {}
+    overrides: dict[str, Any] = {"device": args.device} if args.device else {}
+    if args.threads is not None:
+        overrides["threads"] = args.threads
+    kwargs = _env_kwargs(args)
     if (path / "config.json").is_file():  # a saved agent folder
         agent = checkpoint.load(path, env=args.env, trust_env=args.trust_env, **overrides)
-        run = _enclosing_run(path)
+        run = _enclosing_run(path, env=args.env, trust_env=args.trust_env)
         env_spec = args.env or agent.env_spec
+        if env_spec is None and run is not None and run._untrusted_env is None:
+            env_spec = run.env  # an agent folder inside a run: the run names the env
         if env_spec is None and agent._env_ref is not None:
             raise ConfigError(
                 checkpoint.untrusted_env_message(agent._env_ref, where=repr(str(path)))
                 + f" If you trust it, name it: renshu test {path} --env {agent._env_ref}, or "
                 "add --trust-env."
             )
+        kwargs = {**(run.env_kwargs if run is not None else {}), **kwargs}
     else:
         run = Run.open(path, env=args.env, trust_env=args.trust_env)
-        agent = run.load_agent(device=args.device)
+        kwargs = run.settings["env_kwargs"] = {**run.env_kwargs, **kwargs}
+        agent = run.load_agent(device=args.device, threads=args.threads)
         env_spec = run.env
     if env_spec is None:
         raise ConfigError(
@@ -698,13 +752,15 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
     recorder = None
     try:
         if args.render is not None:
-            env = make(env_spec, render_mode=args.render)
+            env = make(env_spec, render_mode=args.render, **kwargs)
             if args.render == "ansi":
                 callbacks.append(_ansi_printer(env, lambda text: _say(console, text)))
         elif args.gif is not None:
-            env = make(env_spec, render_mode="rgb_array")
+            env = rgb_array_env(env_spec, kwargs)  # the GIF was asked for: no render, exit 2
             recorder = FrameRecorder(env, max_frames=2_000, caption=draw_score(env), episodes=1)
             callbacks.append(recorder)
+        elif kwargs:
+            env = make(env_spec, **kwargs)
         history = agent.test(
             episodes=episodes, env=env, seed=args.seed, callbacks=callbacks, progress=False
         )
@@ -725,25 +781,36 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
     )
     if recorder is not None:
         if not recorder.frames:
-            raise ConfigError(f"{env_spec!r} returned no rgb_array frames; no GIF was written.")
+            raise ConfigError(
+                f"{env_spec} returned no frames from render() with render_mode='rgb_array', so "
+                "no GIF was written. render() must return a (height, width, 3) uint8 array in "
+                "that mode."
+            )
         if isinstance(args.gif, str):
             out = Path(args.gif)
         else:
             base = run.path if run is not None else path
             out = _numbered(base / "videos", "test", ".gif")
-        save_gif(recorder.frames, out, fps=render_fps(env))
+        try:
+            save_gif(recorder.frames, out, fps=render_fps(env))
+        except OSError as error:
+            raise RunFileError(
+                os_error_message(
+                    error, "Writing the GIF", "Pass --gif PATH to write it somewhere writable"
+                )
+            ) from None
         _say(console, f"GIF: {out}")
     return 0
 
 
-def _enclosing_run(path: Any) -> Any:
+def _enclosing_run(path: Any, *, env: Any = None, trust_env: bool = False) -> Any:
     """The run folder holding a saved-agent folder (RUN/agent, RUN/checkpoints/N), if any."""
     from renshu.runs import CONFIG_FILE, Run
 
     for parent in list(path.resolve().parents)[:2]:
         if (parent / CONFIG_FILE).is_file():
             try:
-                return Run.open(parent)
+                return Run.open(parent, env=env, trust_env=trust_env)
             except RenshuError:
                 return None
     return None
@@ -837,7 +904,18 @@ def run_plot(args: argparse.Namespace, console: Console) -> int:
         out = Path(args.runs[0]) / "plots" / f"{slug}.png"
     else:
         out = Path(f"compare-{slug}.png")
-    written = plot_runs(args.runs, metric=args.metric, window=args.window, out=out)
+    try:
+        written = plot_runs(args.runs, metric=args.metric, window=args.window, out=out)
+    except OSError as error:
+        if isinstance(error, RenshuError):
+            raise
+        from renshu.errors import RunFileError, os_error_message
+
+        raise RunFileError(
+            os_error_message(
+                error, "Writing the figure", "Pass --out PATH to write it somewhere writable"
+            )
+        ) from None
     _say(console, f"Wrote {written}")
     return 0
 
@@ -872,7 +950,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``renshu`` command; return its exit code."""
+    """Run the ``renshu`` command; return its exit code.
+
+    SIGTERM is handled from the first line: at any moment it ends the command with one line
+    and exit code 143 (during training, after a checkpoint; see ``renshu train --help``).
+    """
+    previous = _handle_sigterm()
+    try:
+        return _main(argv)
+    except Terminated:  # arrived before _main's handlers (e.g. while parsing)
+        Console(stderr=True, highlight=False).print(Text(TERMINATED, style="bold"))
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+TERMINATED = "Terminated by SIGTERM."
+
+
+def _main(argv: Sequence[str] | None) -> int:
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
     parser = build_parser()
@@ -893,11 +990,48 @@ def main(argv: Sequence[str] | None = None) -> int:
             errors.print(Text("Interrupted.", style="bold"))
             return 130
         except Terminated:
-            errors.print(Text("Terminated.", style="bold"))
+            errors.print(Text(TERMINATED, style="bold"))
             return 143
         except RenshuError as error:
             errors.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
             return 2
+        except (OSError, UnicodeDecodeError) as error:
+            # A file renshu could not read or write (a read-only or full disk, a damaged
+            # file): the user's to fix, so one paragraph. Anything else is a bug and keeps its
+            # traceback.
+            if os.environ.get("RENSHU_DEBUG"):
+                raise
+            errors.print(
+                Text.assemble(("error: ", "bold red"), _file_error_text(error, args)),
+                soft_wrap=True,
+            )
+            return 2
+
+
+def _handle_sigterm() -> Any:
+    """Turn SIGTERM into :class:`Terminated`; the previous handler (None off the main thread)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    return signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _file_error_text(error: OSError | UnicodeDecodeError, args: argparse.Namespace) -> str:
+    from renshu.errors import os_error_message
+
+    command = "renshu " + (args.argv[0] if args.argv else "")
+    debug = " (RENSHU_DEBUG=1 shows where.)"
+    if isinstance(error, UnicodeDecodeError):
+        return (
+            f"{command} failed: a file it read is not UTF-8 text ({error.reason} at byte "
+            f"{error.start}); it is probably damaged. Restore or remove it.{debug}"
+        )
+    return os_error_message(error, command) + debug
 
 
 # --------------------------------------------------------------------------------------------
@@ -920,6 +1054,23 @@ def _paragraph(text: str) -> str:
     import textwrap
 
     return textwrap.fill(text, width=90)
+
+
+def _add_env_kwargs(parser: argparse.ArgumentParser, more: str = "") -> None:
+    parser.add_argument(
+        "--env-kwargs",
+        metavar="KEY=VALUE",
+        nargs="+",
+        action="extend",
+        type=_key_value,
+        default=[],
+        help=ENV_KWARGS_HELP + more,
+    )
+
+
+def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """``--env-kwargs`` as a dict (values read as YAML)."""
+    return {key: value for key, value, _ in getattr(args, "env_kwargs", [])}
 
 
 def _positive_int(text: str) -> int:

@@ -11,6 +11,7 @@ in a notebook.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Mapping, Sequence
@@ -34,6 +35,10 @@ __all__ = [
 
 Series = tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray]
 """``(steps, values)`` of one curve."""
+Points = tuple[
+    Sequence[float] | np.ndarray, Sequence[float] | np.ndarray, Sequence[float] | np.ndarray
+]
+"""``(steps, means, stds)`` of greedy evaluations or tests."""
 
 
 def rolling_mean(values: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
@@ -132,10 +137,19 @@ def learning_curve(
     rewards: Sequence[float] | np.ndarray,
     *,
     window: int | None = None,
+    evaluations: Points | None = None,
+    test: Points | None = None,
+    test_episodes: int | None = None,
     title: str = "learning curve",
     out: str | Path | None = None,
 ) -> Figure:
-    """Episode reward against training step: raw rewards (faint) and their rolling mean."""
+    """Episode reward against training step: raw rewards (faint) and their rolling mean.
+
+    Training episodes explore, so their rewards can stay low while the greedy policy is good;
+    ``evaluations`` (the periodic greedy evaluations, ``eval/*`` in metrics.csv) and ``test``
+    (the greedy test after training, ``test/*``), each ``(steps, means, stds)``, are drawn on
+    top as markers with ``mean ± std`` bars. ``test_episodes`` goes into the test's label.
+    """
     label = "episode reward"
     fig = plot_metric(
         {label: (steps, rewards)},
@@ -147,6 +161,50 @@ def learning_curve(
     ax.set_ylabel("episode reward")
     n = len(np.asarray(rewards))
     win = window if window is not None else auto_window(n)
+    from matplotlib.lines import Line2D
+
+    handles: list[Any] = []
+    labels: list[str] = []
+    if n and win > 1:
+        handles += [Line2D([], [], color="C0", alpha=0.3), Line2D([], [], color="C0", linewidth=2)]
+        labels += ["training episode (exploring)", f"mean of last {win}"]
+    elif n:
+        handles.append(Line2D([], [], color="C0", linewidth=1.6, marker="." if n < 30 else None))
+        labels.append("training episode (exploring)")
+    if evaluations is not None and len(evaluations[0]):
+        e_steps, e_means, e_stds = (np.asarray(a, dtype=np.float64) for a in evaluations)
+        handles.append(
+            ax.errorbar(
+                e_steps,
+                e_means,
+                yerr=e_stds,
+                color="C1",
+                marker="o",
+                markersize=4,
+                linewidth=1.2,
+                capsize=3,
+                zorder=3,
+            )
+        )
+        labels.append("greedy evaluation (mean ± std)")
+    if test is not None and len(test[0]):
+        t_steps, t_means, t_stds = (np.asarray(a, dtype=np.float64) for a in test)
+        handles.append(
+            ax.errorbar(
+                t_steps[-1:],
+                t_means[-1:],
+                yerr=t_stds[-1:],
+                color="C3",
+                marker="D",
+                markersize=7,
+                linestyle="none",
+                capsize=5,
+                elinewidth=1.6,
+                zorder=4,
+            )
+        )
+        episodes = f", {test_episodes} episodes" if test_episodes else ""
+        labels.append(f"greedy test: {t_means[-1]:.4g} ± {t_stds[-1]:.3g}{episodes}")
     if n == 0:
         ax.text(
             0.5,
@@ -157,15 +215,8 @@ def learning_curve(
             va="center",
             color="#777777",
         )
-    elif win > 1:
-        from matplotlib.lines import Line2D
-
-        ax.legend(
-            [Line2D([], [], color="C0", alpha=0.3), Line2D([], [], color="C0", linewidth=2)],
-            ["each episode", f"mean of last {win}"],
-            frameon=False,
-            loc="best",
-        )
+    if len(handles) > 1 or (handles and (win > 1 or not n)):
+        ax.legend(handles, labels, frameon=False, loc="best", fontsize="small")
     if out is not None:
         save_figure(fig, out)
     return fig
@@ -231,5 +282,6 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png")
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return path

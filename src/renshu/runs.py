@@ -12,7 +12,8 @@ A run folder holds::
     runs/<env>-<algo>-<seed>[-<n>]/
       config.yaml          resolved settings: env, algo, seed, steps, test_episodes,
                            checkpoint_every, every option of the algorithm's config, versions
-      metrics.csv          one row per finished episode and one per periodic log (appended)
+      metrics.csv          one row per finished episode, one per periodic log, and one per
+                           checkpoint that cut episodes under way (appended)
       tb/                  TensorBoard events (tensorboard --logdir runs)
       checkpoints/<step>/  saved agents; the newest also keeps its replay buffer, so training
                            resumes exactly (older ones drop replay.npz to save disk)
@@ -25,13 +26,21 @@ A new run never reuses a folder: a second run with the same name gets ``-1``, ``
 other keys): episode rows fill ``episode``, ``charts/episode_reward`` and
 ``charts/episode_length``; log rows fill the periodic metrics. The agent's periodic
 ``charts/episode_reward`` (a mean of recent episodes) is not stored: the per-episode rewards are.
+
+A checkpoint ends the episodes under way (an env's state cannot be saved in general, so training
+after a checkpoint, or a resume from it, starts new episodes). Those cut episodes are not
+episodes in ``metrics.csv``; a row at the checkpoint's step counts them in
+``checkpoint/cut_episodes`` and their steps in ``checkpoint/cut_steps``, so the episode lengths
+plus the cut steps add up to the run's steps.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime
+import errno
 import math
 import os
 import re
@@ -48,7 +57,7 @@ import numpy as np
 from renshu import checkpoint
 from renshu.callbacks import Callback, CheckpointEvery
 from renshu.config import build, dump_yaml, load_yaml, to_plain
-from renshu.errors import CheckpointError, ConfigError, RenshuError
+from renshu.errors import CheckpointError, ConfigError, RenshuError, RunFileError, os_error_message
 
 if TYPE_CHECKING:
     from renshu.agents.dqn import DQN
@@ -82,11 +91,21 @@ METRIC_COLUMNS = (
     "eval/std_reward",
     "test/mean_reward",
     "test/std_reward",
+    "checkpoint/cut_episodes",
+    "checkpoint/cut_steps",
 )
 """The columns of a new ``metrics.csv``, in order."""
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.csv"
+RUN_CONTENTS = (CONFIG_FILE, METRICS_FILE, "tb", "checkpoints", "plots", "videos", "agent")
+"""What renshu writes into a run folder (a failed start removes only these)."""
+NO_GIF_HELP = (
+    "To get one, accept `render_mode=None` in the env's __init__ (store it as "
+    "self.render_mode), list 'rgb_array' in metadata['render_modes'], and make render() return "
+    "the picture as a (height, width, 3) uint8 array when render_mode == 'rgb_array'"
+)
+"""How to make an environment render frames for a GIF."""
 _SETTINGS = ("env", "algo", "seed", "steps", "test_episodes", "checkpoint_every", "config")
 
 
@@ -123,14 +142,44 @@ def _new_folder(runs_dir: Path, name: str) -> Path:
             f"Cannot put runs in {str(runs_dir)!r}: it (or a parent) is a file, not a folder. "
             "Pass another --runs-dir."
         ) from None
+    except OSError as error:
+        raise _new_run_error(error, runs_dir) from None
     for n in range(10_000):
         path = runs_dir / (name if n == 0 else f"{name}-{n}")
         try:
             path.mkdir()
         except FileExistsError:
             continue
+        except OSError as error:
+            raise _new_run_error(error, runs_dir) from None
         return path
     raise ConfigError(f"Too many runs named {name!r} in {str(runs_dir)!r}; pass another --name.")
+
+
+def _new_run_error(error: OSError, runs_dir: Path) -> RunFileError:
+    return RunFileError(
+        os_error_message(
+            error,
+            "Creating a run folder",
+            f"No run was started. Make {str(runs_dir)!r} writable, or pass another --runs-dir",
+        )
+    )
+
+
+def _remove_new_run(folder: Path) -> None:
+    """Remove what renshu wrote into ``folder`` (a run this process just made), then the folder
+    if nothing else is in it. Best effort: a failure here never hides the original error."""
+    import shutil
+
+    for name in RUN_CONTENTS:
+        path = folder / name
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,27 +190,61 @@ def _new_folder(runs_dir: Path, name: str) -> Path:
 def read_metrics(path: str | Path) -> dict[str, np.ndarray]:
     """The columns of a ``metrics.csv`` (or of ``RUN/metrics.csv``) as float arrays (NaN: empty)."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and path.name != METRICS_FILE:
         path = path / METRICS_FILE
+    if path.is_dir():
+        raise RunFileError(
+            f"{str(path)!r} is a folder, but a run keeps its metrics in a file by that name. "
+            "Move the folder out of the way (renshu did not make it); the rest of the run is "
+            "untouched."
+        )
     if not path.is_file():
         raise ConfigError(
             f"No metrics at {str(path)!r}: the file does not exist. Pass a run folder that "
             "renshu train wrote (e.g. runs/catch-dqn-0)."
         )
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header or header[0] != "step":
-            raise ConfigError(
-                f"{str(path)!r} is not a renshu metrics file (its first column is not 'step')."
-            )
-        rows = [row for row in reader if row]
+    all_rows = _read_rows(path, warn=True)
+    header = all_rows[0] if all_rows else None
+    if not header or header[0] != "step":
+        raise ConfigError(
+            f"{str(path)!r} is not a renshu metrics file (its first column is not 'step')."
+        )
+    rows = [row for row in all_rows[1:] if row]
     columns: dict[str, np.ndarray] = {}
     for i, name in enumerate(header):
         columns[name] = np.array(
             [_float(row[i]) if i < len(row) else math.nan for row in rows], dtype=np.float64
         )
     return columns
+
+
+def _read_rows(path: Path, *, warn: bool = False) -> list[list[str]]:
+    """The rows of a CSV file. Bytes that are not UTF-8 (a damaged file) are kept as they are
+    (surrogate escapes, written back unchanged) and read as empty values, with a warning."""
+    try:
+        with open(path, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+            rows = list(csv.reader(handle))
+    except csv.Error as error:
+        raise RunFileError(
+            f"{str(path)!r} cannot be read as CSV ({error}); it is damaged. Move it aside "
+            "(renshu starts a new one when training resumes) or repair the damaged line."
+        ) from None
+    except OSError as error:
+        raise RunFileError(os_error_message(error, "Reading the metrics")) from None
+    if warn:
+        damaged = [n for n, row in enumerate(rows, 1) if any(_SURROGATE.search(c) for c in row)]
+        if damaged:
+            lines = ", ".join(map(str, damaged[:5])) + (", ..." if len(damaged) > 5 else "")
+            noun = "line" if len(damaged) == 1 else "lines"
+            warnings.warn(
+                f"{str(path)!r} has bytes that are not text on {noun} {lines} (the file is "
+                "damaged); those values are read as empty. The file is left as it is.",
+                stacklevel=3,
+            )
+    return rows
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 def _float(text: str) -> float:
@@ -175,8 +258,7 @@ def _truncate_metrics(path: Path, after_step: int) -> int:
     """Drop the rows of ``path`` logged after ``after_step`` (atomically); return how many."""
     if not path.is_file():
         return 0
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
+    rows = _read_rows(path)
     if not rows:
         return 0
     kept = [rows[0]] + [r for r in rows[1:] if r and _float(r[0]) <= after_step]
@@ -189,11 +271,12 @@ def _truncate_metrics(path: Path, after_step: int) -> int:
 def _write_rows(path: Path, rows: Sequence[Sequence[str]]) -> None:
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
             csv.writer(handle).writerows(rows)
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _cell(value: Any) -> str:
@@ -236,7 +319,9 @@ class MetricsCSV(Callback):
         self._started = time.perf_counter()
 
     def _open(self, mode: str) -> None:
-        self._handle = open(self.path, mode, newline="", encoding="utf-8")  # noqa: SIM115
+        self._handle = open(  # noqa: SIM115
+            self.path, mode, newline="", encoding="utf-8", errors="surrogateescape"
+        )
         self._writer = csv.writer(self._handle)
 
     def write(self, row: Mapping[str, Any], *, flush: bool = False) -> None:
@@ -257,8 +342,7 @@ class MetricsCSV(Callback):
 
     def _add_columns(self, new: list[str]) -> None:
         self._handle.close()
-        with open(self.path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
+        rows = _read_rows(self.path)
         self.columns += new
         rows[0] = self.columns
         _write_rows(self.path, rows)
@@ -283,10 +367,11 @@ class MetricsCSV(Callback):
         self.close()
 
     def close(self) -> None:
-        """Flush and close the file (safe to call twice)."""
+        """Flush and close the file (safe to call twice; never raises over another error)."""
         if self._handle is not None:
-            self._handle.close()
-            self._handle = self._writer = None
+            handle, self._handle, self._writer = self._handle, None, None
+            with contextlib.suppress(OSError):
+                handle.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,10 +427,12 @@ class TensorBoardLogger(Callback):
         self.writer.flush()
 
     def close(self) -> None:
-        """Flush and close the event file (safe to call twice)."""
+        """Flush and close the event file (safe to call twice; never raises over another
+        error)."""
         if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+            writer, self.writer = self.writer, None
+            with contextlib.suppress(OSError):
+                writer.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,16 +445,39 @@ class CheckpointKeeper(CheckpointEvery):
 
     Every checkpoint stays a complete, loadable agent; only the newest keeps ``replay.npz``
     (which is what an exact resume needs), so a long run does not fill the disk with buffers.
+    A checkpoint ends the episodes under way; with ``metrics``, each cut is recorded there
+    (see :func:`record_cut`).
     """
 
-    def __init__(self, every: int, directory: str | Path) -> None:
+    def __init__(
+        self, every: int, directory: str | Path, *, metrics: MetricsCSV | None = None
+    ) -> None:
         super().__init__(every, directory, replay=True)
+        self.metrics = metrics
 
     def on_tick(self, step: int) -> None:
+        if step < self._next:
+            return
+        cut = self.agent.episodes_in_progress()
         saved = len(self.saved)
         super().on_tick(step)
         if len(self.saved) > saved:
             prune_replays(self.directory)
+            if self.metrics is not None:
+                record_cut(self.metrics, step, cut)
+
+
+def record_cut(metrics: MetricsCSV, step: int, lengths: Sequence[int]) -> None:
+    """Write the row that marks episodes cut by a checkpoint at ``step`` (nothing if none)."""
+    if lengths:
+        metrics.write(
+            {
+                "step": step,
+                "checkpoint/cut_episodes": len(lengths),
+                "checkpoint/cut_steps": int(sum(lengths)),
+            },
+            flush=True,
+        )
 
 
 def prune_replays(directory: Path) -> None:
@@ -435,6 +545,10 @@ class RunResult:
     """What was written: config, metrics, tensorboard, checkpoint, agent, learning_curve, gif."""
     notes: list[str] = field(default_factory=list)
     """Things worth telling the user (e.g. why there is no GIF)."""
+    cut_episodes: int = 0
+    """Episodes under way that the last checkpoint ended (not counted as episodes)."""
+    cut_steps: int = 0
+    """The steps those cut episodes had taken."""
 
     @property
     def steps_per_second(self) -> float:
@@ -472,6 +586,8 @@ class Run:
             self._untrusted_env, self._env = self._env, None
         self.check_warnings: list[Problem] = []
         """Warnings :func:`renshu.check_env` returned when the run was created."""
+        self._new_agent: DQN | None = None  # built by create(), trained by the first train()
+        self._made_here = False  # create() made the folder and nothing has trained in it yet
 
     # ---------------------------------------------------------------- properties
     @property
@@ -497,6 +613,18 @@ class Run:
                 f"Run.open(path, env={ref!r}) or Run.open(path, trust_env=True)."
             )
         return self._env
+
+    @property
+    def env_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments of the environment (``--env-kwargs``), from ``config.yaml``."""
+        return dict(self.settings.get("env_kwargs") or {})
+
+    def make_env(self, **kwargs: Any) -> Any:
+        """The run's environment built with its :attr:`env_kwargs` (and ``kwargs`` on top, e.g.
+        ``render_mode``)."""
+        from renshu.make import make
+
+        return make(self.env, **{**self.env_kwargs, **kwargs})
 
     @property
     def steps(self) -> int:
@@ -530,8 +658,10 @@ class Run:
         test_episodes: int | None = None,
         check_env: bool = True,
         extra: Mapping[str, Any] | None = None,
+        env_kwargs: Mapping[str, Any] | None = None,
     ) -> Run:
-        """Check everything, then make a new run folder and write its ``config.yaml``.
+        """Check everything and build the agent, then make a new run folder and write its
+        ``config.yaml`` (so a start that fails leaves no folder behind).
 
         Args:
             env: anything :func:`renshu.make` accepts (a string is recorded and can be resumed
@@ -547,10 +677,14 @@ class Run:
             test_episodes: greedy episodes after training (default: the preset's).
             check_env: run :func:`renshu.check_env` first (errors raise EnvCheckError).
             extra: more entries for ``config.yaml`` (e.g. the command line).
+            env_kwargs: constructor arguments for the environment (recorded in
+                ``config.yaml`` and used again by resume, test and the GIF).
 
         Raises:
-            ConfigError: an option is unknown or out of range (no folder is made).
+            ConfigError: an option is unknown or out of range, or the agent cannot be built
+                for the environment (no folder is made).
             EnvCheckError: the environment failed the check (no folder is made).
+            RunFileError: the folder cannot be written (nothing is left behind).
         """
         from renshu import presets
 
@@ -569,13 +703,21 @@ class Run:
         if getattr(config, "per_beta_steps", 0) is None:  # anneal over the run, not a segment
             config.per_beta_steps = total
         check_device(config.device)
+        kwargs = dict(env_kwargs or {})
+        if kwargs and not isinstance(env, str | type):
+            raise ConfigError(
+                f"env_kwargs {kwargs} need an environment renshu builds (a name, "
+                "'file.py:Class' or a class), not an instance that is already built."
+            )
         warned: list[Problem] = []
         if check_env:
-            warned = _check_trainable(env, algo)
+            warned = _check_trainable(env, algo, kwargs)
+        agent = _build_agent(algo, _agent_env(env, kwargs, config.num_envs), config)
         from renshu import __version__
 
         settings: dict[str, Any] = {
             "env": env if isinstance(env, str) else None,
+            "env_kwargs": kwargs,
             "env_name": env_label(env),
             "algo": algo,
             "seed": seed,
@@ -589,9 +731,16 @@ class Run:
             "config": to_plain(config),
         }
         folder = _new_folder(Path(runs_dir), name or f"{env_label(env)}-{algo}-{seed}")
-        dump_yaml(settings, folder / CONFIG_FILE)
+        try:
+            dump_yaml(settings, folder / CONFIG_FILE)
+        except BaseException as error:
+            _remove_new_run(folder)
+            if isinstance(error, OSError):
+                raise _new_run_error(error, Path(runs_dir)) from None
+            raise
         run = cls(folder, settings, env)
         run.check_warnings = warned
+        run._new_agent, run._made_here = agent, True
         return run
 
     @classmethod
@@ -655,12 +804,18 @@ class Run:
             key=lambda p: int(p.name),
         )
 
-    def load_agent(self, *, device: str | None = None, env: Any = None) -> DQN:
-        """The final agent (``agent/``), or else the newest complete checkpoint."""
+    def load_agent(
+        self, *, device: str | None = None, env: Any = None, threads: int | None = None
+    ) -> DQN:
+        """The final agent (``agent/``), or else the newest complete checkpoint.
+
+        ``threads`` replaces the agent's ``threads`` option (CPU threads while it tests)."""
         if device is not None:
             check_device(device)
-        overrides = {"device": device} if device else {}
-        env = env if env is not None else self.env
+        overrides: dict[str, Any] = {"device": device} if device else {}
+        if threads is not None:
+            overrides["threads"] = threads
+        env = env if env is not None else self._agent_env_for_load()
         if all((self.agent_dir / n).is_file() for n in checkpoint.REQUIRED_FILES):
             return _load(checkpoint.agent_path(self.path), env, overrides)
         found = self.resume_point()
@@ -676,12 +831,30 @@ class Run:
         """The columns of ``metrics.csv``."""
         return read_metrics(self.path / METRICS_FILE)
 
+    def cut_at(self, step: int) -> tuple[int, int] | None:
+        """(episodes, steps) that the checkpoint at ``step`` cut, from ``metrics.csv``; None
+        when the file does not say (a run from an older renshu, or no metrics)."""
+        if not (self.path / METRICS_FILE).is_file():
+            return None
+        data = self.metrics()
+        if "checkpoint/cut_episodes" not in data:
+            return None
+        at = data["step"] == step
+        episodes = data["checkpoint/cut_episodes"][at]
+        steps = data.get("checkpoint/cut_steps", np.array([]))[at]
+        return int(np.nansum(episodes)), int(np.nansum(steps))
+
+    def _agent_env_for_load(self) -> Any:
+        num_envs = int(dict(self.settings.get("config") or {}).get("num_envs", 1) or 1)
+        return _agent_env(self.env, self.env_kwargs, num_envs)
+
     # ---------------------------------------------------------------- training
     def train(
         self,
         *,
         steps: int | None = None,
         device: str | None = None,
+        threads: int | None = None,
         gif: bool = True,
         test: bool = True,
         progress: bool | None = None,
@@ -691,24 +864,77 @@ class Run:
         """Train up to ``steps`` total (default: the run's), resuming from the last checkpoint.
 
         Writes metrics, TensorBoard events and checkpoints while training; then a checkpoint
-        at the last step, the learning curve, and (unless a signal stopped training) the final
-        agent, a greedy test of ``test_episodes`` episodes and a GIF of the first one.
+        at the last step, (unless a signal stopped training) the final agent, a greedy test of
+        ``test_episodes`` episodes and a GIF of the first one, and the learning curve with the
+        test marked on it. ``threads`` replaces the agent's ``threads`` option for this call.
+
+        A checkpoint ends the episodes under way (see the module doc); resuming restores the
+        weights, target network, optimizer, replay buffer, counters and random states, and
+        starts new episodes.
+
+        Raises:
+            RunFileError: a file of the run cannot be written (read-only folder, full disk);
+                nothing already written is removed.
         """
         total = steps if steps is not None else self.steps
         _check_positive("steps", total)
         if device is not None:
             check_device(device)
+        if threads is not None:
+            _check_positive("threads", threads)
         start_from = self.resume_point()
-        files = {"config": self.path / CONFIG_FILE, "metrics": self.path / METRICS_FILE}
         if start_from is not None and int(start_from.name) >= total:
             start = int(start_from.name)
+            files = {"config": self.path / CONFIG_FILE, "metrics": self.path / METRICS_FILE}
             result = RunResult(self.path, start, total, start, 0.0, files=files)
             result.notes.append(
                 f"The run is already at step {start:,} of {total:,}; nothing to train. "
                 "Pass a larger total (--steps) to train further."
             )
             return result
-        agent = self._agent(start_from, device)
+        fresh, self._made_here = self._made_here and start_from is None, False
+        agent: DQN | None = None
+        try:
+            agent = self._agent(start_from, device, threads)
+            return self._train(agent, start_from, total, gif, test, progress, callbacks, log_every)
+        except BaseException as error:
+            if fresh and (agent is None or agent.num_steps == 0) and not self._has_checkpoints():
+                _remove_new_run(self.path)  # a start that failed: leave nothing behind
+            if (
+                isinstance(error, OSError)
+                and not isinstance(error, RenshuError)
+                and _is_ours(error, self.path)
+            ):
+                fix = {
+                    errno.ENOSPC: "Free some space",
+                    errno.EDQUOT: "Free some space",
+                    errno.EISDIR: "Move that folder out of the way",
+                }.get(error.errno or 0, "Make the run folder writable")
+                raise RunFileError(
+                    os_error_message(
+                        error,
+                        f"Training the run {str(self.path)!r}",
+                        f"Nothing already written was removed. {fix}, then continue with "
+                        f"renshu train --resume {self.path}",
+                    )
+                ) from None
+            raise
+
+    def _has_checkpoints(self) -> bool:
+        return self.checkpoint_dir.is_dir() and any(self.checkpoint_dir.iterdir())
+
+    def _train(
+        self,
+        agent: DQN,
+        start_from: Path | None,
+        total: int,
+        gif: bool,
+        test: bool,
+        progress: bool | None,
+        callbacks: Sequence[Callback],
+        log_every: int | None,
+    ) -> RunResult:
+        files = {"config": self.path / CONFIG_FILE, "metrics": self.path / METRICS_FILE}
         start = agent.num_steps
         if total != self.steps:
             self.settings["steps"] = total
@@ -727,7 +953,9 @@ class Run:
             )
         csv_log = MetricsCSV(self.path / METRICS_FILE)
         tb = TensorBoardLogger(self.path / "tb", config=self.settings if start == 0 else None)
-        keeper = CheckpointKeeper(int(self.settings["checkpoint_every"]), self.checkpoint_dir)
+        keeper = CheckpointKeeper(
+            int(self.settings["checkpoint_every"]), self.checkpoint_dir, metrics=csv_log
+        )
         every = log_every if log_every is not None else max(100, min(1_000, total // 50))
         started = time.perf_counter()
         try:
@@ -739,13 +967,6 @@ class Run:
             )
             wall = time.perf_counter() - started
             files["tensorboard"] = self.path / "tb"
-            # The resume point: a checkpoint at the last step (unless one was just written).
-            newest = checkpoint.latest(self.checkpoint_dir)
-            if newest is None or int(newest.name) != agent.num_steps:
-                newest = agent.save_checkpoint(self.checkpoint_dir, replay=True)
-                prune_replays(self.checkpoint_dir)
-            files["checkpoint"] = newest
-            files["learning_curve"] = self.plot_learning_curve()
             result = RunResult(
                 self.path,
                 agent.num_steps,
@@ -756,16 +977,35 @@ class Run:
                 files=files,
                 notes=notes,
             )
+            # The resume point: a checkpoint at the last step (unless one was just written).
+            newest = checkpoint.latest(self.checkpoint_dir)
+            if newest is None or int(newest.name) != agent.num_steps:
+                cut = agent.episodes_in_progress()
+                newest = agent.save_checkpoint(self.checkpoint_dir, replay=True)
+                prune_replays(self.checkpoint_dir)
+                record_cut(csv_log, agent.num_steps, cut)
+                result.cut_episodes, result.cut_steps = len(cut), int(sum(cut))
+            else:
+                result.cut_episodes, result.cut_steps = self.cut_at(agent.num_steps) or (0, 0)
+            files["checkpoint"] = newest
             if history.interrupted:
+                csv_log.close()
+                files["learning_curve"] = self.plot_learning_curve()
                 return result
             files["agent"] = agent.save(self.agent_dir, overwrite=True)
             if test:
-                scores = agent.test(episodes=int(self.settings["test_episodes"]), progress=False)
+                scores = agent.test(
+                    episodes=int(self.settings["test_episodes"]),
+                    env=self.make_env() if self.env_kwargs else None,
+                    progress=False,
+                )
                 result.test_scores = [float(r) for r in scores.history["episode_reward"]]
                 row = {"test/mean_reward": result.test_mean, "test/std_reward": result.test_std}
                 csv_log.write({"step": agent.num_steps, **row}, flush=True)
                 for key, value in row.items():
                     tb.writer.add_scalar(key, value, agent.num_steps)
+            csv_log.close()
+            files["learning_curve"] = self.plot_learning_curve()
             if gif:
                 self._gif(agent, result)
             return result
@@ -773,14 +1013,19 @@ class Run:
             csv_log.close()
             tb.close()
 
-    def _agent(self, start_from: Path | None, device: str | None) -> DQN:
-        overrides = {"device": device} if device else {}
+    def _agent(self, start_from: Path | None, device: str | None, threads: int | None) -> DQN:
+        overrides: dict[str, Any] = {"device": device} if device else {}
+        if threads is not None:
+            overrides["threads"] = threads
         if start_from is not None:
-            return _load(start_from, self.env, overrides)
+            return _load(start_from, self._agent_env_for_load(), overrides)
+        built, self._new_agent = self._new_agent, None
+        if built is not None and (device is None or device == built.config.device):
+            if threads is not None:
+                built.config.threads = threads
+            return built
         if self.settings["algo"] != "dqn":  # pragma: no cover - one algorithm so far
             raise ConfigError(f"Training {self.settings['algo']!r} runs is not supported yet.")
-        from renshu.agents.dqn import DQN
-
         options = {**self.settings["config"], **overrides}
         custom = [k for k, v in options.items() if isinstance(v, str) and v.startswith("<custom")]
         if custom:
@@ -789,20 +1034,36 @@ class Run:
                 f"{', '.join(custom)}, which config.yaml records only by name. Train it from "
                 "Python with Run.create(...).train()."
             )
-        return DQN(self.env, **options)
+        from renshu.agents.dqn import DQN
+
+        return DQN(self._agent_env_for_load(), **options)
 
     def plot_learning_curve(self, out: str | Path | None = None) -> Path:
-        """Draw episode reward against step from ``metrics.csv`` (``plots/learning_curve.png``)."""
+        """Draw episode reward against step from ``metrics.csv`` (``plots/learning_curve.png``),
+        with the periodic greedy evaluations and the final greedy test marked."""
         from renshu.plots import learning_curve
 
         out = Path(out) if out is not None else self.path / "plots" / "learning_curve.png"
         data = self.metrics() if (self.path / METRICS_FILE).is_file() else {}
-        rewards = data.get("charts/episode_reward", np.array([]))
+        empty = np.array([])
+        steps = data.get("step", empty)
+
+        def points(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+            means = data.get(f"{name}/mean_reward", empty)
+            keep = ~np.isnan(means)
+            if not keep.any():
+                return None
+            stds = data.get(f"{name}/std_reward", np.full(means.shape, np.nan))
+            return steps[keep], means[keep], np.nan_to_num(stds[keep])
+
+        rewards = data.get("charts/episode_reward", empty)
         keep = ~np.isnan(rewards)
-        steps = data.get("step", np.array([]))
         learning_curve(
             steps[keep] if steps.size else steps,
             rewards[keep],
+            evaluations=points("eval"),
+            test=points("test"),
+            test_episodes=int(self.settings.get("test_episodes") or 0) or None,
             title=f"{self.name}: episode reward",
             out=out,
         )
@@ -812,14 +1073,9 @@ class Run:
         from renshu.video import record_episode, render_fps, save_gif
 
         try:
-            env = _render_env(self.env)
-        except (RenshuError, TypeError, ValueError) as error:
-            result.notes.append(
-                f"No GIF: cannot build the env with render_mode='rgb_array' ({error})."
-            )
-            return
-        if env is None:
-            result.notes.append("No GIF: the environment does not render rgb_array frames.")
+            env = self.rgb_array_env()
+        except RenshuError as error:
+            result.notes.append(f"No GIF: {error}")
             return
         try:
             frames = record_episode(agent, env, max_frames=1_000)
@@ -828,10 +1084,115 @@ class Run:
             return
         finally:
             env.close()
-        if frames:
-            result.files["gif"] = save_gif(
-                frames, self.path / "videos" / "test.gif", fps=render_fps(env)
+        if not frames:
+            result.notes.append(
+                f"No GIF: {self.settings.get('env_name') or 'the environment'} returned no "
+                f"rgb_array frames from render(). The run is fine without one. {NO_GIF_HELP}."
             )
+            return
+        result.files["gif"] = save_gif(
+            frames, self.path / "videos" / "test.gif", fps=render_fps(env)
+        )
+
+    def rgb_array_env(self) -> Any:
+        """The run's environment built with ``render_mode="rgb_array"``, for a GIF.
+
+        Raises:
+            ConfigError: it has no rgb_array render; the message says why and how to add one.
+        """
+        if not isinstance(self.env, str | type):
+            raise ConfigError(
+                "the run trains on an environment instance, which cannot be rebuilt with "
+                "render_mode='rgb_array'. The run is fine without a GIF; record one from Python "
+                "with renshu.video.record_episode(agent, <the env built with "
+                "render_mode='rgb_array'>)."
+            )
+        return rgb_array_env(self.env, self.env_kwargs)
+
+
+def rgb_array_env(env: Any, env_kwargs: Mapping[str, Any] | None = None) -> Any:
+    """``env`` (a name, ``file.py:Class`` or class) built with ``render_mode="rgb_array"``.
+
+    Raises:
+        ConfigError: the environment has no ``rgb_array`` render: its
+            ``metadata["render_modes"]`` does not list it, or its constructor takes no
+            ``render_mode``. The message says so, that a run is fine without a GIF, and how to
+            add one (or ``--no-gif``).
+    """
+    from renshu.make import make
+    from renshu.video import supports_rgb_array
+
+    kwargs = dict(env_kwargs or {})
+    label = env if isinstance(env, str) else getattr(env, "__name__", str(env))
+    try:
+        built = make(env, **kwargs, render_mode="rgb_array")
+    except RenshuError as error:
+        # Why not? Look at the env as it trains (no render_mode) before blaming anything.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                plain = make(env, **kwargs)
+            except RenshuError:
+                raise error from None
+        modes = list(getattr(plain, "metadata", {}).get("render_modes") or [])
+        plain.close()
+        if "rgb_array" in modes:
+            why = (
+                "its __init__ takes no render_mode argument, though metadata['render_modes'] "
+                "lists rgb_array"
+            )
+        else:
+            why = f"its metadata['render_modes'] lists {', '.join(map(str, modes)) or 'none'}"
+            if "render_mode" in str(error) and "unknown argument" in str(error):
+                why += " and its __init__ takes no render_mode argument"
+        raise ConfigError(
+            f"{label} has no rgb_array render ({why}), so there is no GIF of it. A run is "
+            f"fine without one. {NO_GIF_HELP}; or pass --no-gif to skip the GIF."
+        ) from None
+    if not supports_rgb_array(built):
+        built.close()
+        raise ConfigError(
+            f"{label} has no rgb_array render (its metadata['render_modes'] does not list "
+            f"rgb_array), so there is no GIF of it. A run is fine without one. {NO_GIF_HELP}; or "
+            "pass --no-gif to skip the GIF."
+        )
+    return built
+
+
+def _build_agent(algo: str, env: Any, config: Any) -> DQN:
+    """The agent a new run trains, built before its folder exists (so a failure leaves none)."""
+    if algo != "dqn":  # pragma: no cover - one algorithm so far
+        raise ConfigError(f"Training {algo!r} runs is not supported yet.")
+    from renshu.agents.dqn import DQN
+
+    return DQN(env, config=config)
+
+
+def _agent_env(env: Any, env_kwargs: Mapping[str, Any], num_envs: int) -> Any:
+    """What an agent trains on: ``env`` itself, or, with constructor arguments, the env (or
+    ``num_envs`` copies as a vector env) built with them."""
+    if not env_kwargs or not isinstance(env, str | type):
+        return env
+    from renshu.make import make, make_vec
+
+    if num_envs > 1:
+        return make_vec(env, num_envs, **env_kwargs)
+    return make(env, **env_kwargs)
+
+
+def _is_ours(error: OSError, folder: Path) -> bool:
+    """True for a file error renshu's own writing caused (in the run folder, or a read-only or
+    full disk), as opposed to one from the user's environment code."""
+    if error.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+        return True
+    name = error.filename
+    if not isinstance(name, str | os.PathLike):
+        return False
+    try:
+        Path(os.fspath(name)).resolve().relative_to(folder.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def _load(path: Path, env: Any, overrides: Mapping[str, Any]) -> DQN:
@@ -850,20 +1211,6 @@ def _load(path: Path, env: Any, overrides: Mapping[str, Any]) -> DQN:
             "checkpoint."
         ) from None
     return agent
-
-
-def _render_env(env: Any) -> Any:
-    """``env`` built with ``render_mode="rgb_array"``, or None if it does not render that."""
-    from renshu.make import make
-    from renshu.video import supports_rgb_array
-
-    if not isinstance(env, str | type):
-        return None
-    built = make(env, render_mode="rgb_array")
-    if not supports_rgb_array(built):
-        built.close()
-        return None
-    return built
 
 
 def _read_settings(path: Path) -> dict[str, Any]:
@@ -936,7 +1283,8 @@ def _dump_atomic(data: Mapping[str, Any], path: Path) -> None:
         dump_yaml(data, tmp)
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -991,10 +1339,18 @@ TRAINABLE_DESPITE = frozenset({"obs-out-of-bounds"})
 tutorial 000's shower): ``train`` reports them as warnings instead of refusing."""
 
 
-def _check_trainable(env: Any, algo: str) -> list[Problem]:
-    """Run :func:`renshu.check_env`; raise only for problems that make training impossible."""
+def _check_trainable(
+    env: Any, algo: str, env_kwargs: Mapping[str, Any] | None = None
+) -> list[Problem]:
+    """Run :func:`renshu.check_env`; raise only for problems that make training impossible.
+
+    With ``env_kwargs``, the environment is checked as built with them."""
     from renshu.check import EnvCheckError, check_env
 
+    if env_kwargs:
+        from renshu.make import make_raw
+
+        env = make_raw(env, **env_kwargs)
     try:
         return check_env(env, algo=algo)
     except EnvCheckError as error:

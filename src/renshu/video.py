@@ -11,6 +11,7 @@ adds a strip under each frame with the step and the score so far.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import uuid
@@ -175,5 +176,6 @@ def save_gif(
         iio.imwrite(tmp, stack, extension=".gif", duration=duration, loop=0)
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return path

@@ -551,6 +551,13 @@ class DQN:
             self.buffer.end_episodes(self._frames, mask=self._valid)
             self._frames = None
 
+    def episodes_in_progress(self) -> list[int]:
+        """The steps taken so far by each episode under way (one per training env, none between
+        segments); a checkpoint or a test on the training env ends them uncounted."""
+        if self._frames is None:
+            return []
+        return [int(n) for n in self._episode_length[self._valid] if n > 0]
+
     def _track_episodes(
         self,
         cbs: CallbackList,
