@@ -87,11 +87,23 @@ def test_check_clean_env_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_check_prints_a_table_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", TUTORIAL]) == 1
+    env = "tests/fixtures/broken_envs.py:LegacyNaNObs"
+    assert main(["check", env]) == 1
     out = capsys.readouterr().out
-    for word in ("severity", "problem", "fix", "obs-out-of-bounds", "np.clip", "step-4-tuple"):
+    for word in ("severity", "problem", "fix", "obs-not-finite", "np.nan_to_num", "step-4-tuple"):
         assert word in out
-    assert out.rstrip().endswith(f"✗ {TUTORIAL}: 1 error, 4 warnings.")
+    assert out.rstrip().endswith(f"✗ {env}: 1 error, 4 warnings.")
+
+
+def test_tutorial_show_env_passes_check_with_warnings_as_train_trains_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One severity for one problem: the shower's drift outside Box(0, 100) is a warning in
+    `renshu check` (exit 0) as in `renshu train` (which trains)."""
+    assert main(["check", TUTORIAL, "--algo", "dqn"]) == 0
+    out = capsys.readouterr().out
+    assert "obs-out-of-bounds" in out and "warning" in out
+    assert out.rstrip().endswith(f"✓ {TUTORIAL} passed the check (5 warnings).")
 
 
 def test_check_with_algo(capsys: pytest.CaptureFixture[str]) -> None:
@@ -183,9 +195,10 @@ def test_ctrl_c_exits_130(
 
 def test_subprocess_check_exit_codes() -> None:
     assert run("check", CORRIDOR).returncode == 0
-    failed = run("check", TUTORIAL)
+    failed = run("check", "tests/fixtures/broken_envs.py:ObsNaN")
     assert failed.returncode == 1
-    assert "obs-out-of-bounds" in failed.stdout
+    assert "obs-not-finite" in failed.stdout
+    assert run("check", TUTORIAL).returncode == 0  # warnings only
 
 
 def test_subprocess_random_output_format() -> None:

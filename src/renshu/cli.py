@@ -68,14 +68,15 @@ Run `renshu COMMAND --help` for the options of one command."""
 
 def add_check_command(subparsers: Subparsers) -> None:
     """``renshu check ENV [--algo ALGO]``."""
-    from renshu.check import ALGORITHMS
-
     parser = subparsers.add_parser(
         "check",
         help="explain what is wrong with an environment, with fixes",
         description=_paragraph(
             "Run Gymnasium's checker and renshu's probes on ENV and print every problem with "
-            "its fix. Exits 0 if there are no errors (warnings are fine), 1 if there are."
+            "its fix. An error means renshu cannot train on ENV as it is (`renshu train` "
+            "refuses it); a warning means it trains, but watch out (`renshu train` prints the "
+            "same warnings). Exit code: 0 when there are no errors (warnings only, or nothing "
+            "found), 1 when there is at least one error, 2 when ENV cannot be built."
         ),
         epilog="example:\n  renshu check my_env.py:ShowerEnv --algo dqn",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -83,8 +84,8 @@ def add_check_command(subparsers: Subparsers) -> None:
     parser.add_argument("env", metavar="ENV", help=ENV_HELP)
     parser.add_argument(
         "--algo",
-        choices=sorted(ALGORITHMS),
-        help="also check that this algorithm can handle the action space",
+        choices=_algorithms(),
+        help="also check that this algorithm can handle the observation and action spaces",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the probe (default 0)")
     parser.set_defaults(handler=run_check)
@@ -115,11 +116,35 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _algorithms() -> list[str]:
+    """The algorithms renshu has: the keys of :data:`renshu.checkpoint.ALGORITHMS`, read from
+    its source so that building the parser does not import torch."""
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("renshu.checkpoint")
+    if spec is not None and spec.origin is not None:
+        for node in ast.parse(Path(spec.origin).read_text(encoding="utf-8")).body:
+            target = node.targets[0] if isinstance(node, ast.Assign) else None
+            if isinstance(node, ast.AnnAssign):
+                target = node.target
+            if isinstance(target, ast.Name) and target.id == "ALGORITHMS" and node.value:
+                try:
+                    return sorted(ast.literal_eval(node.value))
+                except ValueError:
+                    break
+    from renshu.checkpoint import ALGORITHMS  # not a literal: import it after all
+
+    return sorted(ALGORITHMS)
+
+
 def _problem_table(problems: Sequence[Problem]) -> Table:
+    # overflow="fold": a long fix (a line of code) wraps onto the next line, never cut with "…"
     table = Table(show_lines=True, header_style="bold")
     table.add_column("severity", no_wrap=True)
-    table.add_column("problem", ratio=3)
-    table.add_column("fix", ratio=2)
+    table.add_column("problem", ratio=3, overflow="fold")
+    table.add_column("fix", ratio=2, overflow="fold")
     for problem in problems:
         style = "bold red" if problem.severity == "error" else "yellow"
         table.add_row(
@@ -463,6 +488,7 @@ def _train(
     import signal
 
     from renshu import checkpoint
+    from renshu.errors import EnvError
     from renshu.runs import LineProgress
 
     _set_threads(args.threads)
@@ -493,6 +519,9 @@ def _train(
     except Terminated:
         console.print(Text("Terminated.", style="bold"))
         return 143
+    except EnvError as error:
+        _env_failed(error)
+        return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
     for note in result.notes:
@@ -508,6 +537,17 @@ def _train(
     if result.steps > result.start_step:
         console.print(_results_table(run, result))
     return 0
+
+
+def _env_failed(error: Any) -> None:
+    """Print an env failure during training: the user's frames and what renshu was doing (in
+    the message), the checkpoint kept, and how to resume."""
+    errors = Console(stderr=True, highlight=False)
+    errors.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
+    if error.checkpoint is not None:
+        _say(errors, f"Saved {error.checkpoint} (the state before the failing step).")
+    if error.resume:
+        _say(errors, f"Fix the environment, then resume with: {error.resume}")
 
 
 def _results_table(run: Any, result: Any) -> Table:
@@ -628,6 +668,14 @@ def add_test_command(subparsers: Subparsers) -> None:
     )
     parser.add_argument("--render", choices=("human", "ansi"), default=None, help="show every step")
     parser.add_argument("--seed", type=int, default=None, help="seed of the first reset")
+    parser.add_argument(
+        "--max-steps",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="end an episode after N steps, as truncated (default: the env's own time limit, "
+        "else 10000 with a warning when an episode reaches it)",
+    )
     parser.add_argument("--device", default=None, help='"cpu", "cuda", ... (default: as saved)')
     parser.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
     parser.set_defaults(handler=run_test)
@@ -681,7 +729,12 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
             recorder = FrameRecorder(env, max_frames=2_000, caption=draw_score(env), episodes=1)
             callbacks.append(recorder)
         history = agent.test(
-            episodes=episodes, env=env, seed=args.seed, callbacks=callbacks, progress=False
+            episodes=episodes,
+            env=env,
+            seed=args.seed,
+            callbacks=callbacks,
+            progress=False,
+            max_episode_steps=args.max_steps,
         )
     except DependencyNotInstalled as error:
         raise ConfigError(
@@ -881,10 +934,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _warning_printer(console: Console) -> Callable[..., None]:
-    """A ``warnings.showwarning`` that prints one ``warning: ...`` paragraph."""
+    """A ``warnings.showwarning`` that prints one ``warning: ...`` paragraph, once per text:
+    envs are built several times per command (check, training, test, GIF), and each build
+    repeats the same warnings (the legacy adapter's, Gymnasium's Box precision)."""
+    shown: set[str] = set()
 
     def show(message: Warning | str, *_: Any, **__: Any) -> None:
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(message)).removeprefix("WARN: ")
+        if text in shown:
+            return
+        shown.add(text)
         console.print(Text.assemble(("warning: ", "bold yellow"), text), soft_wrap=True)
 
     return show

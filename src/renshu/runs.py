@@ -30,7 +30,6 @@ other keys): episode rows fill ``episode``, ``charts/episode_reward`` and
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime
 import math
 import os
@@ -48,7 +47,7 @@ import numpy as np
 from renshu import checkpoint
 from renshu.callbacks import Callback, CheckpointEvery
 from renshu.config import build, dump_yaml, load_yaml, to_plain
-from renshu.errors import CheckpointError, ConfigError, RenshuError
+from renshu.errors import CheckpointError, ConfigError, EnvError, RenshuError
 
 if TYPE_CHECKING:
     from renshu.agents.dqn import DQN
@@ -700,12 +699,17 @@ class Run:
         every = log_every if log_every is not None else max(100, min(1_000, total // 50))
         started = time.perf_counter()
         try:
-            history = agent.fit(
-                total - start,
-                callbacks=[csv_log, tb, keeper, *callbacks],
-                progress=progress,
-                log_every=every,
-            )
+            try:
+                history = agent.fit(
+                    total - start,
+                    callbacks=[csv_log, tb, keeper, *callbacks],
+                    progress=progress,
+                    log_every=every,
+                )
+            except EnvError as error:  # the env failed: keep the work, say how to go on
+                error.checkpoint = self._save_before_failure(agent)
+                error.resume = f"renshu train --resume {self.path}"
+                raise
             wall = time.perf_counter() - started
             files["tensorboard"] = self.path / "tb"
             # The resume point: a checkpoint at the last step (unless one was just written).
@@ -741,6 +745,19 @@ class Run:
         finally:
             csv_log.close()
             tb.close()
+
+    def _save_before_failure(self, agent: DQN) -> Path | None:
+        """A checkpoint of the state before the step the env failed on (nothing of that step
+        was stored); None if it cannot be written."""
+        newest = checkpoint.latest(self.checkpoint_dir)
+        if newest is not None and int(newest.name) == agent.num_steps:
+            return newest
+        try:
+            saved = agent.save_checkpoint(self.checkpoint_dir, replay=True)
+        except (OSError, RenshuError):
+            return newest
+        prune_replays(self.checkpoint_dir)
+        return saved
 
     def _agent(self, start_from: Path | None, device: str | None) -> DQN:
         overrides = {"device": device} if device else {}
@@ -952,18 +969,9 @@ def plot_runs(
     return out
 
 
-TRAINABLE_DESPITE = frozenset({"obs-out-of-bounds"})
-"""Check errors an agent trains through (a Box observation a little outside its bounds, as in
-tutorial 000's shower): ``train`` reports them as warnings instead of refusing."""
-
-
 def _check_trainable(env: Any, algo: str) -> list[Problem]:
-    """Run :func:`renshu.check_env`; raise only for problems that make training impossible."""
-    from renshu.check import EnvCheckError, check_env
+    """Run :func:`renshu.check_env`: its errors refuse the run, its warnings are returned (an
+    observation outside its Box bounds is a warning there too, so check and train agree)."""
+    from renshu.check import check_env
 
-    try:
-        return check_env(env, algo=algo)
-    except EnvCheckError as error:
-        if any(p.severity == "error" and p.code not in TRAINABLE_DESPITE for p in error.problems):
-            raise
-        return [dataclasses.replace(p, severity="warning") for p in error.problems]
+    return check_env(env, algo=algo)
