@@ -126,14 +126,13 @@ def _algorithms() -> list[str]:
     spec = importlib.util.find_spec("renshu.checkpoint")
     if spec is not None and spec.origin is not None:
         for node in ast.parse(Path(spec.origin).read_text(encoding="utf-8")).body:
-            target = node.targets[0] if isinstance(node, ast.Assign) else None
-            if isinstance(node, ast.AnnAssign):
-                target = node.target
-            if isinstance(target, ast.Name) and target.id == "ALGORITHMS" and node.value:
-                try:
-                    return sorted(ast.literal_eval(node.value))
-                except ValueError:
-                    break
+            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+                target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+                if isinstance(target, ast.Name) and target.id == "ALGORITHMS":
+                    try:
+                        return sorted(ast.literal_eval(node.value))
+                    except ValueError:
+                        break
     from renshu.checkpoint import ALGORITHMS  # not a literal: import it after all
 
     return sorted(ALGORITHMS)

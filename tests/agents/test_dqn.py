@@ -12,8 +12,8 @@ from gymnasium import spaces
 import renshu
 from renshu.agents.dqn import DQN, DQNConfig
 from renshu.callbacks import Callback, EpisodeLogger
-from renshu.envs.toy import ConstantRewardEnv, IdentityEnv, ScriptedEnv
 from renshu.check import EnvCheckError
+from renshu.envs.toy import ConstantRewardEnv, IdentityEnv, ScriptedEnv
 from renshu.errors import ConfigError, EnvError
 
 torch.set_num_threads(1)

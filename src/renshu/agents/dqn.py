@@ -12,6 +12,7 @@ The pieces (replay, nets, exploration, optim) are unit-tested modules of their o
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import signal
 import time
@@ -648,7 +649,7 @@ class DQN:
             lines.append("In your code (most recent call last):")
             lines.extend(line.rstrip("\n") for line in traceback.format_list(list(frames)))
         lines.append(
-            f"Fix the error there; `renshu check` runs reset() and step() without training. "
+            "Fix the error there; `renshu check` runs reset() and step() without training. "
             "The full traceback is this error's __cause__."
         )
         failure = EnvError("\n".join(lines))
@@ -686,7 +687,7 @@ class DQN:
         elif isinstance(env, SyncVectorEnv):
             envs = env.envs
             for e, inner in enumerate(list(envs)):
-                envs[e] = checked(inner, e, lambda x, e=e: envs.__setitem__(e, x))
+                envs[e] = checked(inner, e, functools.partial(envs.__setitem__, e))
 
     def _warn_if_never_ending(self) -> None:
         if self._warned_never_ending or self._frames is None:
@@ -1107,7 +1108,9 @@ class DQN:
 def _step_limit(env: Any) -> int:
     """The env's own episode limit (its spec's max_episode_steps), else TEST_STEP_CAP."""
     limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
-    return limit if _is_int(limit) and limit >= 1 else TEST_STEP_CAP
+    if isinstance(limit, int | np.integer) and not isinstance(limit, bool) and limit >= 1:
+        return int(limit)
+    return TEST_STEP_CAP
 
 
 def _capped_message(episode: int, cap: int) -> str:
