@@ -57,7 +57,7 @@ CASES = [
     Case(
         "ObsOutOfBounds",
         "obs-out-of-bounds",
-        "error",
+        "warning",
         ("Observations are not in observation_space Box(0.0, 1.0, (1,), float32)", "above high"),
         "`obs = np.clip(obs, 0.0, 1.0)`, and return `np.array([...], dtype=np.float32)`",
     ),
@@ -200,14 +200,14 @@ CASES = [
         "StepRaises",
         "step-raises",
         "error",
-        ("step() raised ZeroDivisionError: the shower broke", "line 145"),
+        ("step() raised ZeroDivisionError: the shower broke", "line 147"),
         "Fix the error at that line",
     ),
     Case(
         "ResetRaises",
         "reset-raises",
         "error",
-        ("reset() raised KeyError: 'temperature'", "broken_envs.py, line 150"),
+        ("reset() raised KeyError: 'temperature'", "broken_envs.py, line 152"),
         "Fix the error at that line",
     ),
     Case(
@@ -300,12 +300,10 @@ TUTORIAL_CODES = [
     ],
 )
 def test_tutorial_env(variant: str, codes: list[str]) -> None:
-    with pytest.raises(EnvCheckError) as caught:
-        check_env(f"{FIXTURES / variant}.py:ShowEnv")
-    problems = caught.value.problems
-    assert [p.code for p in problems] == codes
-    drift = problems[0]
-    assert drift.severity == "error"
+    problems = check_env(f"{FIXTURES / variant}.py:ShowEnv")  # warnings only: it trains
+    assert sorted(p.code for p in problems) == sorted(codes)
+    drift = next(p for p in problems if p.code == "obs-out-of-bounds")
+    assert drift.severity == "warning"
     assert "Observations are not in observation_space Box(0.0, 100.0, (1,), float32)" in (
         drift.message
     )
@@ -315,10 +313,10 @@ def test_tutorial_env(variant: str, codes: list[str]) -> None:
         "`obs = np.clip(obs, 0.0, 100.0)`, and return `np.array([...], dtype=np.float32)`; or "
         "widen the Box if such values are real."
     )
-    ints = problems[-1]
+    ints = next(p for p in problems if p.code == "obs-not-array")
     assert ints.message.startswith("reset() and step() return a Python int (")
     assert ints.fix == "Return `np.array([...], dtype=np.float32)` instead of the bare value."
-    assert all(p.severity == "warning" for p in problems[1:])
+    assert all(p.severity == "warning" for p in problems)
 
 
 def test_adapted_legacy_env_is_checked_as_written() -> None:
@@ -395,7 +393,7 @@ def test_problem_is_a_frozen_dataclass() -> None:
 
 def test_errors_come_before_warnings() -> None:
     with pytest.raises(EnvCheckError) as caught:
-        check_env(f"{FIXTURES / 'tutorial000_gym.py'}:ShowEnv")
+        check_env(broken("LegacyNaNObs"))
     severities = [p.severity for p in caught.value.problems]
     assert severities == sorted(severities)
 
@@ -404,8 +402,7 @@ def test_unknown_algo() -> None:
     with pytest.raises(ConfigError) as caught:
         check_env(CORRIDOR, algo="dqm")
     assert str(caught.value) == (
-        "Unknown algo 'dqm' for check_env. Known: dqn, drqn, a2c, a3c, ppo; pass one of those, "
-        "or leave algo out."
+        "Unknown algo 'dqm' for check_env. Known: dqn; pass one of those, or leave algo out."
     )
 
 

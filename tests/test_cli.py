@@ -87,11 +87,23 @@ def test_check_clean_env_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_check_prints_a_table_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", TUTORIAL]) == 1
+    env = "tests/fixtures/broken_envs.py:LegacyNaNObs"
+    assert main(["check", env]) == 1
     out = capsys.readouterr().out
-    for word in ("severity", "problem", "fix", "obs-out-of-bounds", "np.clip", "step-4-tuple"):
+    for word in ("severity", "problem", "fix", "obs-not-finite", "np.nan_to_num", "step-4-tuple"):
         assert word in out
-    assert out.rstrip().endswith(f"✗ {TUTORIAL}: 1 error, 4 warnings.")
+    assert out.rstrip().endswith(f"✗ {env}: 1 error, 4 warnings.")
+
+
+def test_tutorial_show_env_passes_check_with_warnings_as_train_trains_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One severity for one problem: the shower's drift outside Box(0, 100) is a warning in
+    `renshu check` (exit 0) as in `renshu train` (which trains)."""
+    assert main(["check", TUTORIAL, "--algo", "dqn"]) == 0
+    out = capsys.readouterr().out
+    assert "obs-out-of-bounds" in out and "warning" in out
+    assert out.rstrip().endswith(f"✓ {TUTORIAL} passed the check (5 warnings).")
 
 
 def test_check_with_algo(capsys: pytest.CaptureFixture[str]) -> None:
@@ -183,9 +195,10 @@ def test_ctrl_c_exits_130(
 
 def test_subprocess_check_exit_codes() -> None:
     assert run("check", CORRIDOR).returncode == 0
-    failed = run("check", TUTORIAL)
+    failed = run("check", "tests/fixtures/broken_envs.py:ObsNaN")
     assert failed.returncode == 1
-    assert "obs-out-of-bounds" in failed.stdout
+    assert "obs-not-finite" in failed.stdout
+    assert run("check", TUTORIAL).returncode == 0  # warnings only
 
 
 def test_subprocess_random_output_format() -> None:
@@ -219,3 +232,81 @@ def test_cli_module_does_not_import_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+# ---- env faults, step bounds, noise -------------------------------------------------------------
+
+
+def test_check_fixes_wrap_in_a_narrow_console_never_cut() -> None:
+    from rich.console import Console
+
+    from renshu.check import Problem
+    from renshu.cli import _problem_table
+
+    fix = (
+        "Return truncated=True after a step limit, or wrap the env: "
+        "gymnasium.wrappers.TimeLimit(env, max_episode_steps=N)."
+    )
+    console = Console(width=60, record=True, highlight=False)
+    console.print(_problem_table([Problem("warning", "no-episode-end", "Never ends.", fix)]))
+    text = console.export_text()
+    assert "…" not in text
+    cells = "".join(
+        line.split("│")[3].strip() for line in text.splitlines() if line.count("│") == 4
+    )
+    assert "".join(fix.split()) in "".join(cells.split())
+
+
+def test_check_algo_offers_the_algorithms_renshu_has(capsys: pytest.CaptureFixture[str]) -> None:
+    from renshu.checkpoint import ALGORITHMS
+
+    assert main(["check", CORRIDOR, "--algo", "ppo"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'ppo'" in err
+    assert f"choose from {', '.join(repr(a) for a in sorted(ALGORITHMS))}" in err
+
+
+def test_train_prints_each_warning_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = "tests/fixtures/tutorial000_gym.py:ShowEnv"
+    args = ["--runs-dir", str(tmp_path), "--steps", "200", "--no-gif"]
+    assert main(["train", env, *args]) == 0
+    err = capsys.readouterr().err
+    assert err.count("renshu adapted ShowEnv") == 1
+    assert err.count("Box bound precision lowered") <= 1
+
+
+def test_env_error_in_training_saves_a_checkpoint_prints_frames_and_resumes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = "tests/fixtures/broken_envs.py:StepRaisesAt"
+    monkeypatch.setenv("RAISE_AT_STEP", "150")
+    args = ["--runs-dir", str(tmp_path), "--steps", "400", "--no-gif", "--no-check"]
+    assert main(["train", env, *args]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    run = tmp_path / "StepRaisesAt-dqn-0"
+    assert "step() raised ZeroDivisionError: the shower broke" in err
+    found = re.search(r"\(renshu was stepping env 0 at training step (\d+)\)\.", err)
+    assert found is not None, err
+    step = found.group(1)  # ~149: make() probes one step() before training
+    assert 140 < int(step) < 150
+    assert 'broken_envs.py", line' in err and 'raise ZeroDivisionError("the shower broke")' in err
+    assert f"Saved {run / 'checkpoints' / step} (the state before the failing step)." in err
+    assert f"resume with: renshu train --resume {run}" in err
+    assert (run / "checkpoints" / step / "replay.npz").is_file()
+    monkeypatch.delenv("RAISE_AT_STEP")
+    assert main(["train", "--resume", str(run), "--no-gif"]) == 0
+    assert f"from step {step}" in capsys.readouterr().out
+    assert (run / "agent").is_dir()
+
+
+def test_test_max_steps_bounds_a_never_ending_env(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = "tests/fixtures/broken_envs.py:NeverEnds"
+    args = ["--runs-dir", str(tmp_path), "--steps", "100", "--no-gif", "--name", "x"]
+    assert main(["train", env, *args]) == 0  # its greedy test ends at the default cap
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("did not end within 10,000 steps") == 1 and "--max-steps N" in err
+    assert main(["test", str(tmp_path / "x"), "--episodes", "2", "--max-steps", "7"]) == 0
+    out = capsys.readouterr().out
+    assert len([line for line in out.splitlines() if EPISODE_LINE.match(line)]) == 2

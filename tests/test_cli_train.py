@@ -227,9 +227,12 @@ def test_an_env_that_fails_the_check_prints_the_problems_and_trains_nothing(
     assert f"{env} failed the environment check with 1 error (see the table above)" in err
     assert f"renshu check {env} --algo dqn" in err and "or pass --no-check" in err
     assert not (tmp_path / "runs").exists()
+    # --no-check skips the check before training; training's own guard still stops at the NaN
     args = ["--runs-dir", str(tmp_path / "runs"), "--steps", "30", "--no-gif", "--no-check"]
-    assert main(["train", env, *args]) == 0
-    assert (tmp_path / "runs" / "RewardNaN-dqn-0" / "agent").is_dir()
+    assert main(["train", env, *args]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "reward-not-finite: step() returned reward nan at training step 0 (env 0)" in err
+    assert not (tmp_path / "runs" / "RewardNaN-dqn-0" / "agent").exists()
 
 
 def test_observations_a_little_out_of_bounds_train_with_a_warning(

@@ -12,7 +12,11 @@ translating its warnings and assertion failures, and then probes the environment
   declared space, bad rewards, non-bool flags, episodes that never end and stepping past the
   end;
 * rendering (``render_mode`` declared in ``metadata``, the right frame type);
-* with ``algo=``, whether that algorithm can handle the action space.
+* with ``algo=``, whether that algorithm can handle both spaces (the algorithm's own
+  ``space_problems``, the verdict its constructor gives too).
+
+The per-step checks (:func:`obs_problem`, :func:`step_problems`) also guard the first steps of
+training (:class:`StepChecks`), so ``agent.fit`` refuses what ``check_env`` refuses.
 
 Errors (the env cannot be trained as it is) raise :class:`EnvCheckError`; warnings are returned.
 The check resets and steps the environment and restores the global ``random`` and
@@ -48,21 +52,20 @@ from renshu.compat.legacy import (
     inspect_api,
     to_gymnasium_space,
 )
-from renshu.errors import ConfigError, EnvResolveError, RenshuError
+from renshu.errors import ConfigError, EnvError, EnvResolveError
 from renshu.make import EnvLike, make_raw, where
 
-__all__ = ["ALGORITHMS", "EnvCheckError", "Problem", "Severity", "check_env"]
+__all__ = [
+    "EnvCheckError",
+    "Problem",
+    "Severity",
+    "StepChecks",
+    "check_env",
+    "obs_problem",
+    "step_problems",
+]
 
 Severity = Literal["error", "warning"]
-
-ALGORITHMS: dict[str, tuple[str, tuple[type[spaces.Space[Any]], ...]]] = {
-    "dqn": ("DQN", (spaces.Discrete,)),
-    "drqn": ("DRQN", (spaces.Discrete,)),
-    "a2c": ("A2C", (spaces.Discrete, spaces.Box)),
-    "a3c": ("A3C", (spaces.Discrete, spaces.Box)),
-    "ppo": ("PPO", (spaces.Discrete, spaces.Box)),
-}
-"""Algorithm name -> (display name, the action space types it handles)."""
 
 _ADAPTED = " renshu adapts this automatically (renshu.make wraps the env in LegacyEnv)."
 _GYMNASIUM_GUIDE = "See https://gymnasium.farama.org/introduction/create_custom_env/."
@@ -89,7 +92,7 @@ class Problem:
         return f"[{self.severity}] {self.code}: {self.message} Fix: {self.fix}"
 
 
-class EnvCheckError(RenshuError):
+class EnvCheckError(EnvError):
     """:func:`check_env` found at least one error; ``problems`` lists everything it found."""
 
     def __init__(self, problems: Sequence[Problem], env: str = "the environment") -> None:
@@ -174,8 +177,11 @@ def check_env(
 
 
 def _algorithm(algo: str | None) -> str | None:
+    """The algorithm's key in :data:`renshu.checkpoint.ALGORITHMS` (the one list of them)."""
     if algo is None:
         return None
+    from renshu.checkpoint import ALGORITHMS
+
     key = algo.lower().replace("-", "").replace("_", "")
     if key not in ALGORITHMS:
         raise ConfigError(
@@ -183,6 +189,16 @@ def _algorithm(algo: str | None) -> str | None:
             "those, or leave algo out."
         )
     return key
+
+
+def _agent_class(key: str) -> Any:
+    """The agent class :data:`renshu.checkpoint.ALGORITHMS` names for ``key``."""
+    import importlib
+
+    from renshu.checkpoint import ALGORITHMS
+
+    module, name = ALGORITHMS[key].split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _resolve(env: EnvLike) -> tuple[Any, bool]:
@@ -369,6 +385,14 @@ class _Checker:
                 "Dict).",
             )
             return False
+        if isinstance(converted, spaces.Discrete) and int(converted.n) < 1:
+            self.add(
+                "error",
+                f"{kind}-space-empty",
+                f"{name} is {converted}: it holds no values (n={int(converted.n)}).",
+                f"Give it at least one value, e.g. self.{name} = Discrete(3).",
+            )
+            return False
         if converted is not space and not self.has("gym-spaces"):
             self.add(
                 "warning",
@@ -492,23 +516,14 @@ class _Checker:
     # ---- algorithm ---------------------------------------------------------------------------
 
     def check_algorithm(self) -> None:
+        """The algorithm's own verdict on both spaces (the one its constructor gives)."""
         if self.algorithm is None or self.env is None:
             return
-        display, allowed = ALGORITHMS[self.algorithm]
-        space = self.env.action_space
-        if isinstance(space, allowed):
-            return
-        names = " or ".join(cls.__name__ for cls in allowed)
-        if allowed == (spaces.Discrete,) and isinstance(space, spaces.Box):
-            fix = "Use a discretizing wrapper or an algorithm for continuous actions."
-        else:
-            fix = f"Wrap the env so that its action space is {names}, or pick another algorithm."
-        self.add(
-            "error",
-            "algo-action-space",
-            f"{display} needs a {names} action space, got {space}.",
-            fix,
-        )
+        agent = _agent_class(self.algorithm)
+        for code, message, fix in agent.space_problems(
+            self.env.observation_space, self.env.action_space
+        ):
+            self.add("error", code, message, fix)
 
     # ---- Gymnasium's checker -----------------------------------------------------------------
 
@@ -693,54 +708,18 @@ class _Checker:
                 message += f" Values seen ranged from {tally.low_seen:g} to {tally.high_seen:g}."
             if self.has("obs-not-array"):
                 message += f" {self.name} also returns bare Python numbers (renshu converts them)."
-            self.add("error", code, message, _obs_fix(code, space))
+            self.add(_OBS_SEVERITY.get(code, "error"), code, message, _obs_fix(code, space))
 
     def check_step_values(
         self, reward: Any, terminated: Any, truncated: Any, info: Any, where_: str
     ) -> None:
-        if isinstance(reward, bool) or not isinstance(
-            reward, (int, float, np.integer, np.floating)
-        ):
-            self.add(
-                "error",
-                "reward-type",
-                f"step() returned reward {_short(reward)} ({type(reward).__name__}) at {where_}; "
-                "expected a float.",
-                "Return a plain number: `reward = float(...)`"
-                + (" (e.g. `float(reward[0])`)." if isinstance(reward, np.ndarray) else "."),
-            )
-        elif not math.isfinite(float(reward)):
-            self.add(
-                "error",
-                "reward-not-finite",
-                f"step() returned reward {float(reward)} at {where_}; rewards must be finite.",
-                "Guard the reward computation (division by zero, overflow, log of 0), e.g. clip "
-                "its inputs or use np.nan_to_num.",
-            )
-        for name, value in (("terminated", terminated), ("truncated", truncated)):
-            self.check_flag(name, value, where_)
-        self.check_info(info, "step()")
-
-    def check_flag(self, name: str, value: Any, where_: str) -> None:
-        if isinstance(value, (bool, np.bool_)):
-            return
-        integer = isinstance(value, (int, np.integer)) and value in (0, 1)
-        self.add(
-            "warning" if integer else "error",
-            f"{name}-type",
-            f"step() returned {name}={_short(value)} ({type(value).__name__}) at {where_}; "
-            "expected a bool.",
-            f"Return a bool: `{name} = bool(...)`.",
-        )
+        for problem in _value_problems(reward, terminated, truncated, info, where_):
+            self.problems.append(problem)
 
     def check_info(self, info: Any, method: str) -> None:
-        if not isinstance(info, dict):
-            self.add(
-                "error",
-                "info-type",
-                f"{method} returned info {_short(info)} ({type(info).__name__}); expected a dict.",
-                "Return a dict as info (`{}` if you have nothing to report).",
-            )
+        problem = info_problem(info, method)
+        if problem is not None:
+            self.problems.append(problem)
 
     # ---- rendering ---------------------------------------------------------------------------
 
@@ -810,6 +789,163 @@ class _Checker:
         trouble = _render_trouble(mode, frame)
         if trouble is not None:
             self.add("warning", "render-return", trouble, _RENDER_FIXES.get(mode, _GYMNASIUM_GUIDE))
+
+
+# --------------------------------------------------------------------------------------------
+# Per-step checks (shared by the probe and by the first steps of training)
+# --------------------------------------------------------------------------------------------
+
+_OBS_SEVERITY: dict[str, Severity] = {"obs-out-of-bounds": "warning"}
+"""Observation problems an agent trains through: a Box observation outside its bounds (as
+tutorial 000's shower drifts) is a warning for ``renshu check`` and ``renshu train`` alike."""
+
+
+def obs_problem(obs: Any, space: spaces.Space[Any], where_: str) -> Problem | None:
+    """None if ``obs`` is in ``space``, else the problem (code, expected vs actual, fix)."""
+    found = _diagnose_obs(obs, space)
+    if found is None:
+        return None
+    code, detail = found
+    return Problem(
+        _OBS_SEVERITY.get(code, "error"),
+        code,
+        f"The observation {detail} (at {where_}); observation_space is {space}.",
+        _obs_fix(code, space),
+    )
+
+
+def reward_problem(reward: Any, where_: str) -> Problem | None:
+    """None for a finite real reward, else the problem."""
+    if isinstance(reward, bool) or not isinstance(reward, (int, float, np.integer, np.floating)):
+        return Problem(
+            "error",
+            "reward-type",
+            f"step() returned reward {_short(reward)} ({type(reward).__name__}) at {where_}; "
+            "expected a float.",
+            "Return a plain number: `reward = float(...)`"
+            + (" (e.g. `float(reward[0])`)." if isinstance(reward, np.ndarray) else "."),
+        )
+    if not math.isfinite(float(reward)):
+        return Problem(
+            "error",
+            "reward-not-finite",
+            f"step() returned reward {float(reward)} at {where_}; rewards must be finite.",
+            "Guard the reward computation (division by zero, overflow, log of 0), e.g. clip "
+            "its inputs or use np.nan_to_num.",
+        )
+    return None
+
+
+def flag_problem(name: str, value: Any, where_: str) -> Problem | None:
+    """None for a bool ``terminated``/``truncated``; a warning for 0/1; else an error."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    integer = isinstance(value, (int, np.integer)) and value in (0, 1)
+    return Problem(
+        "warning" if integer else "error",
+        f"{name}-type",
+        f"step() returned {name}={_short(value)} ({type(value).__name__}) at {where_}; "
+        "expected a bool.",
+        f"Return a bool: `{name} = bool(...)`.",
+    )
+
+
+def info_problem(info: Any, method: str) -> Problem | None:
+    """None for a dict, else the problem."""
+    if isinstance(info, dict):
+        return None
+    return Problem(
+        "error",
+        "info-type",
+        f"{method} returned info {_short(info)} ({type(info).__name__}); expected a dict.",
+        "Return a dict as info (`{}` if you have nothing to report).",
+    )
+
+
+def _value_problems(
+    reward: Any, terminated: Any, truncated: Any, info: Any, where_: str
+) -> list[Problem]:
+    found = [
+        reward_problem(reward, where_),
+        flag_problem("terminated", terminated, where_),
+        flag_problem("truncated", truncated, where_),
+        info_problem(info, "step()"),
+    ]
+    return [p for p in found if p is not None]
+
+
+def step_problems(result: Any, space: spaces.Space[Any], where_: str) -> list[Problem]:
+    """Everything wrong with what one ``step()`` returned (errors and warnings)."""
+    if not (isinstance(result, tuple) and len(result) == 5):
+        return [
+            Problem(
+                "error",
+                "step-return",
+                f"step() returned {_short(result)} at {where_}; expected "
+                "(obs, reward, terminated, truncated, info).",
+                "Return `obs, reward, terminated, truncated, info`.",
+            )
+        ]
+    obs, reward, terminated, truncated, info = result
+    found = obs_problem(obs, space, where_)
+    return ([found] if found is not None else []) + _value_problems(
+        reward, terminated, truncated, info, where_
+    )
+
+
+def reset_problems(result: Any, space: spaces.Space[Any], where_: str) -> list[Problem]:
+    """Everything wrong with what one ``reset()`` returned (errors and warnings)."""
+    if not (isinstance(result, tuple) and len(result) == 2):
+        return [
+            Problem(
+                "error",
+                "reset-return",
+                f"reset() returned {_short(result)} at {where_}; expected (obs, info).",
+                "Return `obs, info` where info is a dict.",
+            )
+        ]
+    found = [obs_problem(result[0], space, where_), info_problem(result[1], "reset()")]
+    return [p for p in found if p is not None]
+
+
+class StepChecks(gymnasium.Wrapper[Any, Any, Any, Any]):
+    """Checks what the first ``steps`` calls of ``reset()``/``step()`` return, as
+    :func:`check_env`'s probe does, and raises :class:`EnvCheckError` on an error.
+
+    ``done`` is called once the steps are checked: the owner then takes the wrapper out, so
+    later steps cost nothing. ``label`` names the env in the error; ``where`` says what the
+    step was (e.g. ``"training step 12"``).
+    """
+
+    def __init__(
+        self,
+        env: gymnasium.Env[Any, Any],
+        *,
+        steps: int,
+        label: str,
+        where: Callable[[], str],
+        done: Callable[[], None],
+    ) -> None:
+        super().__init__(env)
+        self.left, self.label, self.where, self.done = steps, label, where, done
+
+    def reset(self, **kwargs: Any) -> Any:
+        result = self.env.reset(**kwargs)
+        self._verdict(reset_problems(result, self.env.observation_space, self.where()))
+        return result
+
+    def step(self, action: Any) -> Any:
+        result = self.env.step(action)
+        self._verdict(step_problems(result, self.env.observation_space, self.where()))
+        self.left -= 1
+        if self.left <= 0:
+            self.done()
+        return result
+
+    def _verdict(self, problems: list[Problem]) -> None:
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            raise EnvCheckError(errors, self.label)
 
 
 # --------------------------------------------------------------------------------------------

@@ -76,14 +76,15 @@ Run `renshu COMMAND --help` for the options of one command."""
 
 def add_check_command(subparsers: Subparsers) -> None:
     """``renshu check ENV [--algo ALGO]``."""
-    from renshu.check import ALGORITHMS
-
     parser = subparsers.add_parser(
         "check",
         help="explain what is wrong with an environment, with fixes",
         description=_paragraph(
             "Run Gymnasium's checker and renshu's probes on ENV and print every problem with "
-            "its fix. Exits 0 if there are no errors (warnings are fine), 1 if there are."
+            "its fix. An error means renshu cannot train on ENV as it is (`renshu train` "
+            "refuses it); a warning means it trains, but watch out (`renshu train` prints the "
+            "same warnings). Exit code: 0 when there are no errors (warnings only, or nothing "
+            "found), 1 when there is at least one error, 2 when ENV cannot be built."
         ),
         epilog="example:\n  renshu check my_env.py:ShowerEnv --algo dqn",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -91,8 +92,8 @@ def add_check_command(subparsers: Subparsers) -> None:
     parser.add_argument("env", metavar="ENV", help=ENV_HELP)
     parser.add_argument(
         "--algo",
-        choices=sorted(ALGORITHMS),
-        help="also check that this algorithm can handle the action space",
+        choices=_algorithms(),
+        help="also check that this algorithm can handle the observation and action spaces",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the probe (default 0)")
     _add_env_kwargs(parser)
@@ -129,11 +130,34 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _algorithms() -> list[str]:
+    """The algorithms renshu has: the keys of :data:`renshu.checkpoint.ALGORITHMS`, read from
+    its source so that building the parser does not import torch."""
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("renshu.checkpoint")
+    if spec is not None and spec.origin is not None:
+        for node in ast.parse(Path(spec.origin).read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+                target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+                if isinstance(target, ast.Name) and target.id == "ALGORITHMS":
+                    try:
+                        return sorted(ast.literal_eval(node.value))
+                    except ValueError:
+                        break
+    from renshu.checkpoint import ALGORITHMS  # not a literal: import it after all
+
+    return sorted(ALGORITHMS)
+
+
 def _problem_table(problems: Sequence[Problem]) -> Table:
+    # overflow="fold": a long fix (a line of code) wraps onto the next line, never cut with "…"
     table = Table(show_lines=True, header_style="bold")
     table.add_column("severity", no_wrap=True)
-    table.add_column("problem", ratio=3)
-    table.add_column("fix", ratio=2)
+    table.add_column("problem", ratio=3, overflow="fold")
+    table.add_column("fix", ratio=2, overflow="fold")
     for problem in problems:
         style = "bold red" if problem.severity == "error" else "yellow"
         table.add_row(
@@ -493,6 +517,7 @@ def _train(
     run: Any, args: argparse.Namespace, console: Console, *, steps: int | None, resumed: bool
 ) -> int:
     from renshu import checkpoint
+    from renshu.errors import EnvError
     from renshu.runs import LineProgress
 
     total = steps if steps is not None else run.steps
@@ -512,13 +537,17 @@ def _train(
     tty = console.is_terminal
     callbacks = [] if tty else [LineProgress(total, lambda text: _say(console, text))]
     _say(console, f"Ctrl+C stops and saves; resume with: renshu train --resume {run.path}")
-    result = run.train(
-        steps=steps,
-        device=args.device,
-        threads=args.threads if resumed else None,  # a new run has it in its config
-        gif=not args.no_gif,
-        callbacks=callbacks,
-    )
+    try:
+        result = run.train(
+            steps=steps,
+            device=args.device,
+            threads=args.threads if resumed else None,  # a new run has it in its config
+            gif=not args.no_gif,
+            callbacks=callbacks,
+        )
+    except EnvError as error:
+        _env_failed(error)
+        return 1
     for note in result.notes:
         _say(console, note)
     if result.interrupted:
@@ -561,6 +590,17 @@ def _resume_keeps(run: Any, step: int) -> str:
 def _cut_words(episodes: int, steps: int) -> str:
     """``1 episode (37 steps)`` / ``4 episodes (130 steps)``."""
     return f"{_plural(episodes, 'episode').capitalize()} ({_plural(steps, 'step')})"
+
+
+def _env_failed(error: Any) -> None:
+    """Print an env failure during training: the user's frames and what renshu was doing (in
+    the message), the checkpoint kept, and how to resume."""
+    errors = Console(stderr=True, highlight=False)
+    errors.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
+    if error.checkpoint is not None:
+        _say(errors, f"Saved {error.checkpoint} (the state before the failing step).")
+    if error.resume:
+        _say(errors, f"Fix the environment, then resume with: {error.resume}")
 
 
 def _results_table(run: Any, result: Any) -> Table:
@@ -674,6 +714,14 @@ def add_test_command(subparsers: Subparsers) -> None:
     )
     parser.add_argument("--render", choices=("human", "ansi"), default=None, help="show every step")
     parser.add_argument("--seed", type=int, default=None, help="seed of the first reset")
+    parser.add_argument(
+        "--max-steps",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="end an episode after N steps, as truncated (default: the env's own time limit, "
+        "else 10000 with a warning when an episode reaches it)",
+    )
     parser.add_argument("--device", default=None, help='"cpu", "cuda", ... (default: as saved)')
     parser.add_argument(
         "--threads",
@@ -762,7 +810,12 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
         elif kwargs:
             env = make(env_spec, **kwargs)
         history = agent.test(
-            episodes=episodes, env=env, seed=args.seed, callbacks=callbacks, progress=False
+            episodes=episodes,
+            env=env,
+            seed=args.seed,
+            callbacks=callbacks,
+            progress=False,
+            max_episode_steps=args.max_steps,
         )
     except DependencyNotInstalled as error:
         raise ConfigError(
@@ -1040,10 +1093,16 @@ def _file_error_text(error: OSError | UnicodeDecodeError, args: argparse.Namespa
 
 
 def _warning_printer(console: Console) -> Callable[..., None]:
-    """A ``warnings.showwarning`` that prints one ``warning: ...`` paragraph."""
+    """A ``warnings.showwarning`` that prints one ``warning: ...`` paragraph, once per text:
+    envs are built several times per command (check, training, test, GIF), and each build
+    repeats the same warnings (the legacy adapter's, Gymnasium's Box precision)."""
+    shown: set[str] = set()
 
     def show(message: Warning | str, *_: Any, **__: Any) -> None:
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(message)).removeprefix("WARN: ")
+        if text in shown:
+            return
+        shown.add(text)
         console.print(Text.assemble(("warning: ", "bold yellow"), text), soft_wrap=True)
 
     return show

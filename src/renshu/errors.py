@@ -6,6 +6,12 @@ message of a :class:`RenshuError` as one paragraph and exits non-zero, without a
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sysconfig
+import traceback
+from pathlib import Path
+
 
 class RenshuError(Exception):
     """Base class of every error caused by user input (an env, a config, a file)."""
@@ -56,3 +62,50 @@ def os_error_message(error: OSError, doing: str, fix: str | None = None) -> str:
     tag = f" ({code})" if code else ""
     advice = fix or default_fix
     return f"{doing} failed{where}: {reason}{tag}." + (f" {advice}." if advice else "")
+
+
+class EnvError(RenshuError):
+    """The environment failed while renshu was using it: its ``step()`` or ``reset()`` raised
+    (the original exception is the ``__cause__``), or it returned something it must not.
+
+    A run (``renshu train``) saves a checkpoint of the state before the failing step and records
+    it in ``checkpoint``, with the command that resumes from it in ``resume``.
+    """
+
+    doing: str = ""
+    """What renshu was doing, e.g. ``"stepping env 0 at training step 1,234"``."""
+    user_frames: tuple[traceback.FrameSummary, ...] = ()
+    """The traceback entries in the user's own code (see :func:`user_frames`)."""
+    checkpoint: Path | None = None
+    """The checkpoint saved before the failing step, if one was saved."""
+    resume: str | None = None
+    """The command that resumes the run after the env is fixed, if there is a run."""
+
+
+def _package_dir(name: str) -> str | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:  # pragma: no cover - every one is a dependency
+        return None
+    return str(Path(spec.origin).resolve().parent)
+
+
+_NOT_USER_DIRS = tuple(
+    d + os.sep
+    for d in (
+        str(Path(__file__).resolve().parent),
+        *(_package_dir(n) for n in ("gymnasium", "gym", "numpy", "torch")),
+        str(Path(sysconfig.get_paths()["stdlib"]).resolve()),
+    )
+    if d
+)
+
+
+def user_frames(error: BaseException) -> tuple[traceback.FrameSummary, ...]:
+    """The entries of ``error``'s traceback in the user's own code: outside renshu, Gymnasium,
+    gym, NumPy, torch and the standard library (most recent call last)."""
+    return tuple(
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith("<")
+        and not str(Path(frame.filename).resolve()).startswith(_NOT_USER_DIRS)
+    )

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
 import datetime
 import errno
 import math
@@ -57,7 +56,14 @@ import numpy as np
 from renshu import checkpoint
 from renshu.callbacks import Callback, CheckpointEvery
 from renshu.config import build, dump_yaml, load_yaml, to_plain
-from renshu.errors import CheckpointError, ConfigError, RenshuError, RunFileError, os_error_message
+from renshu.errors import (
+    CheckpointError,
+    ConfigError,
+    EnvError,
+    RenshuError,
+    RunFileError,
+    os_error_message,
+)
 
 if TYPE_CHECKING:
     from renshu.agents.dqn import DQN
@@ -959,12 +965,17 @@ class Run:
         every = log_every if log_every is not None else max(100, min(1_000, total // 50))
         started = time.perf_counter()
         try:
-            history = agent.fit(
-                total - start,
-                callbacks=[csv_log, tb, keeper, *callbacks],
-                progress=progress,
-                log_every=every,
-            )
+            try:
+                history = agent.fit(
+                    total - start,
+                    callbacks=[csv_log, tb, keeper, *callbacks],
+                    progress=progress,
+                    log_every=every,
+                )
+            except EnvError as error:  # the env failed: keep the work, say how to go on
+                error.checkpoint = self._save_before_failure(agent)
+                error.resume = f"renshu train --resume {self.path}"
+                raise
             wall = time.perf_counter() - started
             files["tensorboard"] = self.path / "tb"
             result = RunResult(
@@ -1012,6 +1023,19 @@ class Run:
         finally:
             csv_log.close()
             tb.close()
+
+    def _save_before_failure(self, agent: DQN) -> Path | None:
+        """A checkpoint of the state before the step the env failed on (nothing of that step
+        was stored); None if it cannot be written."""
+        newest = checkpoint.latest(self.checkpoint_dir)
+        if newest is not None and int(newest.name) == agent.num_steps:
+            return newest
+        try:
+            saved = agent.save_checkpoint(self.checkpoint_dir, replay=True)
+        except (OSError, RenshuError):
+            return newest
+        prune_replays(self.checkpoint_dir)
+        return saved
 
     def _agent(self, start_from: Path | None, device: str | None, threads: int | None) -> DQN:
         overrides: dict[str, Any] = {"device": device} if device else {}
@@ -1334,26 +1358,17 @@ def plot_runs(
     return out
 
 
-TRAINABLE_DESPITE = frozenset({"obs-out-of-bounds"})
-"""Check errors an agent trains through (a Box observation a little outside its bounds, as in
-tutorial 000's shower): ``train`` reports them as warnings instead of refusing."""
-
-
 def _check_trainable(
     env: Any, algo: str, env_kwargs: Mapping[str, Any] | None = None
 ) -> list[Problem]:
-    """Run :func:`renshu.check_env`; raise only for problems that make training impossible.
+    """Run :func:`renshu.check_env`: its errors refuse the run, its warnings are returned (an
+    observation outside its Box bounds is a warning there too, so check and train agree).
 
     With ``env_kwargs``, the environment is checked as built with them."""
-    from renshu.check import EnvCheckError, check_env
+    from renshu.check import check_env
 
     if env_kwargs:
         from renshu.make import make_raw
 
         env = make_raw(env, **env_kwargs)
-    try:
-        return check_env(env, algo=algo)
-    except EnvCheckError as error:
-        if any(p.severity == "error" and p.code not in TRAINABLE_DESPITE for p in error.problems):
-            raise
-        return [dataclasses.replace(p, severity="warning") for p in error.problems]
+    return check_env(env, algo=algo)

@@ -122,14 +122,22 @@ def record_episode(
     """Play one greedy episode of ``agent`` on ``env`` and return its RGB frames.
 
     ``env`` is an environment built with ``render_mode="rgb_array"``, or anything
-    :func:`renshu.make` accepts (it is then built with that render mode).
+    :func:`renshu.make` accepts (it is then built with that render mode). With ``max_frames``
+    the episode itself ends after that many steps, so an env that never ends cannot hang it.
     """
     from renshu.make import make
 
     if isinstance(env, str | type):
         env = make(env, render_mode="rgb_array")
     recorder = FrameRecorder(env, max_frames=max_frames, caption=draw_score(env))
-    agent.test(episodes=1, env=env, callbacks=[recorder], seed=seed, progress=False)
+    agent.test(
+        episodes=1,
+        env=env,
+        callbacks=[recorder],
+        seed=seed,
+        progress=False,
+        max_episode_steps=max_frames,
+    )
     return recorder.frames
 
 

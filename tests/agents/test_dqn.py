@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,8 +12,9 @@ from gymnasium import spaces
 import renshu
 from renshu.agents.dqn import DQN, DQNConfig
 from renshu.callbacks import Callback, EpisodeLogger
+from renshu.check import EnvCheckError
 from renshu.envs.toy import ConstantRewardEnv, IdentityEnv, ScriptedEnv
-from renshu.errors import ConfigError
+from renshu.errors import ConfigError, EnvError
 
 torch.set_num_threads(1)
 
@@ -254,3 +257,173 @@ def test_config_has_a_docstring_for_every_field() -> None:
     docs = field_docs(DQNConfig)
     assert set(field_names(DQNConfig)) == set(docs)
     assert all(docs.values())
+
+
+# ---- broken envs, never-ending envs, bad observations to act() ---------------------------------
+
+BROKEN = f"{Path(__file__).resolve().parents[1] / 'fixtures' / 'broken_envs.py'}"
+QUICK = {"seed": 0, "warmup_steps": 50, "batch_size": 8, "buffer_size": 500}
+
+BROKEN_FIT = [
+    ("ObsNaN", "obs-not-finite", "contains NaN or inf"),
+    ("RewardNaN", "reward-not-finite", "returned reward nan at training step 0"),
+    ("RewardInf", "reward-not-finite", "returned reward inf at training step 4 (env 0)"),
+    ("RewardNone", "reward-type", "returned reward None (NoneType)"),
+    ("ObsWrongDtype", "obs-dtype", "has dtype float64, not float32"),
+    ("TerminatedArray", "terminated-type", "returned terminated=[False] (ndarray)"),
+    ("ObsWrongShape", "obs-shape", "has shape (2,), not (1,)"),
+    ("RewardArray", "reward-type", "returned reward [1.] (ndarray)"),
+    ("InfoNone", "info-type", "returned info None (NoneType); expected a dict"),
+    ("StepThreeValues", "step-return", "expected (obs, reward, terminated, truncated, info)"),
+    ("ObsString", "obs-type", "'0.55' is a str, not a float32 array of shape (1,)"),
+    ("ObsHuge", "obs-shape", "has shape (1000, 1000), not (1,)"),
+    ("ObsPythonFloat", "obs-type", "is a float, not a float32 array"),
+]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize(("name", "code", "phrase"), BROKEN_FIT, ids=[c[0] for c in BROKEN_FIT])
+def test_fit_on_a_broken_env_raises_renshus_error_naming_the_fault(
+    name: str, code: str, phrase: str
+) -> None:
+    with pytest.raises(EnvCheckError) as caught:
+        DQN(f"{BROKEN}:{name}", **QUICK).fit(300, progress=False)
+    [problem] = caught.value.problems
+    assert problem.code == code and phrase in problem.message, str(caught.value)
+    assert problem.fix and name in str(caught.value)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_fit_guards_observations_turning_inf_after_the_checked_first_steps() -> None:
+    with pytest.raises(EnvCheckError) as caught:
+        DQN(f"{BROKEN}:ObsInfLater", **QUICK).fit(2_000, progress=False)
+    [problem] = caught.value.problems
+    assert problem.code == "obs-not-finite"
+    assert "training step 1," in problem.message  # past the first 1,000 checked steps
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "error", "line"),
+    [
+        ("StepRaises", "step", "ZeroDivisionError: the shower broke", "the shower broke"),
+        ("ResetRaises", "reset", "KeyError: 'temperature'", "KeyError"),
+    ],
+)
+def test_an_exception_in_the_users_env_is_an_env_error_with_their_frames(
+    name: str, method: str, error: str, line: str
+) -> None:
+    with pytest.raises(EnvError) as caught:
+        DQN(f"{BROKEN}:{name}", **QUICK).fit(300, progress=False)
+    failure = caught.value
+    text = str(failure)
+    assert f"{name} ('{BROKEN}:{name}'): {method}() raised {error}" in text
+    doing = "stepping" if method == "step" else "resetting"
+    assert failure.doing == f"{doing} env 0 at training step 0"
+    assert f"(renshu was {doing} env 0 at training step 0)." in text
+    assert "In your code (most recent call last):" in text and "broken_envs.py" in text
+    assert all("renshu" not in Path(f.filename).parts for f in failure.user_frames)
+    assert failure.user_frames[-1].filename.endswith("broken_envs.py")
+    assert line in failure.user_frames[-1].line
+    assert isinstance(failure.__cause__, ZeroDivisionError | KeyError)  # original kept
+
+
+def test_empty_action_space_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"DQN needs at least one action.*n=0"):
+        DQN(f"{BROKEN}:NoActions")
+
+
+@pytest.mark.parametrize("name", ["DiscreteObs", "DictObs", "BoxActions", "NoActions"])
+def test_check_with_algo_and_dqn_give_one_verdict_on_spaces(name: str) -> None:
+    """`renshu check --algo dqn` refuses exactly what DQN(env) refuses, with the same words."""
+    from renshu.agents.dqn import space_problems
+
+    with pytest.raises(ConfigError) as refused:
+        DQN(f"{BROKEN}:{name}")
+    env = renshu.make(f"{BROKEN}:{name}")
+    verdict = space_problems(env.observation_space, env.action_space)
+    assert verdict and DQN.space_problems is space_problems
+    for _, message, fix in verdict:
+        assert message in str(refused.value) and fix in str(refused.value)
+    if name != "NoActions":  # check stops earlier there: the space itself is empty
+        with pytest.raises(EnvCheckError) as checked:
+            renshu.check_env(f"{BROKEN}:{name}", algo="dqn", probe_steps=20)
+        found = {(p.code, p.message, p.fix) for p in checked.value.problems}
+        assert set(verdict) <= found
+
+
+def test_test_on_a_never_ending_env_stops_at_the_cap_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import renshu.agents.dqn as dqn
+
+    monkeypatch.setattr(dqn, "TEST_STEP_CAP", 40)
+    agent = DQN(f"{BROKEN}:NeverEnds", **QUICK)
+    with pytest.warns(UserWarning, match="Test episode 0 did not end within 40 steps") as caught:
+        history = agent.test(episodes=2)
+    assert history.history["nb_episode_steps"] == [40, 40]
+    capped = [w for w in caught if "did not end" in str(w.message)]
+    assert len(capped) == 1  # once per test() call
+    message = str(capped[0].message)
+    assert "max_episode_steps=N" in message and "--max-steps N" in message
+    assert "gymnasium.wrappers.TimeLimit(env, max_episode_steps=N)" in message
+
+
+def test_test_max_episode_steps_ends_episodes_as_truncated_without_a_warning() -> None:
+    agent = DQN(f"{BROKEN}:NeverEnds", **QUICK)
+    ends: list[bool] = []
+
+    class LastStep(Callback):
+        def on_step_end(self, step: int, logs: dict) -> None:
+            ends.append(logs["truncated"])
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = agent.test(episodes=1, max_episode_steps=25, callbacks=[LastStep()])
+    assert history.history["nb_episode_steps"] == [25]
+    assert ends[-1] is True and not any(ends[:-1])
+    with pytest.raises(ConfigError, match="max_episode_steps must be an int >= 1 or None"):
+        agent.test(max_episode_steps=0)
+
+
+def test_evaluation_and_gif_of_a_never_ending_env_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    import renshu.agents.dqn as dqn
+    from renshu.callbacks import Evaluate
+    from renshu.video import record_episode
+
+    monkeypatch.setattr(dqn, "TEST_STEP_CAP", 30)
+    agent = DQN(f"{BROKEN}:NeverEnds", **QUICK)
+    evaluate = Evaluate(every=100, episodes=2)
+    with pytest.warns(UserWarning, match="did not end within 30 steps"):
+        agent.fit(200, callbacks=[evaluate], progress=False)
+    assert len(evaluate.results) == 2
+    frames = record_episode(agent, renshu.make(f"{BROKEN}:NeverEnds"), max_frames=12)
+    assert frames == []  # renders nothing, and the episode ended at 12 steps
+
+
+def test_fit_warns_once_when_no_episode_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    import renshu.agents.dqn as dqn
+
+    monkeypatch.setattr(dqn, "NEVER_ENDING_STEPS", 1_500)
+    agent = DQN(f"{BROKEN}:NeverEnds", **QUICK)
+    with pytest.warns(UserWarning) as caught:
+        agent.fit(4_000, progress=False)
+    never = [str(w.message) for w in caught if "has not ended" in str(w.message)]
+    assert len(never) == 1
+    assert "The episode of env 0 (NeverEnds" in never[0]
+    assert "in 2,000 training steps" in never[0]
+    assert "gymnasium.wrappers.TimeLimit(env, max_episode_steps=...)" in never[0]
+
+
+@pytest.mark.parametrize(
+    ("obs", "given"),
+    [("foo", "got str 'foo'"), (None, "got NoneType None"), ([["a", "b"]], "which is not numbers")],
+)
+def test_act_refuses_what_is_not_an_observation(obs: object, given: str) -> None:
+    agent = DQN(IdentityEnv(), seed=0)
+    with pytest.raises(ConfigError) as caught:
+        agent.act(obs)
+    text = str(caught.value)
+    assert "act() expects an observation: a float32 array of shape" in text
+    assert given in text

@@ -691,3 +691,18 @@ def test_keras_rl_path_learns_the_shower() -> None:
     scores = dqn.test(env, nb_episodes=20, visualize=False, verbose=0)
     print(f"mean test score: {np.mean(scores.history['episode_reward']):.2f}")
     assert np.mean(scores.history["episode_reward"]) >= 50
+
+
+def test_test_on_a_never_ending_env_ends_at_the_step_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """keras-rl's test() on an env that never ends: the default cap ends each episode (with a
+    warning naming nb_max_episode_steps); nb_max_episode_steps sets the bound itself."""
+    import renshu.agents.dqn as dqn
+
+    monkeypatch.setattr(dqn, "TEST_STEP_CAP", 30)
+    env = renshu.make(f"{FIXTURES / 'broken_envs.py'}:NeverEnds")
+    agent = identity_agent(model=mlp(1, 3))
+    with pytest.warns(UserWarning, match="nb_max_episode_steps= in the keras-rl layer"):
+        history = agent.test(env, nb_episodes=2, visualize=False, verbose=0)
+    assert history.history["nb_steps"] == [30, 30]
+    history = agent.test(env, nb_episodes=1, visualize=False, verbose=0, nb_max_episode_steps=9)
+    assert history.history["nb_steps"] == [9]

@@ -12,9 +12,11 @@ The pieces (replay, nets, exploration, optim) are unit-tested modules of their o
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import signal
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,12 +29,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
 from renshu import checkpoint
 from renshu.callbacks import Callback, CallbackList, History, ProgressBar
+from renshu.check import EnvCheckError, StepChecks, obs_problem, reward_problem
 from renshu.config import build, check, is_custom, to_plain
-from renshu.errors import ConfigError, RenshuError
+from renshu.errors import ConfigError, EnvError, RenshuError, user_frames
 from renshu.exploration import Boltzmann, EpsilonGreedy, Exploration, Greedy, make_exploration
 from renshu.fastpath import (
     FlatParams,
@@ -48,6 +51,17 @@ from renshu.optim import make_optimizer
 from renshu.replay import Batch, FrameStack, ReplayBuffer
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+TEST_STEP_CAP = 10_000
+"""test() ends an episode after this many steps (as truncated) when the env's spec gives no
+limit and no ``max_episode_steps=`` is passed, with a warning: a greedy policy on an env that
+never ends would otherwise play forever. 10,000 is above every limit of the built-in and
+classic-control envs (200-1,000 steps) and a few seconds of play for a small network."""
+NEVER_ENDING_STEPS = 100_000
+"""fit() warns once when an episode has gone on for this many steps (per env) without ending."""
+FIRST_STEPS_CHECKED = 1_000
+"""fit() checks what reset()/step() return for this many steps per env after an env is attached
+(as ``renshu check`` does), then steps without the checks."""
 
 
 @dataclass
@@ -228,6 +242,44 @@ def segment_seed(seed: int | None, step: int) -> int | None:
     return int(np.random.SeedSequence([seed, step]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
+def space_problems(observation_space: Any, action_space: Any) -> list[tuple[str, str, str]]:
+    """Why DQN cannot train on these spaces: ``(code, what is wrong, how to fix it)`` each, or
+    ``[]`` when it can. ``DQN(env)`` refuses with these and ``renshu check ENV --algo dqn``
+    reports them, so the two always agree."""
+    problems: list[tuple[str, str, str]] = []
+    if not isinstance(action_space, spaces.Discrete):
+        problems.append(
+            (
+                "algo-action-space",
+                f"DQN needs a Discrete action space, got {action_space}.",
+                "Use a discretizing wrapper or an algorithm for continuous actions."
+                if isinstance(action_space, spaces.Box)
+                else "Wrap the env so that its action space is Discrete, or pick another "
+                "algorithm.",
+            )
+        )
+    elif int(action_space.n) < 1:
+        problems.append(
+            (
+                "algo-action-space",
+                f"DQN needs at least one action, but the action space {action_space} has "
+                f"n={int(action_space.n)}.",
+                "Declare the actions the agent can take: `self.action_space = Discrete(3)` for "
+                "three.",
+            )
+        )
+    if not isinstance(observation_space, spaces.Box):
+        problems.append(
+            (
+                "algo-observation-space",
+                f"DQN needs a Box observation space, got {observation_space}.",
+                "Wrap the env, e.g. gymnasium.wrappers.FlattenObservation, or one-hot a "
+                "Discrete observation.",
+            )
+        )
+    return problems
+
+
 class DQN:
     """Deep Q-Network agent for a Discrete action space. See :class:`DQNConfig` for options."""
 
@@ -323,6 +375,8 @@ class DQN:
         self._iteration = 0
         self._next_target_sync = int(cfg.target_update) if cfg.target_update >= 1 else 0
         self.stop_training = False
+        self._first_steps_checked = False  # set_env() clears it: a new env is checked again
+        self._warned_never_ending = False
         self._callbacks = CallbackList()
         self._frames: np.ndarray | None = None  # None: no episode open in the env
         self._valid = np.ones(cfg.num_envs, dtype=bool)  # False: this env's next step is a reset
@@ -349,21 +403,18 @@ class DQN:
                 )
             return make_vec(env, cfg.num_envs)
         single = make(env)
+        self._check_spaces(single.observation_space, single.action_space)  # before batching
         self._train_env_instance = single
         # SAME_STEP: the final observation arrives with the step that ends an episode.
         return SingleEnv(single)
 
+    space_problems = staticmethod(space_problems)
+    """:func:`space_problems`: the one verdict on spaces (``renshu check --algo dqn`` asks it)."""
+
     def _check_spaces(self, obs_space: Any, act_space: Any) -> tuple[spaces.Box, spaces.Discrete]:
-        if not isinstance(act_space, spaces.Discrete):
-            raise ConfigError(
-                f"DQN needs a Discrete action space, got {act_space}. Use a discretizing wrapper "
-                "or an algorithm for continuous actions."
-            )
-        if not isinstance(obs_space, spaces.Box):
-            raise ConfigError(
-                f"DQN needs a Box observation space, got {obs_space}. Wrap the env, e.g. "
-                "gymnasium.wrappers.FlattenObservation, or one-hot a Discrete observation."
-            )
+        problems = space_problems(obs_space, act_space)
+        if problems:
+            raise ConfigError(" ".join(f"{message} {fix}" for _, message, fix in problems))
         return obs_space, act_space
 
     def _make_exploration(self) -> Exploration:
@@ -389,12 +440,22 @@ class DQN:
 
         With ``window > 1`` an observation is the last ``window`` frames stacked on axis 0.
         """
-        arr = np.asarray(obs, dtype=self.observation_space.dtype)
+        dtype = self.observation_space.dtype
+        expected = (
+            f"act() expects an observation: a {dtype} array of shape {tuple(self.obs_shape)} "
+            f"(or a batch of shape (B, {', '.join(map(str, self.obs_shape))}))"
+        )
+        given = f"{type(obs).__name__} {_short_repr(obs)}"
+        if obs is None or isinstance(obs, str | bytes | dict):
+            raise ConfigError(f"{expected}; got {given}.")
+        try:
+            arr = np.asarray(obs, dtype=dtype)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"{expected}; got {given}, which is not numbers ({error}).") from None
         single = arr.shape == tuple(self.obs_shape)
-        if not single and arr.shape[1:] != tuple(self.obs_shape):
+        if not single and (arr.ndim == 0 or arr.shape[1:] != tuple(self.obs_shape)):
             raise ConfigError(
-                f"act() expects an observation of shape {tuple(self.obs_shape)} or a batch "
-                f"(B, {', '.join(map(str, self.obs_shape))}), got shape {arr.shape}."
+                f"{expected}; got shape {arr.shape}."
                 + (
                     " With window > 1, pass the last frames stacked on axis 0."
                     if self.config.window > 1
@@ -446,9 +507,14 @@ class DQN:
         log_at = self.num_steps + log_every
         n_actions = int(self.action_space.n)
         started, steps_at_start = time.perf_counter(), self.num_steps
+        float_obs = np.issubdtype(self.observation_space.dtype, np.floating)
+        single = cfg.num_envs == 1
+        look_at = self.num_steps + 1_000  # the next look for episodes that never end
 
         cbs.on_train_begin({"steps": steps})
         with self._signals() as interrupted, limit_threads(cfg.threads):
+            if not self._first_steps_checked:
+                self._check_first_steps()
             window = self._begin_segment()
             while self.num_steps < end_step and not self.stop_training and not interrupted:
                 if self._frames is None:  # an eval on the training env or a checkpoint cut
@@ -464,7 +530,18 @@ class DQN:
                 if cbs.wants_steps:
                     self._step_begin_logs(cbs, self._valid)
                 # 2. step (handle the final observation: it is not the next obs after a reset)
-                next_obs, rewards, terminated, truncated, info = env.step(actions)
+                try:
+                    next_obs, rewards, terminated, truncated, info = env.step(actions)
+                except RenshuError:
+                    raise
+                except Exception as error:  # the user's step() raised: say where, keep it
+                    raise self._env_failed(error, "step") from error
+                # NaN/inf guard, before anything is stored (one reduction each: ~1 us a step)
+                if not (
+                    math.isfinite(rewards[0] if single else rewards.sum())
+                    and (not float_obs or math.isfinite(next_obs.sum()))
+                ):
+                    self._refuse_not_finite(rewards, next_obs if float_obs else None)
                 done = terminated | truncated
                 any_done = np.count_nonzero(done) > 0  # (count_nonzero: the cheapest reduction)
                 final_obs = next_obs
@@ -519,6 +596,9 @@ class DQN:
                     while self._next_target_sync <= self.num_steps:
                         self._next_target_sync += int(cfg.target_update)
                 cbs.on_tick(self.num_steps)
+                if self.num_steps >= look_at:
+                    look_at += 1_000
+                    self._warn_if_never_ending()
                 if self.num_steps >= log_at:
                     log_at += log_every
                     elapsed = time.perf_counter() - started
@@ -531,7 +611,12 @@ class DQN:
         """Close open episodes (as time-limit cuts) and reset the envs with the segment seed."""
         assert self.env is not None
         self._close_episodes()
-        obs, _ = self.env.reset(seed=segment_seed(self.config.seed, self.num_steps))
+        try:
+            obs, _ = self.env.reset(seed=segment_seed(self.config.seed, self.num_steps))
+        except RenshuError:
+            raise
+        except Exception as error:  # the user's reset() raised: say where, keep it
+            raise self._env_failed(error, "reset") from error
         self.frame_stack = FrameStack(
             self.config.num_envs, self.config.window, self.observation_space
         )
@@ -557,6 +642,88 @@ class DQN:
         if self._frames is None:
             return []
         return [int(n) for n in self._episode_length[self._valid] if n > 0]
+
+    # ---- the env's faults during training ----------------------------------------------------
+    def _env_label(self) -> str:
+        """The user's env class (and how it was named), for messages."""
+        instance = self._train_env_instance
+        if instance is None and isinstance(self.env, SyncVectorEnv):
+            instance = self.env.envs[0]
+        name = _env_name(instance) if instance is not None else type(self.env).__name__
+        return f"{name} ({self.env_spec!r})" if self.env_spec and self.env_spec != name else name
+
+    def _doing(self, method: str) -> str:
+        what = "stepping" if method == "step" else "resetting"
+        envs = "env 0" if self.config.num_envs == 1 else f"the {self.config.num_envs} envs"
+        return f"{what} {envs} at training step {self.num_steps:,}"
+
+    def _env_failed(self, error: Exception, method: str) -> EnvError:
+        """renshu's error for an exception the user's step()/reset() raised."""
+        doing, frames = self._doing(method), user_frames(error)
+        lines = [
+            f"{self._env_label()}: {method}() raised {type(error).__name__}: {error}",
+            f"(renshu was {doing}).",
+        ]
+        if frames:
+            lines.append("In your code (most recent call last):")
+            lines.extend(line.rstrip("\n") for line in traceback.format_list(list(frames)))
+        lines.append(
+            "Fix the error there; `renshu check` runs reset() and step() without training. "
+            "The full traceback is this error's __cause__."
+        )
+        failure = EnvError("\n".join(lines))
+        failure.doing, failure.user_frames = doing, frames
+        return failure
+
+    def _refuse_not_finite(self, rewards: np.ndarray, obs: np.ndarray | None) -> None:
+        """Raise EnvCheckError naming the NaN/inf reward or observation (no-op if none is)."""
+        for e in range(self.config.num_envs):
+            where = f"training step {self.num_steps:,} (env {e})"
+            problem = reward_problem(float(rewards[e]), where)
+            if problem is None and obs is not None and not np.all(np.isfinite(obs[e])):
+                problem = obs_problem(obs[e], self.observation_space, where)
+            if problem is not None:
+                raise EnvCheckError([problem], self._env_label())
+
+    def _check_first_steps(self) -> None:
+        """Check the first FIRST_STEPS_CHECKED reset()/step() results of each env as
+        ``renshu check`` does (wrapping it in StepChecks, taken out after)."""
+        self._first_steps_checked = True
+        env, label = self.env, self._env_label()
+
+        def checked(inner: Any, e: int, put: Callable[[Any], None]) -> StepChecks:
+            return StepChecks(
+                inner,
+                steps=FIRST_STEPS_CHECKED,
+                label=label,
+                where=lambda: f"training step {self.num_steps:,} (env {e})",
+                done=lambda: put(inner),
+            )
+
+        if isinstance(env, SingleEnv) and isinstance(env.env, gymnasium.Env):
+            inner = env.env
+            env.env = checked(inner, 0, lambda x: setattr(env, "env", x))
+        elif isinstance(env, SyncVectorEnv):
+            envs = env.envs
+            for e, inner in enumerate(list(envs)):
+                envs[e] = checked(inner, e, functools.partial(envs.__setitem__, e))
+
+    def _warn_if_never_ending(self) -> None:
+        if self._warned_never_ending or self._frames is None:
+            return
+        e = int(np.argmax(self._episode_length))
+        longest = int(self._episode_length[e])
+        if longest < NEVER_ENDING_STEPS:
+            return
+        self._warned_never_ending = True
+        warnings.warn(
+            f"The episode of env {e} ({self._env_label()}) has not ended in {longest:,} "
+            "training steps: the env never returns terminated or truncated. Episodes that never "
+            "end log no episode reward, and test() cuts them at its step cap. Add a time limit: "
+            "`gymnasium.wrappers.TimeLimit(env, max_episode_steps=...)` (or return "
+            "truncated=True after a step limit in step()).",
+            stacklevel=3,
+        )
 
     def _track_episodes(
         self,
@@ -730,15 +897,28 @@ class DQN:
         seed: int | None = None,
         epsilon: float = 0.0,
         progress: bool | None = None,
+        max_episode_steps: int | None = None,
     ) -> History:
         """Play ``episodes`` episodes greedily (or eps-greedy with ``epsilon``); returns History.
 
         ``env`` defaults to a fresh copy of the training env (or the training env itself when
         it was given as an instance). With ``render``, ``env.render()`` is called every step and
         a returned frame is passed to callbacks as ``logs["frame"]``.
+
+        An episode that has not ended after ``max_episode_steps`` steps ends there, as
+        truncated. By default that is the env's own limit (its spec's ``max_episode_steps``) or
+        else :data:`TEST_STEP_CAP` steps, with a warning when an episode reaches it.
         """
         check("episodes", _is_int(episodes) and episodes >= 1, "an int >= 1", episodes)
+        check(
+            "max_episode_steps",
+            max_episode_steps is None or (_is_int(max_episode_steps) and max_episode_steps >= 1),
+            "an int >= 1 or None",
+            max_episode_steps,
+        )
         test_env = make(env) if env is not None else self._eval_env()
+        cap = max_episode_steps if max_episode_steps is not None else _step_limit(test_env)
+        warn_at_cap = max_episode_steps is None
         history = History()
         cbs = CallbackList([history, *callbacks])
         cbs.set_agent(self)
@@ -764,6 +944,11 @@ class DQN:
                     obs, reward, terminated, truncated, info = test_env.step(action)
                     done = bool(terminated or truncated)
                     total, length = total + float(reward), length + 1
+                    if not done and length >= cap:  # the step bound: end it as truncated
+                        truncated = done = True
+                        if warn_at_cap:
+                            warn_at_cap = False
+                            warnings.warn(_capped_message(episode, cap), stacklevel=2)
                     logs = {
                         "episode": episode,
                         "observation": obs,
@@ -815,6 +1000,7 @@ class DQN:
             )
         self.env, self.env_spec, self._frames = vec, (env if isinstance(env, str) else None), None
         self.env_name, self._env_ref = env_name(env), None
+        self._first_steps_checked = self._warned_never_ending = False
 
     def _missing_env(self, call: str) -> ConfigError:
         """The error of test()/fit() without an env: which env it was trained on, how to pass it."""
@@ -1146,6 +1332,36 @@ def _same_kinds(saved: Mapping[str, Any], own: Mapping[str, Any]) -> bool:
         return "other"
 
     return all(kind(saved[k]) == kind(own[k]) for k in own if k != "params")
+
+
+def _step_limit(env: Any) -> int:
+    """The env's own episode limit (its spec's max_episode_steps), else TEST_STEP_CAP."""
+    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
+    if isinstance(limit, int | np.integer) and not isinstance(limit, bool) and limit >= 1:
+        return int(limit)
+    return TEST_STEP_CAP
+
+
+def _capped_message(episode: int, cap: int) -> str:
+    return (
+        f"Test episode {episode} did not end within {cap:,} steps, so test() ended it there "
+        "(as truncated); the env returned neither terminated nor truncated. Give the env a "
+        "time limit, `gymnasium.wrappers.TimeLimit(env, max_episode_steps=N)`, or set this cap: "
+        "test(max_episode_steps=N) (`renshu test RUN --max-steps N`, nb_max_episode_steps= in "
+        "the keras-rl layer)."
+    )
+
+
+def _env_name(env: Any) -> str:
+    """The class name of the user's env inside wrappers and the legacy adapter."""
+    inner = getattr(env, "unwrapped", env)
+    inner = getattr(inner, "legacy_env", inner)
+    return type(inner).__name__
+
+
+def _short_repr(value: Any, limit: int = 40) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _env_info(info: dict[str, Any], e: int) -> dict[str, Any]:
