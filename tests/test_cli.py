@@ -291,10 +291,10 @@ def test_env_error_in_training_saves_a_checkpoint_prints_frames_and_resumes(
     assert 140 < int(step) < 150
     assert 'broken_envs.py", line' in err and 'raise ZeroDivisionError("the shower broke")' in err
     assert f"Saved {run / 'checkpoints' / step} (the state before the failing step)." in err
-    assert f"resume with: renshu train --resume {run}" in err
+    assert f"resume with: renshu train {env} --resume {run}" in err
     assert (run / "checkpoints" / step / "replay.npz").is_file()
     monkeypatch.delenv("RAISE_AT_STEP")
-    assert main(["train", "--resume", str(run), "--no-gif"]) == 0
+    assert main(["train", env, "--resume", str(run), "--no-gif"]) == 0
     assert f"from step {step}" in capsys.readouterr().out
     assert (run / "agent").is_dir()
 
@@ -307,6 +307,7 @@ def test_test_max_steps_bounds_a_never_ending_env(
     assert main(["train", env, *args]) == 0  # its greedy test ends at the default cap
     err = " ".join(capsys.readouterr().err.split())
     assert err.count("did not end within 10,000 steps") == 1 and "--max-steps N" in err
-    assert main(["test", str(tmp_path / "x"), "--episodes", "2", "--max-steps", "7"]) == 0
+    test_args = ["--episodes", "2", "--max-steps", "7", "--env", env]
+    assert main(["test", str(tmp_path / "x"), *test_args]) == 0
     out = capsys.readouterr().out
     assert len([line for line in out.splitlines() if EPISODE_LINE.match(line)]) == 2

@@ -750,8 +750,9 @@ def test_no_gif_for_an_env_without_rgb_array_says_why_and_how_to_add_one(
     assert "Pass one of those, or leave render_mode out" not in out
     run = tmp_path / "NeedsLength-dqn-0"
     assert (run / "agent").is_dir() and not (run / "videos").exists()
-    # renshu test --gif: the GIF was the point, so the same explanation and exit 2.
-    assert main(["test", str(run), "--gif"]) == 2
+    # renshu test --gif: the GIF was the point, so the same explanation and exit 2 (the run
+    # names a Python file as its env: the user says it is theirs with --trust-env).
+    assert main(["test", str(run), "--gif", "--trust-env"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert f"error: {NEEDS_LENGTH} has no rgb_array render" in err
     assert "A run is fine without one." in err
@@ -826,13 +827,16 @@ def test_env_kwargs_reach_the_env_in_train_resume_test_random_and_check(
     lengths = read_metrics(run)["charts/episode_length"]
     assert set(lengths[~np.isnan(lengths)]) == {5}
     # resume and test build the env with the saved arguments (it has no default)
-    assert main(["train", "--resume", str(run), "--steps", "120", "--no-gif"]) == 0
+    # (the env is a Python file: a resume or test imports it only when the user names it)
+    assert main(["train", NEEDS_LENGTH, "--resume", str(run), "--steps", "120", "--no-gif"]) == 0
     lengths = read_metrics(run)["charts/episode_length"]
     assert set(lengths[~np.isnan(lengths)]) == {5}
     capsys.readouterr()
-    assert main(["test", str(run), "--episodes", "1", "--render", "ansi"]) == 0
+    test_args = ["--episodes", "1", "--render", "ansi", "--trust-env"]
+    assert main(["test", str(run), *test_args]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1 + 5 + 2  # reset, 5 steps, score, summary
-    assert main(["test", str(run / "agent"), "--episodes", "1", "--env-kwargs", "length=7"]) == 0
+    agent_args = ["--episodes", "1", "--env-kwargs", "length=7", "--trust-env"]
+    assert main(["test", str(run / "agent"), *agent_args]) == 0
     assert main(["random", NEEDS_LENGTH, "--episodes", "1", "--env-kwargs", "length=3"]) == 0
     assert main(["check", NEEDS_LENGTH, "--env-kwargs", "length=3"]) == 0
     capsys.readouterr()

@@ -536,7 +536,7 @@ def _train(
         )
     tty = console.is_terminal
     callbacks = [] if tty else [LineProgress(total, lambda text: _say(console, text))]
-    _say(console, f"Ctrl+C stops and saves; resume with: renshu train --resume {run.path}")
+    _say(console, f"Ctrl+C stops and saves; resume with: {run.resume_command}")
     try:
         result = run.train(
             steps=steps,
@@ -563,7 +563,7 @@ def _train(
                 f"{'was' if result.cut_episodes == 1 else 'were'} cut: not counted as "
                 "episodes (metrics.csv marks the cut); a resume starts new episodes.",
             )
-        _say(console, f"Resume with: renshu train --resume {run.path}")
+        _say(console, f"Resume with: {run.resume_command}")
         return 130 if result.interrupted == "SIGINT" else 143
     if result.steps > result.start_step:
         console.print(_results_table(run, result))
@@ -774,14 +774,14 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
         agent = checkpoint.load(path, env=args.env, trust_env=args.trust_env, **overrides)
         run = _enclosing_run(path, env=args.env, trust_env=args.trust_env)
         env_spec = args.env or agent.env_spec
-        if env_spec is None and run is not None and run._untrusted_env is None:
-            env_spec = run.env  # an agent folder inside a run: the run names the env
         if env_spec is None and agent._env_ref is not None:
             raise ConfigError(
                 checkpoint.untrusted_env_message(agent._env_ref, where=repr(str(path)))
                 + f" If you trust it, name it: renshu test {path} --env {agent._env_ref}, or "
                 "add --trust-env."
             )
+        if env_spec is None and run is not None and run._untrusted_env is None:
+            env_spec = run.env  # an agent folder inside a run: the run names the env
         kwargs = {**(run.env_kwargs if run is not None else {}), **kwargs}
     else:
         run = Run.open(path, env=args.env, trust_env=args.trust_env)
@@ -807,7 +807,7 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
             env = rgb_array_env(env_spec, kwargs)  # the GIF was asked for: no render, exit 2
             recorder = FrameRecorder(env, max_frames=2_000, caption=draw_score(env), episodes=1)
             callbacks.append(recorder)
-        elif kwargs:
+        elif kwargs or env_spec != agent.env_spec:
             env = make(env_spec, **kwargs)
         history = agent.test(
             episodes=episodes,

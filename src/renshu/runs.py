@@ -43,6 +43,7 @@ import errno
 import math
 import os
 import re
+import shlex
 import time
 import uuid
 import warnings
@@ -621,6 +622,15 @@ class Run:
         return self._env
 
     @property
+    def resume_command(self) -> str:
+        """The shell command that continues this run. It names the env when that is Python code
+        (a file or module), which a resume imports only when named on the command line."""
+        env = self.settings.get("env")
+        if isinstance(env, str) and not checkpoint.env_is_safe(env):
+            return f"renshu train {shlex.quote(env)} --resume {shlex.quote(str(self.path))}"
+        return f"renshu train --resume {shlex.quote(str(self.path))}"
+
+    @property
     def env_kwargs(self) -> dict[str, Any]:
         """Constructor arguments of the environment (``--env-kwargs``), from ``config.yaml``."""
         return dict(self.settings.get("env_kwargs") or {})
@@ -921,7 +931,7 @@ class Run:
                         error,
                         f"Training the run {str(self.path)!r}",
                         f"Nothing already written was removed. {fix}, then continue with "
-                        f"renshu train --resume {self.path}",
+                        f"{self.resume_command}",
                     )
                 ) from None
             raise
@@ -974,7 +984,7 @@ class Run:
                 )
             except EnvError as error:  # the env failed: keep the work, say how to go on
                 error.checkpoint = self._save_before_failure(agent)
-                error.resume = f"renshu train --resume {self.path}"
+                error.resume = self.resume_command
                 raise
             wall = time.perf_counter() - started
             files["tensorboard"] = self.path / "tb"
