@@ -179,7 +179,7 @@ def test_a_second_run_never_overwrites_the_first(tiny: Path, tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--set", "gamma=2"], "In --set gamma=2: gamma must be in [0, 1], got 2."),
+        (["--set", "gamma=2"], "In --set gamma=2: gamma must be a number in [0, 1], got 2."),
         (["--set", "gama=0.9"], "Unknown option 'gama' for DQNConfig. Did you mean: gamma?"),
         (["--set", "seed=3"], "sets 'seed', which renshu train sets from --seed"),
         (["--set", "target_update=0"], "target_update must be an int >= 1"),

@@ -66,7 +66,7 @@ def test_unknown_key_in_a_preset_names_the_key_the_file_and_close_matches(tmp_pa
 def test_bad_value_in_a_preset_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("gamma: 2\n")
-    with pytest.raises(ConfigError, match=r"gamma must be in \[0, 1\], got 2") as info:
+    with pytest.raises(ConfigError, match=r"gamma must be a number in \[0, 1\], got 2") as info:
         presets.load_file(path)
     assert str(path) in str(info.value)
 
@@ -119,7 +119,9 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_with_options_checks_and_names_the_origin() -> None:
     preset = presets.load("shower").with_options({"gamma": 0.5}, origin="--set gamma=0.5")
     assert preset.config["gamma"] == 0.5
-    with pytest.raises(ConfigError, match=r"In --set gamma=2: gamma must be in \[0, 1\], got 2"):
+    with pytest.raises(
+        ConfigError, match=r"In --set gamma=2: gamma must be a number in \[0, 1\], got 2"
+    ):
         preset.with_options({"gamma": 2}, origin="--set gamma=2")
 
 
