@@ -669,3 +669,34 @@ def test_huge_steps_start_training_at_once(tiny: Path, tmp_path: Path) -> None:
     assert "step 1,000/1,000,000,000,000" in text
     assert process.returncode == 143, text
     assert "Stopped by SIGTERM at step" in text
+
+
+def test_bad_option_in_a_runs_config_yaml_names_the_file(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    assert train(tiny, tmp_path, "--steps", "30", "--checkpoint-every", "1000") == 0
+    run = tmp_path / "shower-dqn-0"
+    shutil.rmtree(run / "checkpoints")  # resume builds the agent from config.yaml
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("  gamma: 0.9", "  gamma: abc"))
+    assert main(["train", "--resume", str(run), "--steps", "60", "--no-gif"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"'{config}' has a bad entry under config: gamma must be a number in [0, 1], got" in err
+    assert "restore that entry" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("tpu", "device 'tpu' is not a device name torch knows. Use 'auto', 'cpu'"),
+        ("mps", "device 'mps' needs Apple's Metal (MPS), which this torch"),
+    ],
+)
+def test_test_on_a_device_torch_cannot_use_names_the_device(
+    device: str, message: str, trained: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert main(["test", str(trained), "--device", device, "--episodes", "1"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert message in err
+    assert "another version" not in err and "Traceback" not in err

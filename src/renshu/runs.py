@@ -787,7 +787,7 @@ class Run:
             return _load(start_from, self.env, overrides)
         if self.settings["algo"] != "dqn":  # pragma: no cover - one algorithm so far
             raise ConfigError(f"Training {self.settings['algo']!r} runs is not supported yet.")
-        from renshu.agents.dqn import DQN
+        from renshu.agents.dqn import DQN, DQNConfig
 
         options = {**self.settings["config"], **overrides}
         custom = [k for k, v in options.items() if isinstance(v, str) and v.startswith("<custom")]
@@ -797,7 +797,15 @@ class Run:
                 f"{', '.join(custom)}, which config.yaml records only by name. Train it from "
                 "Python with Run.create(...).train()."
             )
-        return DQN(self.env, **options)
+        try:
+            config = build(DQNConfig, options)  # the overrides were checked by train()
+        except ConfigError as error:
+            raise ConfigError(
+                f"{str(self.path / CONFIG_FILE)!r} has a bad entry under config: {error} The "
+                "file was edited or damaged; restore that entry (renshu train --help lists the "
+                "options) and run again."
+            ) from None
+        return DQN(self.env, config=config)
 
     def plot_learning_curve(self, out: str | Path | None = None) -> Path:
         """Draw episode reward against step from ``metrics.csv`` (``plots/learning_curve.png``)."""
