@@ -6,13 +6,16 @@ exact resume and Ctrl+C/SIGTERM use real subprocesses.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -181,7 +184,7 @@ def test_a_second_run_never_overwrites_the_first(tiny: Path, tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--set", "gamma=2"], "In --set gamma=2: gamma must be in [0, 1], got 2."),
+        (["--set", "gamma=2"], "In --set gamma=2: gamma must be a number in [0, 1], got 2."),
         (["--set", "gama=0.9"], "Unknown option 'gama' for DQNConfig. Did you mean: gamma?"),
         (["--set", "seed=3"], "sets 'seed', which renshu train sets from --seed"),
         (["--set", "target_update=0"], "target_update must be an int >= 1"),
@@ -891,3 +894,235 @@ def test_sigterm_at_any_moment_of_train_and_test_exits_143_with_a_line(
     for delay in delays:  # a run stopped before training left nothing, or a checkpoint
         run = tmp_path / "runs" / f"d{delay}"
         assert not run.exists() or checkpoint.latest(run / "checkpoints") is not None, delay
+
+
+# ---- every option checked the same way: --set, --config and a run's config.yaml -------------
+
+
+@contextlib.contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    """Fail (instead of hanging) when the block runs longer than ``seconds``."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "gamma=abc"], "gamma must be a number in [0, 1], got 'abc' (a str)."),
+        (["--set", "gamma=[1]"], "gamma must be a number in [0, 1], got [1] (a list)."),
+        (["--set", "gamma=null"], "gamma must be a number in [0, 1], got None."),
+        (["--set", "learning_rate=x"], "learning_rate must be a number > 0, got 'x' (a str)."),
+        (["--set", "eps_start=[1]"], "eps_start must be a number in [0, 1], got [1] (a list)."),
+        (["--set", "tau=null"], "tau must be a number > 0, got None."),
+        (["--set", "per_alpha=x"], "per_alpha must be a number in [0, 1], got 'x' (a str)."),
+        (
+            ["--set", "max_grad_norm=x"],
+            "max_grad_norm must be a number > 0 or None, got 'x' (a str).",
+        ),
+        (["--set", "double=maybe"], "double must be true or false, got 'maybe' (a str)."),
+        (["--set", "dueling=no"], "dueling must be true or false, got 'no' (a str)."),
+        (["--set", "prioritized=yes"], "prioritized must be true or false, got 'yes' (a str)."),
+        (["--set", "window=100000"], "window must be an int in [1, 1000], got 100000."),
+        (["--set", "batch_size=1.5"], "batch_size must be an int >= 1, got 1.5 (a float)."),
+        (["--set", "net=foo"], 'net must be "auto", "mlp", "cnn", a list of ints >= 1'),
+        (["--set", "device=tpu"], "device 'tpu' is not a device name torch knows."),
+        (["--device", "tpu"], "In --device tpu: device 'tpu' is not a device name torch knows."),
+    ],
+)
+def test_set_bad_values_name_the_option_the_type_and_the_value(
+    args: list[str], message: str, tiny: Path, tmp_path: Path, capsys
+) -> None:
+    runs = tmp_path / "runs"
+    with deadline(60):
+        assert train(tiny, runs, *args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert message in err
+    assert "Traceback" not in err
+    assert not runs.exists()
+
+
+def test_set_true_false_and_null_are_read_as_yaml(tiny: Path, tmp_path: Path) -> None:
+    args = ["--steps", "30", "--set", "double=true", "--set", "max_grad_norm=null"]
+    assert train(tiny, tmp_path, *args, "--set", "buffer_size=1e3") == 0
+    settings = yaml.safe_load((tmp_path / "shower-dqn-0" / "config.yaml").read_text())
+    assert settings["config"]["double"] is True and settings["config"]["max_grad_norm"] is None
+    assert settings["config"]["buffer_size"] == 1000  # 1e3 read as a float, stored as an int
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (
+            "buffer_size=1e12",
+            "buffer_size=1000000000000 needs 19 TiB for the replay buffer (21 bytes per "
+            "transition)",
+        ),
+        ("net=[100000,100000]", "net=[100000, 100000] needs 186 GiB for the networks"),
+    ],
+)
+def test_set_too_big_for_memory_is_refused_with_the_figure(
+    option: str, message: str, tiny: Path, tmp_path: Path, capsys
+) -> None:
+    with deadline(60):
+        assert train(tiny, tmp_path, "--set", option) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert message in err
+    assert "of memory available." in err and "Traceback" not in err
+
+
+def test_config_that_is_a_folder_says_so(tiny: Path, tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "presets"
+    folder.mkdir()
+    args = ["train", "shower", "--config", str(folder), "--runs-dir", str(tmp_path / "runs")]
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"Config file '{folder}' is a folder, not a file." in err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "is not a text file: byte 0 is not UTF-8"),
+        (b"gamma: [1\n", "is not valid YAML"),
+        (b"\x00\x01\x02\x03", "is not valid YAML"),
+        (b"gamma: abc\n", "gamma must be a number in [0, 1], got 'abc' (a str)."),
+        (b"double: no\n", "double must be true or false, got 'no' (a str)."),
+        (b"seed: -1\n", "sets 'seed', which renshu train sets from --seed"),
+    ],
+)
+def test_bad_config_file_names_the_file_and_makes_no_folder(
+    content: bytes, message: str, tmp_path: Path, capsys
+) -> None:
+    preset = tmp_path / "bad.yaml"
+    preset.write_bytes(content)
+    args = ["train", "shower", "--config", str(preset), "--runs-dir", str(tmp_path / "runs")]
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert str(preset) in err and message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.fixture()
+def damaged(trained: Path, tmp_path: Path) -> Path:
+    """A copy of the trained run whose config.yaml a test may damage."""
+    copy = tmp_path / "shower-dqn-0"
+    shutil.copytree(trained, copy)
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            ("checkpoint_every: 60", "checkpoint_every: 0"),
+            "checkpoint_every must be an int >= 1, got 0.",
+        ),
+        (("steps: 120", "steps: abc"), "steps must be an int >= 1, got 'abc' (a str)."),
+        (("seed: 0", "seed: -3"), "seed must be an int >= 0, got -3."),
+        (
+            ("test_episodes: 2", "test_episodes: [2]"),
+            "test_episodes must be an int >= 1, got [2] (a list).",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["resume", "test", "plot"])
+def test_bad_entry_in_a_runs_config_yaml_is_one_paragraph(
+    edit: tuple[str, str], message: str, command: str, damaged: Path, capsys
+) -> None:
+    config = damaged / "config.yaml"
+    text = config.read_text()
+    assert edit[0] in text
+    config.write_text(text.replace(edit[0], edit[1]))
+    args = {
+        "resume": ["train", "--resume", str(damaged), "--steps", "240", "--no-gif"],
+        "test": ["test", str(damaged), "--episodes", "1"],
+        "plot": ["plot", str(damaged)],
+    }[command]
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"'{config}' has a bad entry: {message}" in err
+    assert "restore that entry" in err and "Traceback" not in err
+    assert checkpoint.latest(damaged / "checkpoints") == damaged / "checkpoints" / "120"
+
+
+@pytest.mark.parametrize("command", ["resume", "test"])
+def test_runs_config_yaml_with_undecodable_bytes_is_one_paragraph(
+    command: str, damaged: Path, capsys
+) -> None:
+    config = damaged / "config.yaml"
+    config.write_bytes(config.read_bytes()[:40] + b"\xff\xfe\xfd" + config.read_bytes()[40:])
+    args = {
+        "resume": ["train", "--resume", str(damaged), "--steps", "240", "--no-gif"],
+        "test": ["test", str(damaged), "--episodes", "1"],
+    }[command]
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"Config file '{config}' is not a text file: byte 40 is not UTF-8" in err
+    assert "Restore it from a copy, or start a new run" in err and "Traceback" not in err
+
+
+def test_huge_steps_start_training_at_once(tiny: Path, tmp_path: Path) -> None:
+    """--steps 10**12 trains (and stops on SIGTERM) like any other total: nothing before the
+    first step grows with the total."""
+    args = ["--config", str(tiny), "--steps", str(10**12), "--runs-dir", "runs", "--no-gif"]
+    process = renshu_process("train", "shower", *args, cwd=tmp_path)
+    lines: list[str] = []
+    started = time.monotonic()
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("step "):
+                break
+            assert time.monotonic() - started < 90, "".join(lines)
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    text = "".join(lines) + out
+    assert "step 1,000/1,000,000,000,000" in text
+    assert process.returncode == 143, text
+    assert "Stopped by SIGTERM at step" in text
+
+
+def test_bad_option_in_a_runs_config_yaml_names_the_file(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    assert train(tiny, tmp_path, "--steps", "30", "--checkpoint-every", "1000") == 0
+    run = tmp_path / "shower-dqn-0"
+    shutil.rmtree(run / "checkpoints")  # resume builds the agent from config.yaml
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("  gamma: 0.9", "  gamma: abc"))
+    assert main(["train", "--resume", str(run), "--steps", "60", "--no-gif"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"'{config}' has a bad entry under config: gamma must be a number in [0, 1], got" in err
+    assert "restore that entry" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("tpu", "device 'tpu' is not a device name torch knows. Use 'auto', 'cpu'"),
+        ("mps", "device 'mps' needs Apple's Metal (MPS), which this torch"),
+    ],
+)
+def test_test_on_a_device_torch_cannot_use_names_the_device(
+    device: str, message: str, trained: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert main(["test", str(trained), "--device", device, "--episodes", "1"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert message in err
+    assert "another version" not in err and "Traceback" not in err

@@ -66,7 +66,7 @@ def test_unknown_key_in_a_preset_names_the_key_the_file_and_close_matches(tmp_pa
 def test_bad_value_in_a_preset_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("gamma: 2\n")
-    with pytest.raises(ConfigError, match=r"gamma must be in \[0, 1\], got 2") as info:
+    with pytest.raises(ConfigError, match=r"gamma must be a number in \[0, 1\], got 2") as info:
         presets.load_file(path)
     assert str(path) in str(info.value)
 
@@ -119,10 +119,60 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_with_options_checks_and_names_the_origin() -> None:
     preset = presets.load("shower").with_options({"gamma": 0.5}, origin="--set gamma=0.5")
     assert preset.config["gamma"] == 0.5
-    with pytest.raises(ConfigError, match=r"In --set gamma=2: gamma must be in \[0, 1\], got 2"):
+    with pytest.raises(
+        ConfigError, match=r"In --set gamma=2: gamma must be a number in \[0, 1\], got 2"
+    ):
         preset.with_options({"gamma": 2}, origin="--set gamma=2")
 
 
 def test_unknown_algorithm() -> None:
     with pytest.raises(ConfigError, match="Unknown algorithm 'sarsa'"):
         presets.load("catch", algo="sarsa")
+
+
+def test_gamma_as_a_string_in_a_preset_names_the_file_and_the_type(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("gamma: abc\n")
+    with pytest.raises(ConfigError) as info:
+        presets.load_file(path)
+    assert str(info.value) == (
+        f"In preset file '{path}': gamma must be a number in [0, 1], got 'abc' (a str). "
+        "Fix it there and run again."
+    )
+
+
+def test_preset_file_of_binary_garbage_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.yaml"
+    path.write_bytes(b"\xff\xfe\x00\x81binary\x9c" * 50)
+    with pytest.raises(ConfigError, match=rf"Config file '{path}' is not a text file"):
+        presets.load_file(path)
+
+
+def test_preset_path_that_is_a_folder_says_it_is_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a folder, not a file"):
+        presets.load_file(tmp_path)
+
+
+def test_yes_is_not_a_boolean_in_a_preset(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("double: yes\n")
+    with pytest.raises(ConfigError, match=r"double must be true or false, got 'yes' \(a str\)"):
+        presets.load_file(path)
+
+
+def test_steps_in_a_preset_are_type_checked_and_1e5_is_an_int(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("steps: 1e5\n")
+    assert presets.load_file(path).steps == 100_000
+    path.write_text("steps: abc\n")
+    with pytest.raises(
+        ConfigError, match=r"steps in preset file .* must be an int >= 1, got 'abc' \(a str\)"
+    ):
+        presets.load_file(path)
+
+
+def test_max_grad_norm_null_in_a_preset_means_no_clipping(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("max_grad_norm: null\n")
+    preset = presets.load_file(path)
+    assert build(DQNConfig, preset.config).max_grad_norm is None

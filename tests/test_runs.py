@@ -59,7 +59,7 @@ def test_default_checkpoint_interval() -> None:
 
 
 def test_create_checks_before_making_anything(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"gamma must be in \[0, 1\], got 5"):
+    with pytest.raises(ConfigError, match=r"gamma must be a number in \[0, 1\], got 5"):
         Run.create("shower", options={"gamma": 5}, runs_dir=tmp_path)
     with pytest.raises(ConfigError, match="steps must be an int >= 1, got 0"):
         Run.create("shower", steps=0, runs_dir=tmp_path)

@@ -281,7 +281,7 @@ A preset file (--config) looks like:
     config: {{double: true, target_update: 500}}
 or is a flat mapping of options (plus optional steps, test_episodes).
 
-options for --set KEY=VALUE (values are YAML: 0.99, 1e-3, true, [64, 64], null):
+options for --set KEY=VALUE (values are YAML: 0.99, 1e-3, true or false, [64, 64], null):
 {options}"""
 
 

@@ -1,9 +1,31 @@
 """Dataclass configs: field docs, building from dicts/YAML, and validation with clear errors.
 
 Each algorithm declares one ``@dataclass`` config whose fields carry a docstring (the string
-literal under the field). This module reads those docstrings (for ``--help``, docs and error
-messages), builds a config from user options (unknown keys are errors that suggest the close
-matches), and loads/saves YAML presets.
+literal under the field) and whose annotations say what a field accepts, with
+:data:`typing.Annotated` constraints next to the type::
+
+    @dataclass
+    class Config:
+        gamma: Annotated[float, Range(0, 1)] = 0.99
+        '''Discount factor in [0, 1].'''
+        max_grad_norm: Annotated[float, Range(gt=0)] | None = 10.0
+        '''Clip the gradient norm to this (None: no clipping).'''
+
+        def __post_init__(self) -> None:
+            validate(self)
+
+:func:`validate` checks every field from its annotation, the type first, then the range, so
+the Python API, ``--set key=value`` and YAML files give the same message, e.g. ``gamma must be
+a number in [0, 1], got 'abc' (a str).`` This module also reads the docstrings (for ``--help``,
+docs and error messages), builds a config from user options (unknown keys are errors that
+suggest the close matches), and loads/saves YAML presets.
+
+What a type accepts: ``float`` any real number (an int, a NumPy number), finite, never a bool;
+``int`` an int or a float with an integral value (YAML reads ``1e5`` as a float), converted to
+int, never a bool; ``bool`` only ``True``/``False`` (YAML and ``--set``: ``true``/``false``, not
+``yes``/``no``/``on``/``off``, which stay strings and are refused); ``str`` a string;
+``list[X]`` a list or tuple whose items are each an X; ``dict`` a mapping; ``None`` itself
+(``null`` in YAML); ``Any`` anything (narrowed by :class:`Satisfies`).
 """
 
 from __future__ import annotations
@@ -15,11 +37,17 @@ import functools
 import importlib.util
 import inspect
 import itertools
+import math
+import numbers
+import os
 import re
 import textwrap
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar, Union, get_args, get_origin
 
 import yaml
 
@@ -116,9 +144,19 @@ def is_custom(value: Any) -> bool:
 
 
 class YamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, but ``1e-3`` and ``5e4`` are floats (YAML 1.2), not strings."""
+    """PyYAML's safe loader with YAML 1.2's plain scalars: ``1e-3`` and ``5e4`` are floats (not
+    strings), and only ``true``/``false`` are booleans (YAML 1.1's ``yes``, ``no``, ``on``,
+    ``off`` stay strings, so ``double: yes`` is refused instead of guessed)."""
 
 
+_BOOL = "tag:yaml.org,2002:bool"
+YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+YamlLoader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 YamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
@@ -128,26 +166,43 @@ YamlLoader.add_implicit_resolver(
 
 def parse_value(text: str) -> Any:
     """Read one ``--set key=value`` value as YAML: ``0.99``, ``1e-3``, ``true``, ``[64, 64]``,
-    ``null``; anything that is not valid YAML stays the string it is."""
+    ``null``; booleans are ``true``/``false`` only (``yes``/``no`` stay strings, which a bool
+    option refuses); anything that is not valid YAML stays the string it is."""
     try:
         return yaml.load(text, Loader=YamlLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError, ValueError):
         return text
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, with errors that name the file."""
+def load_yaml(
+    path: str | Path, *, fix: str = "Fix the file, or pass another one."
+) -> dict[str, Any]:
+    """Read a YAML mapping; every failure (missing, a folder, unreadable, not UTF-8 text, not
+    YAML, not a mapping) is a ConfigError naming the file, ending with ``fix``."""
     path = Path(path)
+    where = f"Config file {str(path)!r}"
+    if path.is_dir():
+        raise ConfigError(f"{where} is a folder, not a file. Pass the YAML file inside it.")
     if not path.is_file():
-        raise ConfigError(f"Config file {str(path)!r} does not exist. Check the path.")
+        raise ConfigError(f"{where} does not exist. Check the path.")
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YamlLoader) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"Config file {str(path)!r} is not valid YAML: {exc}") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{where} is not a text file: byte {exc.start} is not UTF-8 (a binary or damaged "
+            f"file?). {fix}"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{where} cannot be read ({exc.strerror or exc}). {fix}") from None
+    try:
+        data = yaml.load(text, Loader=YamlLoader)
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"{where} is not valid YAML: {reason}. {fix}") from None
+    data = {} if data is None else data
     if not isinstance(data, dict):
         raise ConfigError(
-            f"Config file {str(path)!r} must hold a mapping of option: value, "
-            f"got a {type(data).__name__}."
+            f"{where} must hold a mapping of option: value, got a {type(data).__name__}. {fix}"
         )
     return data
 
@@ -161,3 +216,348 @@ def check(name: str, ok: bool, allowed: str, value: Any) -> None:
     """Raise ConfigError ``name must be <allowed>, got <value>`` unless ``ok``."""
     if not ok:
         raise ConfigError(f"{name} must be {allowed}, got {value!r}.")
+
+
+# --------------------------------------------------------------------------------------------
+# Declarative validation: constraints written next to each field's type
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bounds of a number: ``Range(0, 1)`` is [0, 1], ``Range(gt=0)`` is > 0, ``Range(1, 1000)``
+    on an int is [1, 1000]. Values must also be finite (no NaN, no infinity)."""
+
+    ge: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    lt: float | None = None
+
+    def __call__(self, value: float) -> bool:
+        """Whether ``value`` lies within the bounds."""
+        return (
+            math.isfinite(value)
+            and (self.ge is None or value >= self.ge)
+            and (self.gt is None or value > self.gt)
+            and (self.le is None or value <= self.le)
+            and (self.lt is None or value < self.lt)
+        )
+
+    def __str__(self) -> str:
+        low = ("[", self.ge) if self.ge is not None else ("(", self.gt)
+        high = ("]", self.le) if self.le is not None else (")", self.lt)
+        if low[1] is not None and high[1] is not None:
+            return f"in {low[0]}{_number(low[1])}, {_number(high[1])}{high[0]}"
+        if low[1] is not None:
+            return f"{'>=' if low[0] == '[' else '>'} {_number(low[1])}"
+        if high[1] is not None:
+            return f"{'<=' if high[0] == ']' else '<'} {_number(high[1])}"
+        return ""
+
+
+class OneOf:
+    """The strings a ``str`` field accepts: ``Annotated[str, OneOf("huber", "mse")]``."""
+
+    def __init__(self, *choices: str) -> None:
+        self.choices = choices
+
+    def __call__(self, value: str) -> bool:
+        """Whether ``value`` is one of the choices."""
+        return value in self.choices
+
+    def __str__(self) -> str:
+        return ", ".join(f'"{choice}"' for choice in self.choices)
+
+    def __repr__(self) -> str:
+        return f"OneOf{self.choices!r}"
+
+
+@dataclass(frozen=True)
+class Satisfies:
+    """An object a field accepts when ``test(value)`` holds, described as ``what``:
+    ``Annotated[Any, Satisfies("a callable", callable)]``."""
+
+    what: str
+    test: Callable[[Any], bool]
+
+
+@dataclass(frozen=True)
+class Note:
+    """Words shown in parentheses after one alternative of a field, e.g. what it means:
+    ``Annotated[int, Range(ge=1), Note("hard copy every N steps")]``."""
+
+    text: str
+
+
+class _Alternative(NamedTuple):
+    """One member of a field's annotation (a field ``int | None`` has two)."""
+
+    kind: Any  # float, int, bool, str, None, list, dict or Any
+    item: tuple[_Alternative, ...]  # the alternatives of a list's items
+    checks: tuple[Any, ...]  # Range, OneOf, Satisfies
+    note: str
+
+
+def _alternatives(annotation: Any) -> tuple[_Alternative, ...]:
+    """Split an annotation into the alternatives it accepts, each with its constraints."""
+    extras: tuple[Any, ...] = ()
+    if get_origin(annotation) is Annotated:
+        annotation, *rest = get_args(annotation)
+        extras = tuple(rest)
+    origin = get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        found = tuple(alt for arg in get_args(annotation) for alt in _alternatives(arg))
+        notes = [e.text for e in extras if isinstance(e, Note)]
+        return (*found[:-1], found[-1]._replace(note=notes[0])) if notes else found
+    note = next((e.text for e in extras if isinstance(e, Note)), "")
+    checks = tuple(e for e in extras if not isinstance(e, Note))
+    if annotation is None or annotation is type(None):
+        return (_Alternative(None, (), checks, note),)
+    if origin in (list, tuple, typing.Sequence) or annotation in (list, tuple):
+        args = [a for a in get_args(annotation) if a is not Ellipsis]
+        item = _alternatives(args[0]) if args else ()
+        return (_Alternative(list, item, checks, note),)
+    if origin in (dict, Mapping) or annotation in (dict, Mapping):
+        return (_Alternative(dict, (), checks, note),)
+    if annotation in (float, int, bool, str):
+        return (_Alternative(annotation, (), checks, note),)
+    return (_Alternative(Any, (), checks, note),)  # Any, object, a class: narrowed by Satisfies
+
+
+_RULES: dict[type, dict[str, tuple[_Alternative, ...]]] = {}
+
+
+def field_rules(cls: type) -> dict[str, tuple[_Alternative, ...]]:
+    """Field name -> what it accepts, read from the annotations of the dataclass ``cls``."""
+    if cls not in _RULES:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        _RULES[cls] = {
+            f.name: _alternatives(hints[f.name]) for f in dataclasses.fields(cls) if f.init
+        }
+    return _RULES[cls]
+
+
+def describe(alternatives: tuple[_Alternative, ...]) -> str:
+    """What a field accepts in words: ``a number > 0 or None``."""
+    words = [_describe_one(alt) for alt in alternatives]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _describe_one(alt: _Alternative, plural: bool = False) -> str:
+    ranges = " ".join(str(c) for c in alt.checks if isinstance(c, Range))
+    choices = [c for c in alt.checks if isinstance(c, OneOf)]
+    custom = [c.what for c in alt.checks if isinstance(c, Satisfies)]
+    if custom:
+        text = custom[0]
+    elif choices:
+        text = str(choices[0])
+    elif alt.kind is float:
+        text = "numbers" if plural else "a number"
+    elif alt.kind is int:
+        text = "ints" if plural else "an int"
+    elif alt.kind is bool:
+        text = "true or false"
+    elif alt.kind is str:
+        text = "strings" if plural else "a string"
+    elif alt.kind is None:
+        text = "None"
+    elif alt.kind is list:
+        text = f"a list of {describe_items(alt.item)}" if alt.item else "a list"
+    elif alt.kind is dict:
+        text = "a mapping"
+    else:
+        text = "anything"
+    text = f"{text} {ranges}" if ranges else text
+    return f"{text} ({alt.note})" if alt.note else text
+
+
+def describe_items(alternatives: tuple[_Alternative, ...]) -> str:
+    """The items of a list in words: ``ints >= 1``."""
+    return " or ".join(_describe_one(alt, plural=True) for alt in alternatives)
+
+
+_MISSING = object()
+
+
+def _coerce(alt: _Alternative, value: Any) -> Any:
+    """``value`` as ``alt``'s type (an integral float becomes an int), or ``_MISSING`` when the
+    type does not fit. Constraints other than :class:`Satisfies` are not checked here."""
+    is_bool = isinstance(value, bool) or type(value).__name__ in ("bool", "bool_")  # NumPy's too
+    custom = [c for c in alt.checks if isinstance(c, Satisfies)]
+    if custom:
+        return value if all(c.test(value) for c in custom) else _MISSING
+    if alt.kind is None:
+        return None if value is None else _MISSING
+    if alt.kind is bool:
+        return bool(value) if is_bool else _MISSING
+    if alt.kind in (float, int) and (is_bool or not isinstance(value, numbers.Real)):
+        return _MISSING
+    if alt.kind is float:
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float: out of any range
+            return math.inf
+    if alt.kind is int:
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        number = float(value)
+        return int(number) if math.isfinite(number) and number.is_integer() else _MISSING
+    if alt.kind is str:
+        return value if isinstance(value, str) else _MISSING
+    if alt.kind is list:
+        return value if isinstance(value, list | tuple) else _MISSING
+    if alt.kind is dict:
+        return value if isinstance(value, Mapping) else _MISSING
+    return value
+
+
+def _in_range(alt: _Alternative, value: Any) -> Any:
+    """``value`` (items converted) if it meets ``alt``'s constraints, else ``_MISSING``."""
+    for rule in alt.checks:
+        if isinstance(rule, Range | OneOf) and not rule(value):
+            return _MISSING
+    if alt.kind is list and alt.item:
+        items = []
+        for item in value:
+            converted = _accept(alt.item, item)
+            if converted is _MISSING:
+                return _MISSING
+            items.append(converted)
+        return type(value)(items)
+    return value
+
+
+def _accept(alternatives: tuple[_Alternative, ...], value: Any) -> Any:
+    for alt in alternatives:
+        typed = _coerce(alt, value)
+        if typed is not _MISSING and (checked := _in_range(alt, typed)) is not _MISSING:
+            return checked
+    return _MISSING
+
+
+def check_value(name: str, value: Any, annotation: Any) -> Any:
+    """Check ``value`` against ``annotation`` (type first, then range) and return it converted
+    (``1e5`` for an int becomes ``100000``); raise ConfigError naming ``name``, what is
+    expected and the value given otherwise."""
+    return _check(name, value, _alternatives(annotation))
+
+
+def _check(name: str, value: Any, alternatives: tuple[_Alternative, ...]) -> Any:
+    accepted = _accept(alternatives, value)
+    if accepted is not _MISSING:
+        return accepted
+    typed = any(_coerce(alt, value) is not _MISSING for alt in alternatives)
+    given = _shown(value)
+    if not typed and value is not None:
+        kind = type(value).__name__
+        given += f" ({'an' if kind[:1] in 'aeiou' else 'a'} {kind})"
+    raise ConfigError(f"{name} must be {describe(alternatives)}, got {given}.")
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def check_field(cls: type, name: str, value: Any, *, label: str | None = None) -> Any:
+    """Check ``value`` for the field ``name`` of the dataclass ``cls``; return it converted.
+    ``label`` replaces the field name in the message (e.g. ``steps in preset file 'p.yaml'``)."""
+    return _check(label or name, value, field_rules(cls)[name])
+
+
+def validate(config: Any) -> None:
+    """Check every field of the dataclass instance ``config`` against its annotation, in field
+    order, converting in place (also on frozen dataclasses); the first bad one raises."""
+    for name, alternatives in field_rules(type(config)).items():
+        value = getattr(config, name)
+        converted = _check(name, value, alternatives)
+        if converted is not value:
+            object.__setattr__(config, name, converted)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
+
+
+# --------------------------------------------------------------------------------------------
+# Devices and memory: what this machine can do
+# --------------------------------------------------------------------------------------------
+
+
+def check_device(device: str) -> None:
+    """Raise ConfigError unless ``device`` names a device torch can use here ("auto" always
+    can): "cpu", "cuda", "cuda:N" (N below the number of GPUs) or "mps"."""
+    if device == "auto":
+        return
+    import torch
+
+    hint = "Use 'cpu', or 'auto' to take CUDA only when it is there."
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(
+            f"device {device!r} is not a device name torch knows. Use 'auto', 'cpu', 'cuda', "
+            "'cuda:N' or 'mps'."
+        ) from None
+    if parsed.type == "cpu":
+        return
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"device {device!r} needs CUDA, which this torch ({torch.__version__}) cannot "
+                f"use here. {hint}"
+            )
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise ConfigError(
+                f"device {device!r} names GPU {parsed.index}, but this machine has {count} "
+                f"(cuda:0 to cuda:{count - 1}). Pick one of those, or 'cuda'."
+            )
+        return
+    if parsed.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ConfigError(
+                f"device {device!r} needs Apple's Metal (MPS), which this torch "
+                f"({torch.__version__}) cannot use here. {hint}"
+            )
+        return
+    raise ConfigError(
+        f"device {device!r} is not one renshu trains on. Use 'auto', 'cpu', 'cuda', 'cuda:N' "
+        "or 'mps'."
+    )
+
+
+def memory_available() -> int | None:
+    """Bytes of memory this process can still take: the kernel's MemAvailable (lowered to the
+    room left under a cgroup limit), else the physical memory; None when neither is known."""
+    found: int | None = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found = int(line.split()[1]) * 1024
+                break
+    except (OSError, ValueError, IndexError):
+        found = None
+    if found is None:
+        try:
+            found = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            return None
+    try:
+        cgroup = Path("/sys/fs/cgroup")
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit.isdigit():
+            used = int((cgroup / "memory.current").read_text().strip())
+            found = min(found, max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    return found if found > 0 else None
+
+
+def format_bytes(count: float) -> str:
+    """``39_728_447_488`` -> ``"37 GiB"`` (two significant figures below 10)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if count < 1024 or unit == "PiB":
+            return f"{count:.1f} {unit}" if count < 10 and unit != "B" else f"{count:,.0f} {unit}"
+        count /= 1024
+    return f"{count:,.0f} PiB"  # pragma: no cover - unreachable

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import datetime
 import errno
 import math
@@ -50,13 +51,23 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 
 from renshu import checkpoint
 from renshu.callbacks import Callback, CheckpointEvery
-from renshu.config import build, dump_yaml, load_yaml, to_plain
+from renshu.config import (
+    Range,
+    build,
+    check_field,
+    dump_yaml,
+    field_names,
+    load_yaml,
+    to_plain,
+    validate,
+)
+from renshu.config import check_device as _check_device
 from renshu.errors import (
     CheckpointError,
     ConfigError,
@@ -113,7 +124,33 @@ NO_GIF_HELP = (
     "the picture as a (height, width, 3) uint8 array when render_mode == 'rgb_array'"
 )
 """How to make an environment render frames for a GIF."""
-_SETTINGS = ("env", "algo", "seed", "steps", "test_episodes", "checkpoint_every", "config")
+
+
+@dataclass
+class RunSettings:
+    """The entries of a run's ``config.yaml`` that renshu reads back; checked when a run is
+    created and again when it is opened (the file may have been edited)."""
+
+    env: str | None
+    """The environment as given on the command line; None for an environment object."""
+    algo: str
+    """The algorithm (``dqn``)."""
+    seed: Annotated[int, Range(ge=0)]
+    """Seeds the networks, replay, exploration and envs, >= 0."""
+    steps: Annotated[int, Range(ge=1)]
+    """Total training steps, >= 1."""
+    test_episodes: Annotated[int, Range(ge=1)]
+    """Greedy episodes played after training, >= 1."""
+    checkpoint_every: Annotated[int, Range(ge=1)]
+    """Steps between checkpoints, >= 1."""
+    config: dict[str, Any]
+    """The algorithm's options (checked by its config class when the agent is built)."""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+_SETTINGS = tuple(field_names(RunSettings))
 
 
 # --------------------------------------------------------------------------------------------
@@ -708,17 +745,21 @@ class Run:
             preset = presets.load(env if isinstance(env, str) else "default", algo)
         if options:
             preset = preset.with_options(options, origin="the options given")
-        total = steps if steps is not None else preset.steps
-        _check_positive("steps", total)
-        every = checkpoint_every if checkpoint_every is not None else default_every(total)
-        _check_positive("checkpoint_every", every)
-        episodes = test_episodes if test_episodes is not None else preset.test_episodes
-        _check_positive("test_episodes", episodes)
-        _check_positive("seed", seed, minimum=0)
+        total = check_field(RunSettings, "steps", steps if steps is not None else preset.steps)
+        every = check_field(
+            RunSettings,
+            "checkpoint_every",
+            checkpoint_every if checkpoint_every is not None else default_every(total),
+        )
+        episodes = check_field(
+            RunSettings,
+            "test_episodes",
+            test_episodes if test_episodes is not None else preset.test_episodes,
+        )
+        seed = check_field(RunSettings, "seed", seed)
         config = build(presets.config_class(algo), {**preset.config, "seed": seed})
         if getattr(config, "per_beta_steps", 0) is None:  # anneal over the run, not a segment
             config.per_beta_steps = total
-        check_device(config.device)
         kwargs = dict(env_kwargs or {})
         if kwargs and not isinstance(env, str | type):
             raise ConfigError(
@@ -892,12 +933,13 @@ class Run:
             RunFileError: a file of the run cannot be written (read-only folder, full disk);
                 nothing already written is removed.
         """
-        total = steps if steps is not None else self.steps
-        _check_positive("steps", total)
+        total = check_field(RunSettings, "steps", steps if steps is not None else self.steps)
         if device is not None:
             check_device(device)
         if threads is not None:
-            _check_positive("threads", threads)
+            from renshu.agents.dqn import DQNConfig
+
+            threads = check_field(DQNConfig, "threads", threads)
         start_from = self.resume_point()
         if start_from is not None and int(start_from.name) >= total:
             start = int(start_from.name)
@@ -1060,6 +1102,8 @@ class Run:
             return built
         if self.settings["algo"] != "dqn":  # pragma: no cover - one algorithm so far
             raise ConfigError(f"Training {self.settings['algo']!r} runs is not supported yet.")
+        from renshu.agents.dqn import DQN, DQNConfig
+
         options = {**self.settings["config"], **overrides}
         custom = [k for k, v in options.items() if isinstance(v, str) and v.startswith("<custom")]
         if custom:
@@ -1068,9 +1112,15 @@ class Run:
                 f"{', '.join(custom)}, which config.yaml records only by name. Train it from "
                 "Python with Run.create(...).train()."
             )
-        from renshu.agents.dqn import DQN
-
-        return DQN(self._agent_env_for_load(), **options)
+        try:
+            config = build(DQNConfig, options)  # the overrides were checked by train()
+        except ConfigError as error:
+            raise ConfigError(
+                f"{str(self.path / CONFIG_FILE)!r} has a bad entry under config: {error} The "
+                "file was edited or damaged; restore that entry (renshu train --help lists the "
+                "options) and run again."
+            ) from None
+        return DQN(self._agent_env_for_load(), config=config)
 
     def plot_learning_curve(self, out: str | Path | None = None) -> Path:
         """Draw episode reward against step from ``metrics.csv`` (``plots/learning_curve.png``),
@@ -1270,13 +1320,22 @@ def _read_settings(path: Path) -> dict[str, Any]:
             f"{str(path)!r} is not a run folder: it has no {CONFIG_FILE}. Pass the folder "
             "renshu train made (e.g. runs/catch-dqn-0), not one inside it."
         )
-    settings = load_yaml(file)
+    settings = load_yaml(file, fix="Restore it from a copy, or start a new run (renshu train ENV).")
     missing = [key for key in _SETTINGS if key not in settings]
     if missing:
         raise ConfigError(
             f"{str(file)!r} lacks {', '.join(missing)}; it was not written by renshu train "
             "or has been edited. Restore those entries to resume the run."
         )
+    try:
+        checked = RunSettings(**{key: settings[key] for key in _SETTINGS})
+    except ConfigError as error:
+        raise ConfigError(
+            f"{str(file)!r} has a bad entry: {error} The file was edited or damaged; restore "
+            "that entry (renshu train writes e.g. steps: 30000, checkpoint_every: 3000) and "
+            "run again."
+        ) from None
+    settings.update(dataclasses.asdict(checked))
     return settings
 
 
@@ -1287,28 +1346,9 @@ def default_every(steps: int) -> int:
 
 
 def check_device(device: str) -> None:
-    """Raise ConfigError unless torch knows ``device`` and it is there ("auto" always is)."""
-    if device == "auto":
-        return
-    import torch
-
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(
-            f"device {device!r} is not a device name torch knows. Use 'auto', 'cpu', 'cuda' "
-            "or 'cuda:N'."
-        ) from None
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            f"device {device!r} needs CUDA, which this torch ({torch.__version__}) cannot use "
-            "here. Use --device cpu, or leave --device out to pick CUDA only when present."
-        )
-
-
-def _check_positive(name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an int >= {minimum}, got {value!r}.")
+    """Raise ConfigError unless torch can use ``device`` here ("auto" always is); see
+    :func:`renshu.config.check_device`."""
+    _check_device(device)
 
 
 def _dump_atomic(data: Mapping[str, Any], path: Path) -> None:

@@ -220,8 +220,8 @@ def test_vector_env_with_next_step_autoreset_trains() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"learning_rate": -1.0}, "learning_rate must be > 0, got -1.0."),
-        ({"gamma": 2}, "gamma must be in [0, 1], got 2."),
+        ({"learning_rate": -1.0}, "learning_rate must be a number > 0, got -1.0."),
+        ({"gamma": 2}, "gamma must be a number in [0, 1], got 2."),
         ({"target_update": 0}, "target_update must be an int >= 1 (hard copy every N steps)"),
         (
             {"batch_size": 64, "buffer_size": 32},

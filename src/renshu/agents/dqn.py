@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import math
 import signal
 import time
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import gymnasium
 import numpy as np
@@ -34,9 +35,29 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 from renshu import checkpoint
 from renshu.callbacks import Callback, CallbackList, History, ProgressBar
 from renshu.check import EnvCheckError, StepChecks, obs_problem, reward_problem
-from renshu.config import build, check, is_custom, to_plain
+from renshu.config import (
+    Note,
+    OneOf,
+    Range,
+    Satisfies,
+    build,
+    check,
+    check_device,
+    format_bytes,
+    is_custom,
+    memory_available,
+    to_plain,
+    validate,
+)
 from renshu.errors import ConfigError, EnvError, RenshuError, user_frames
-from renshu.exploration import Boltzmann, EpsilonGreedy, Exploration, Greedy, make_exploration
+from renshu.exploration import (
+    POLICIES,
+    Boltzmann,
+    EpsilonGreedy,
+    Exploration,
+    Greedy,
+    make_exploration,
+)
 from renshu.fastpath import (
     FlatParams,
     NumpyDQNLoss,
@@ -46,8 +67,8 @@ from renshu.fastpath import (
     numpy_mlp_supported,
 )
 from renshu.make import make, make_vec
-from renshu.nets import QNetwork, build_q_network, summary
-from renshu.optim import make_optimizer
+from renshu.nets import MLP_HIDDEN, QNetwork, build_q_network, is_image, summary
+from renshu.optim import OPTIMIZERS, make_optimizer
 from renshu.replay import Batch, FrameStack, ReplayBuffer
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -64,26 +85,47 @@ FIRST_STEPS_CHECKED = 1_000
 (as ``renshu check`` does), then steps without the checks."""
 
 
+MAX_WINDOW = 1_000
+"""Most frames per observation: the network input and every sampled batch grow with the window,
+so a larger one only stalls (100,000 frames of Catch make a 400-million-parameter input layer)."""
+
+
+def _is_module(value: Any) -> bool:
+    return isinstance(value, torch.nn.Module)
+
+
+def _is_exploration(value: Any) -> bool:
+    return isinstance(value, Exploration)
+
+
 @dataclass
 class DQNConfig:
-    """Every option of :class:`DQN`; pass them as keywords: ``DQN(env, double=True)``."""
+    """Every option of :class:`DQN`; pass them as keywords: ``DQN(env, double=True)``.
 
-    learning_rate: float = 1e-3
+    Each field's annotation says what it accepts (type, then range; see :mod:`renshu.config`),
+    checked the same way from Python, ``--set`` and YAML files.
+    """
+
+    learning_rate: Annotated[float, Range(gt=0)] = 1e-3
     """Optimizer step size, > 0."""
-    gamma: float = 0.99
+    gamma: Annotated[float, Range(0, 1)] = 0.99
     """Discount factor in [0, 1]."""
-    buffer_size: int = 50_000
-    """Replay capacity in transitions (all envs together), >= batch_size."""
-    batch_size: int = 32
+    buffer_size: Annotated[int, Range(ge=1)] = 50_000
+    """Replay capacity in transitions (all envs together), >= batch_size and >= (n_step + 1) *
+    num_envs; refused when it would not fit in this machine's memory."""
+    batch_size: Annotated[int, Range(ge=1)] = 32
     """Transitions per gradient step, >= 1."""
-    warmup_steps: int = 1_000
+    warmup_steps: Annotated[int, Range(ge=0)] = 1_000
     """Env steps of uniformly random actions before the first gradient step, >= 0
     (keras-rl's nb_steps_warmup)."""
-    train_every: int = 1
+    train_every: Annotated[int, Range(ge=1)] = 1
     """Env steps between training calls, >= 1 (counted over all envs)."""
-    gradient_steps: int = 1
+    gradient_steps: Annotated[int, Range(ge=1)] = 1
     """Gradient steps per training call, >= 1."""
-    target_update: float = 1_000
+    target_update: (
+        Annotated[int, Range(ge=1), Note("hard copy every N steps")]
+        | Annotated[float, Range(gt=0, lt=1), Note("soft update rate")]
+    ) = 1_000
     """int >= 1: copy the online network to the target every N env steps; float in (0, 1):
     soft update ``target += tau * (online - target)`` after every gradient step (keras-rl)."""
     double: bool = False
@@ -92,137 +134,180 @@ class DQNConfig:
     """Dueling head: Q = V + A - mean(A)."""
     prioritized: bool = False
     """Prioritized experience replay (proportional, sum tree)."""
-    per_alpha: float = 0.6
+    per_alpha: Annotated[float, Range(0, 1)] = 0.6
     """How much prioritization is used, in [0, 1] (0 = uniform)."""
-    per_beta: float = 0.4
+    per_beta: Annotated[float, Range(0, 1)] = 0.4
     """Initial importance-sampling exponent in [0, 1], annealed linearly to 1 over
     per_beta_steps."""
-    n_step: int = 1
+    n_step: Annotated[int, Range(ge=1)] = 1
     """Steps summed into each return before bootstrapping, >= 1."""
-    loss: Any = "huber"
+    loss: (
+        Annotated[str, OneOf("huber", "mse")] | Annotated[Any, Satisfies("a callable", callable)]
+    ) = "huber"
     """"huber" (the DQN paper's error clipping), "mse", or a callable
     ``loss(q, target, weights) -> tensor``."""
-    policy: Any = "eps_greedy"
+    policy: (
+        Annotated[str, OneOf(*POLICIES)]
+        | Annotated[
+            Any,
+            Satisfies(
+                "an object with select(q_values, step, rng) and value(step)", _is_exploration
+            ),
+        ]
+    ) = "eps_greedy"
     """Exploration: "eps_greedy" (linear anneal), "boltzmann", "greedy", or an object with
     ``select(q_values, step, rng)`` and ``value(step)``."""
-    eps_start: float = 1.0
+    eps_start: Annotated[float, Range(0, 1)] = 1.0
     """Initial epsilon of eps_greedy, in [0, 1]."""
-    eps_end: float = 0.05
+    eps_end: Annotated[float, Range(0, 1)] = 0.05
     """Final epsilon of eps_greedy, in [0, 1]."""
-    eps_anneal_steps: int = 10_000
+    eps_anneal_steps: Annotated[int, Range(ge=1)] = 10_000
     """Env steps over which epsilon falls linearly from eps_start to eps_end, >= 1."""
-    tau: float = 1.0
+    tau: Annotated[float, Range(gt=0)] = 1.0
     """Temperature of boltzmann exploration, > 0."""
-    optimizer: Any = "adam"
+    optimizer: (
+        Annotated[str, OneOf(*OPTIMIZERS)]
+        | Annotated[Any, Satisfies("a factory params -> torch.optim.Optimizer", callable)]
+    ) = "adam"
     """"adam", "rmsprop", "rmsprop_graves", or a factory ``params -> torch.optim.Optimizer``."""
-    max_grad_norm: float | None = 10.0
-    """Clip the gradient norm to this (None: no clipping)."""
-    window: int = 1
-    """Frames per observation: the last W frames, stacked by the agent (replay stores each once)."""
-    num_envs: int = 1
+    max_grad_norm: Annotated[float, Range(gt=0)] | None = 10.0
+    """Clip the gradient norm to this, > 0 (None: no clipping)."""
+    window: Annotated[int, Range(1, MAX_WINDOW)] = 1
+    """Frames per observation, in [1, 1000]: the last W frames, stacked by the agent (replay
+    stores each once)."""
+    num_envs: Annotated[int, Range(ge=1)] = 1
     """Environments stepped together (a vector env), >= 1."""
-    net: Any = "auto"
+    net: (
+        Annotated[str, OneOf("auto", "mlp", "cnn")]
+        | list[Annotated[int, Range(ge=1)]]
+        | Annotated[Any, Satisfies("an nn.Module", _is_module)]
+    ) = "auto"
     """"auto" (CNN for images, else MLP 64x64), "mlp", "cnn", hidden sizes like [24, 24], or an
-    ``nn.Module`` mapping a batch of observations to Q-values."""
+    ``nn.Module`` mapping a batch of observations to Q-values; refused when it would not fit in
+    memory."""
     device: str = "auto"
-    """"auto" (CUDA when available), "cpu", "cuda", "cuda:1", ..."""
-    threads: int | None = 1
+    """"auto" (CUDA when available), "cpu", "cuda", "cuda:1", ..., "mps": one torch can use
+    here."""
+    threads: Annotated[int, Range(ge=1)] | None = 1
     """CPU threads for torch and NumPy's BLAS while fit/test run (restored afterwards), >= 1, or
     None to leave them alone. One is fastest for the small networks of DQN: more threads wait
     for each other at this size, which made training 8x-40x slower on a busy 2-core laptop
     (BENCHMARKS.md). Raise it for a large CNN on an idle many-core machine."""
-    seed: int | None = None
-    """Seeds networks, replay sampling, exploration and envs; None draws one at random."""
-    per_beta_steps: int | None = None
+    seed: Annotated[int, Range(ge=0)] | None = None
+    """Seeds networks, replay sampling, exploration and envs, >= 0; None draws one at random."""
+    per_beta_steps: Annotated[int, Range(1, 2**53)] | None = None
     """Env steps over which per_beta is annealed to 1, >= 1; None: the steps of the first fit()
     call (then fixed, and saved with the agent, so a resumed run anneals as an uninterrupted
     one). ``renshu train`` sets it to the run's total steps."""
 
     def __post_init__(self) -> None:
-        check("learning_rate", self.learning_rate > 0, "> 0", self.learning_rate)
-        check("gamma", 0 <= self.gamma <= 1, "in [0, 1]", self.gamma)
-        check(
-            "batch_size",
-            _is_int(self.batch_size) and self.batch_size >= 1,
-            "an int >= 1",
-            self.batch_size,
-        )
+        validate(self)  # every field's type, then its range, from the annotations above
         check(
             "buffer_size",
-            _is_int(self.buffer_size) and self.buffer_size >= self.batch_size,
+            self.buffer_size >= self.batch_size,
             f"an int >= batch_size ({self.batch_size})",
             self.buffer_size,
         )
-        for name in ("warmup_steps",):
-            check(
-                name,
-                _is_int(getattr(self, name)) and getattr(self, name) >= 0,
-                "an int >= 0",
-                getattr(self, name),
-            )
-        for name in (
-            "train_every",
-            "gradient_steps",
-            "n_step",
-            "window",
-            "num_envs",
-            "eps_anneal_steps",
-        ):
-            check(
-                name,
-                _is_int(getattr(self, name)) and getattr(self, name) >= 1,
-                "an int >= 1",
-                getattr(self, name),
-            )
-        tu = self.target_update
+        slots = (self.n_step + 1) * self.num_envs
         check(
-            "target_update",
-            not isinstance(tu, bool)
-            and (
-                (_is_int(tu) and tu >= 1)
-                or (isinstance(tu, float) and (0 < tu < 1 or (tu >= 1 and tu.is_integer())))
-            ),
-            "an int >= 1 (hard copy every N steps) or a float in (0, 1) (soft update rate)",
-            tu,
+            "buffer_size",
+            self.buffer_size >= slots,
+            f"an int >= (n_step + 1) * num_envs = {slots} (each env keeps n_step + 1 "
+            "transitions at least)",
+            self.buffer_size,
         )
-        for name in ("per_alpha", "per_beta", "eps_start", "eps_end"):
-            check(name, 0 <= getattr(self, name) <= 1, "in [0, 1]", getattr(self, name))
-        check("tau", self.tau > 0, "> 0", self.tau)
-        check(
-            "max_grad_norm",
-            self.max_grad_norm is None or self.max_grad_norm > 0,
-            "> 0 or None",
-            self.max_grad_norm,
-        )
-        check(
-            "loss",
-            self.loss in ("huber", "mse") or callable(self.loss),
-            '"huber", "mse" or a callable',
-            self.loss,
-        )
-        check(
-            "threads",
-            self.threads is None or (_is_int(self.threads) and self.threads >= 1),
-            "an int >= 1 or None",
-            self.threads,
-        )
-        check(
-            "device",
-            isinstance(self.device, str),
-            'a device name such as "auto", "cpu" or "cuda"',
-            self.device,
-        )
-        check(
-            "per_beta_steps",
-            self.per_beta_steps is None
-            or (_is_int(self.per_beta_steps) and 1 <= self.per_beta_steps <= 2**53),
-            "an int >= 1 or None",
-            self.per_beta_steps,
-        )
+        check_device(self.device)
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+OPTIMIZER_COPIES = 5
+"""Copies of every network parameter training keeps: online and target networks, the gradient
+and Adam's two moments (an estimate for the memory check)."""
+
+
+def check_memory(
+    cfg: DQNConfig,
+    obs_space: spaces.Box,
+    obs_shape: tuple[int, ...],
+    n_actions: int,
+    device: torch.device,
+) -> None:
+    """Raise ConfigError, with the figures, when the replay buffer and the networks of ``cfg``
+    need more memory than this machine has available (numpy or torch would otherwise fail
+    deep inside, or the machine swap to a halt). Networks on a GPU are held to its memory."""
+    frame = math.prod(obs_space.shape) * obs_space.dtype.itemsize
+    slots = -(-cfg.buffer_size // cfg.num_envs) * cfg.num_envs
+    # Per slot: one frame (stored once), action int64, reward float32, four flag bytes, the
+    # window's back count, and the sum tree's two float64 nodes (with its upper levels).
+    per_slot = frame + 8 + 4 + 4 + np.min_scalar_type(cfg.window - 1).itemsize
+    per_slot += 17 if cfg.prioritized else 0
+    replay = slots * per_slot
+    params, inputs = _mlp_size(cfg, obs_space.dtype, obs_shape, n_actions)
+    networks = params * 4 * OPTIMIZER_COPIES
+    parts = [
+        (
+            replay,
+            f"buffer_size={cfg.buffer_size} needs {format_bytes(replay)} for the replay buffer "
+            f"({per_slot:,} bytes per transition)",
+            "lower buffer_size",
+        )
+    ]
+    if params:
+        parts.append(
+            (
+                networks,
+                f"net={cfg.net!r}{'' if isinstance(cfg.net, list | tuple) else ' (an MLP)'} "
+                f"needs {format_bytes(networks)} for the networks ({params:,} "
+                f"parameters over {inputs:,} inputs, each kept {OPTIMIZER_COPIES} times: online, "
+                "target, gradient, two optimizer moments)",
+                "use smaller hidden sizes"
+                + (" or a smaller window" if cfg.window > 1 else "")
+                + (" or net='cnn'" if len(obs_shape) >= 2 else ""),
+            )
+        )
+    if device.type == "cuda" and params:
+        gpu = torch.cuda.get_device_properties(device).total_memory
+        if networks > gpu:
+            _, needs, fix = parts[1]
+            raise ConfigError(
+                f"{needs}; the GPU {device} has {format_bytes(gpu)}. {fix.capitalize()}."
+            )
+        parts = parts[:1]
+    limit = memory_available()
+    total = sum(size for size, _, _ in parts)
+    if limit is None or total <= limit:
+        return
+    parts = sorted((part for part in parts if part[0] >= total / 20), key=lambda part: -part[0])
+    needs = " and ".join(text for _, text, _ in parts)
+    if len(parts) > 1:
+        needs += f", {format_bytes(total)} in all"
+    raise ConfigError(
+        f"{needs}; this machine has {format_bytes(limit)} of memory available. "
+        f"{' or '.join(fix for _, _, fix in parts).capitalize()}."
+    )
+
+
+def _mlp_size(
+    cfg: DQNConfig, obs_dtype: np.dtype[Any], obs_shape: tuple[int, ...], n_actions: int
+) -> tuple[int, int]:
+    """(parameters, inputs) of the MLP ``cfg.net`` builds; (0, 0) for a CNN or a module (a CNN's
+    size is bounded by its frame, a module exists already)."""
+    if isinstance(cfg.net, str):
+        if cfg.net == "cnn" or (cfg.net == "auto" and is_image(obs_shape, obs_dtype)):
+            return 0, 0
+        hidden: Sequence[int] = MLP_HIDDEN
+    elif isinstance(cfg.net, list | tuple):
+        hidden = cfg.net
+    else:
+        return 0, 0
+    inputs = math.prod(obs_shape)
+    sizes = [inputs, *hidden]
+    params = sum(a * b + b for a, b in itertools.pairwise(sizes))
+    params += (sizes[-1] + 1) * (n_actions + (1 if cfg.dueling else 0))
+    return params, inputs
 
 
 def huber_loss(q: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -307,6 +392,9 @@ class DQN:
         self.device = torch.device(
             ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
         )
+        # Refuse a replay buffer or network that cannot fit before allocating either.
+        n_actions = int(self.action_space.n)
+        check_memory(cfg, self.observation_space, self.obs_shape, n_actions, self.device)
         seeds = np.random.SeedSequence(cfg.seed).spawn(3)
 
         # Networks: the online Q-network and its target copy (never trained directly).
@@ -335,7 +423,9 @@ class DQN:
             else self.q_network.parameters(),
             cfg.learning_rate,
         )
-        self.loss_fn: LossFn = {"huber": huber_loss, "mse": mse_loss}.get(cfg.loss, cfg.loss)
+        self.loss_fn: LossFn = (
+            cfg.loss if callable(cfg.loss) else {"huber": huber_loss, "mse": mse_loss}[cfg.loss]
+        )
         # The default MLP on the CPU acts and computes its loss gradient in NumPy, on the same
         # memory (fastpath.py): eager PyTorch's per-op overhead is several times the arithmetic
         # of such a small network. Anything else uses torch and autograd.

@@ -27,9 +27,9 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from renshu.config import build, field_names, load_yaml
+from renshu.config import Range, build, check_field, field_names, load_yaml
 from renshu.errors import ConfigError
 
 __all__ = ["ALGORITHMS", "PRESETS_DIR", "Preset", "available", "find", "load", "load_file"]
@@ -51,10 +51,10 @@ RESERVED = {"seed": "--seed"}
 class Preset:
     """One algorithm's settings for one environment."""
 
-    steps: int
-    """Training steps when the user does not give ``--steps``."""
-    test_episodes: int
-    """Greedy episodes played after training."""
+    steps: Annotated[int, Range(ge=1)]
+    """Training steps when the user does not give ``--steps``, >= 1."""
+    test_episodes: Annotated[int, Range(ge=1)]
+    """Greedy episodes played after training, >= 1."""
     config: dict[str, Any] = field(default_factory=dict)
     """Options of the algorithm's config (checked: every key exists, every value is allowed)."""
     source: Path | None = None
@@ -178,11 +178,12 @@ def _from_section(section: Any, algo: str, path: Path, base: Preset | None) -> P
     if base is None and not {"steps", "test_episodes"} <= set(section):
         missing = sorted({"steps", "test_episodes"} - set(section))
         raise ConfigError(f"The {algo!r} section of {where} needs {' and '.join(missing)}.")
-    steps = section.get("steps", base.steps if base else None)
-    episodes = section.get("test_episodes", base.test_episodes if base else None)
-    for name, value in (("steps", steps), ("test_episodes", episodes)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} in {where} must be an int >= 1, got {value!r}.")
+    steps, episodes = (
+        check_field(
+            Preset, name, section.get(name, getattr(base, name, None)), label=f"{name} in {where}"
+        )
+        for name in ("steps", "test_episodes")
+    )
     options = section.get("config") or {}
     if not isinstance(options, dict):
         raise ConfigError(
