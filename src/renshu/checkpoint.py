@@ -21,6 +21,7 @@ import os
 import shutil
 import uuid
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,7 +181,8 @@ def latest(directory: str | Path) -> Path | None:
 
 
 def space_to_json(space: gymnasium.Space[Any]) -> dict[str, Any]:
-    """A JSON description of a Box or Discrete space (enough to rebuild it)."""
+    """A JSON description of a Box, Discrete, MultiBinary, Dict or Tuple space (enough to rebuild
+    it)."""
     if isinstance(space, spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, spaces.Box):
@@ -193,8 +195,15 @@ def space_to_json(space: gymnasium.Space[Any]) -> dict[str, Any]:
             "low": float(low.flat[0]) if uniform else low.tolist(),
             "high": float(high.flat[0]) if uniform else high.tolist(),
         }
+    if isinstance(space, spaces.MultiBinary):
+        return {"type": "MultiBinary", "n": np.atleast_1d(space.n).tolist()}
+    if isinstance(space, spaces.Dict):
+        return {"type": "Dict", "spaces": {k: space_to_json(v) for k, v in space.spaces.items()}}
+    if isinstance(space, spaces.Tuple):
+        return {"type": "Tuple", "spaces": [space_to_json(v) for v in space.spaces]}
     raise CheckpointError(
-        f"Cannot save a {type(space).__name__} space; renshu saves Box and Discrete."
+        f"Cannot save a {type(space).__name__} space; renshu saves Box, Discrete, MultiBinary, "
+        "and Dict and Tuple spaces of those."
     )
 
 
@@ -208,6 +217,14 @@ def space_from_json(data: Mapping[str, Any]) -> gymnasium.Space[Any]:
         low = np.broadcast_to(np.asarray(data["low"], dtype), shape)
         high = np.broadcast_to(np.asarray(data["high"], dtype), shape)
         return spaces.Box(low, high, shape, dtype)
+    if data.get("type") == "MultiBinary":
+        n = data["n"]
+        return spaces.MultiBinary(n[0] if len(n) == 1 else n)
+    if data.get("type") == "Dict":
+        # in the saved order (a plain dict would be sorted by key, which can differ)
+        return spaces.Dict(OrderedDict((k, space_from_json(v)) for k, v in data["spaces"].items()))
+    if data.get("type") == "Tuple":
+        return spaces.Tuple([space_from_json(v) for v in data["spaces"]])
     raise CheckpointError(f"Unknown space description in a saved agent: {dict(data)!r}")
 
 

@@ -40,8 +40,9 @@ from renshu.fastpath import (
     limit_threads,
     numpy_mlp_supported,
 )
+from renshu.inputs import EncodedVectorEnv, ObsEncoder, needs_encoder
 from renshu.make import make, make_vec
-from renshu.nets import QNetwork, build_q_network, summary
+from renshu.nets import QNetwork, RunningNorm, build_q_network, summary
 from renshu.optim import make_optimizer
 from renshu.replay import Batch, FrameStack, ReplayBuffer
 
@@ -116,6 +117,10 @@ class DQNConfig:
     (BENCHMARKS.md). Raise it for a large CNN on an idle many-core machine."""
     seed: int | None = None
     """Seeds networks, replay sampling, exploration and envs; None draws one at random."""
+    normalize_obs: bool = True
+    """Normalize non-uint8 observations by their running mean and standard deviation (kept in
+    the network, updated while fit() runs, frozen in test and act); uint8 frames are divided by
+    255 either way."""
 
     def __post_init__(self) -> None:
         check("learning_rate", self.learning_rate > 0, "> 0", self.learning_rate)
@@ -191,6 +196,12 @@ class DQNConfig:
             'a device name such as "auto", "cpu" or "cuda"',
             self.device,
         )
+        check(
+            "normalize_obs",
+            isinstance(self.normalize_obs, bool),
+            "True or False",
+            self.normalize_obs,
+        )
 
 
 def _is_int(value: Any) -> bool:
@@ -233,7 +244,12 @@ class DQN:
         else:  # rebuilt from a checkpoint without an env: act() works, fit() needs set_env()
             obs_space, act_space = saved_spaces
         self.observation_space, self.action_space = self._check_spaces(obs_space, act_space)
-        frame_shape = self.observation_space.shape
+        # Discrete, Dict and Tuple observations travel as one flat vector (renshu.inputs).
+        self._encoder = ObsEncoder(obs_space) if needs_encoder(obs_space) else None
+        self._frame_space = self._encoder.space if self._encoder else self.observation_space
+        if self._encoder is not None and self.env is not None:
+            self.env = EncodedVectorEnv(self.env, self._encoder)
+        frame_shape = self._frame_space.shape
         self.obs_shape = (cfg.window, *frame_shape) if cfg.window > 1 else frame_shape
         self.device = torch.device(
             ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
@@ -245,13 +261,23 @@ class DQN:
             torch.manual_seed(int(seeds[0].generate_state(1)[0]))
             self.q_network = build_q_network(
                 self.obs_shape,
-                self.observation_space.dtype,
+                self._frame_space.dtype,
                 int(self.action_space.n),
                 net=cfg.net,
                 dueling=cfg.dueling,
-                obs_bounds=(self.observation_space.low, self.observation_space.high),
+                normalize=frame_shape if cfg.normalize_obs else False,
+                inputs=self._encoder.parts if self._encoder else None,
             ).to(self.device)
         self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
+        # Running observation statistics (nets.RunningNorm), updated in fit() from what the agent
+        # sees. The target network keeps its own copy, taken whenever its weights are: it is a
+        # snapshot of the online Q-function, input normalization included.
+        self._obs_norm: RunningNorm | None = getattr(
+            getattr(self.q_network, "preprocess", None), "norm", None
+        )
+        self._target_norm: RunningNorm | None = getattr(
+            getattr(self.target_network, "preprocess", None), "norm", None
+        )
         # renshu's networks keep their parameters in one flat tensor (fastpath.FlatParams): a
         # named optimizer sees one tensor; gradient clipping and the target sync are one op each.
         self._flat: FlatParams | None = None
@@ -288,7 +314,7 @@ class DQN:
         # Replay: each frame stored once; windows and n-step returns rebuilt when sampling.
         self.buffer = ReplayBuffer(
             cfg.buffer_size,
-            self.observation_space,
+            self._frame_space,
             num_envs=cfg.num_envs,
             window=cfg.window,
             n_step=cfg.n_step,
@@ -337,17 +363,22 @@ class DQN:
         # SAME_STEP: the final observation arrives with the step that ends an episode.
         return SingleEnv(single)
 
-    def _check_spaces(self, obs_space: Any, act_space: Any) -> tuple[spaces.Box, spaces.Discrete]:
+    def _check_spaces(
+        self, obs_space: Any, act_space: Any
+    ) -> tuple[gymnasium.Space[Any], spaces.Discrete]:
         if not isinstance(act_space, spaces.Discrete):
             raise ConfigError(
                 f"DQN needs a Discrete action space, got {act_space}. Use a discretizing wrapper "
                 "or an algorithm for continuous actions."
             )
         if not isinstance(obs_space, spaces.Box):
-            raise ConfigError(
-                f"DQN needs a Box observation space, got {obs_space}. Wrap the env, e.g. "
-                "gymnasium.wrappers.FlattenObservation, or one-hot a Discrete observation."
-            )
+            ObsEncoder(obs_space)  # raises ConfigError naming a leaf DQN cannot read
+            if self.config.window > 1:
+                raise ConfigError(
+                    f"window={self.config.window} stacks frames of a Box observation; the "
+                    f"observation space is {obs_space}. Leave window at 1, or put the history "
+                    "into the observation (e.g. a Box key holding the last frames)."
+                )
         return obs_space, act_space
 
     def _make_exploration(self) -> Exploration:
@@ -362,7 +393,7 @@ class DQN:
 
     def summary(self) -> str:
         """Print and return the Q-network's layer table (output shapes, parameter counts)."""
-        dtype = torch.uint8 if self.observation_space.dtype == np.uint8 else torch.float32
+        dtype = torch.uint8 if self._frame_space.dtype == np.uint8 else torch.float32
         text = summary(self.q_network, (1, *self.obs_shape), dtype)
         print(text)
         return text
@@ -371,8 +402,13 @@ class DQN:
     def act(self, obs: Any) -> Any:
         """Greedy action for one observation (returns an int) or a batch (returns an array).
 
-        With ``window > 1`` an observation is the last ``window`` frames stacked on axis 0.
+        With ``window > 1`` an observation is the last ``window`` frames stacked on axis 0. A
+        Discrete, Dict or Tuple observation is given as the env returns it (a batch: a list).
         """
+        if self._encoder is not None:
+            if isinstance(obs, list):
+                return self._q_values(np.stack([self._encoder.encode(o) for o in obs])).argmax(1)
+            return int(self._q_values(self._encoder.encode(obs)[None]).argmax(axis=1)[0])
         arr = np.asarray(obs, dtype=self.observation_space.dtype)
         single = arr.shape == tuple(self.obs_shape)
         if not single and arr.shape[1:] != tuple(self.obs_shape):
@@ -479,6 +515,8 @@ class DQN:
                 self.num_steps += n_valid
                 # 4. next observation: a reset observation starts a fresh frame window
                 self._frames = next_obs
+                if self._obs_norm is not None:  # running statistics of what the agent sees
+                    self._obs_norm.update(next_obs)
                 if same_step:  # every env goes on; the ones that ended were reset
                     restarted = done if any_done else None
                 else:
@@ -518,10 +556,10 @@ class DQN:
         assert self.env is not None
         self._close_episodes()
         obs, _ = self.env.reset(seed=segment_seed(self.config.seed, self.num_steps))
-        self.frame_stack = FrameStack(
-            self.config.num_envs, self.config.window, self.observation_space
-        )
+        self.frame_stack = FrameStack(self.config.num_envs, self.config.window, self._frame_space)
         self._frames = obs
+        if self._obs_norm is not None:
+            self._obs_norm.update(obs)
         self._valid = np.ones(self.config.num_envs, dtype=bool)
         self._episode_reward = np.zeros(self.config.num_envs)
         self._episode_length = np.zeros(self.config.num_envs, dtype=np.int64)
@@ -642,7 +680,10 @@ class DQN:
         self._updates_since_log += 1
 
     def _update_target(self, tau: float) -> None:
-        """``target += tau * (online - target)``: a copy when ``tau`` is 1."""
+        """``target += tau * (online - target)``: a copy when ``tau`` is 1 (observation
+        statistics included)."""
+        if self._target_norm is not None and self._obs_norm is not None:
+            self._target_norm.follow(self._obs_norm, tau)
         if self._flat is not None and self._flat_target is not None:
             if tau == 1.0:
                 self._flat_target.copy_(self._flat)
@@ -721,14 +762,15 @@ class DQN:
         cbs = CallbackList([history, *callbacks])
         cbs.set_agent(self)
         rng = np.random.default_rng(seed)
-        stack = FrameStack(1, self.config.window, self.observation_space)
+        stack = FrameStack(1, self.config.window, self._frame_space)
+        encode = self._encoder.encode if self._encoder else np.asarray
         cbs.on_train_begin({"episodes": episodes})
         with limit_threads(self.config.threads):
             step = 0
             first_seed = seed if seed is not None else segment_seed(self.config.seed, 10**9)
             for episode in range(episodes):
                 obs, _ = test_env.reset(seed=first_seed if episode == 0 else None)
-                window = stack.reset(np.asarray(obs)[None])
+                window = stack.reset(encode(obs)[None])
                 cbs.on_episode_begin(episode, {})
                 total, length, done = 0.0, 0, False
                 while not done:
@@ -757,7 +799,7 @@ class DQN:
                         if frame is not None:
                             logs["frame"] = frame
                     cbs.on_step_end(step, logs)
-                    window = stack.push(np.asarray(obs)[None])
+                    window = stack.push(encode(obs)[None])
                     step += 1
                 cbs.on_episode_end(
                     episode, {"episode_reward": total, "nb_episode_steps": length, "nb_steps": step}
@@ -785,12 +827,17 @@ class DQN:
         vec = self._vectorize(env)
         if (
             vec.single_observation_space.shape != self.observation_space.shape
+            or (
+                self._encoder is not None and vec.single_observation_space != self.observation_space
+            )
             or vec.single_action_space != self.action_space
         ):
             raise ConfigError(
                 f"The env's spaces {vec.single_observation_space}, {vec.single_action_space} "
                 f"do not match the agent's {self.observation_space}, {self.action_space}."
             )
+        if self._encoder is not None:
+            vec = EncodedVectorEnv(vec, self._encoder)
         self.env, self.env_spec, self._frames = vec, (env if isinstance(env, str) else None), None
 
     # ----------------------------------------------------------------------------- saving
