@@ -421,7 +421,9 @@ class SingleEnv(VectorEnv):
             return out
         # Discrete, Dict, Tuple: batched as SyncVectorEnv does (renshu.inputs encodes them)
         space = self.single_observation_space
-        return concatenate(space, [obs], create_empty_array(space, 1))  # type: ignore[no-any-return]
+        empty: Any = create_empty_array(space, 1)
+        batched: Any = concatenate(space, [obs], empty)
+        return batched
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None

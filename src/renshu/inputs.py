@@ -81,6 +81,7 @@ class ObsEncoder:
         small = all(p.kind in ("uint8", "image", "binary") or 0 < p.n <= 256 for p in self.parts)
         self.dtype = np.dtype(np.uint8 if small else np.float32)
         size = self._offset
+        self.space: spaces.Box
         if self.dtype == np.uint8:
             self.space = spaces.Box(0, 255, (size,), np.uint8)
         else:

@@ -125,6 +125,8 @@ class RunningNorm(nn.Module):
     count: torch.Tensor
     shift: torch.Tensor
     scale: torch.Tensor
+    pending: torch.Tensor
+    pending_count: torch.Tensor
 
     def __init__(self, shape: tuple[int, ...], index: np.ndarray | None = None) -> None:
         super().__init__()
@@ -206,11 +208,11 @@ class RunningNorm(nn.Module):
     @torch.no_grad()
     def _update_on_device(self, x: np.ndarray) -> None:
         b = len(x)
-        x = torch.as_tensor(x.reshape(b, *self.shape), dtype=torch.float64, device=self.mean.device)
+        t = torch.as_tensor(x.reshape(b, *self.shape), dtype=torch.float64, device=self.mean.device)
         n = float(self.count)
         total = n + b
-        delta = x.mean(dim=0) - self.mean
-        batch_var = x.var(dim=0, unbiased=False) if b > 1 else torch.zeros_like(self.var)
+        delta = t.mean(dim=0) - self.mean
+        batch_var = t.var(dim=0, unbiased=False) if b > 1 else torch.zeros_like(self.var)
         self.var.mul_(n / total).add_((batch_var * b + delta * delta * (n * b / total)) / total)
         self.mean.add_(delta * (b / total))
         self.count.fill_(total)
@@ -448,6 +450,9 @@ class MultiInput(nn.Module):
         )
         for name, index in (("floats", floats), ("raw", raw), ("pixels", pixels)):
             self.register_buffer(name, torch.as_tensor(index, dtype=torch.int64), persistent=False)
+        self.floats: torch.Tensor
+        self.raw: torch.Tensor
+        self.pixels: torch.Tensor
         self.discrete = [p for p in self.parts if p.kind == "discrete"]
         self.images = [p for p in self.parts if p.kind == "image"]
         self.image_preprocess = nn.ModuleList()

@@ -246,7 +246,9 @@ class DQN:
         self.observation_space, self.action_space = self._check_spaces(obs_space, act_space)
         # Discrete, Dict and Tuple observations travel as one flat vector (renshu.inputs).
         self._encoder = ObsEncoder(obs_space) if needs_encoder(obs_space) else None
-        self._frame_space = self._encoder.space if self._encoder else self.observation_space
+        self._frame_space: spaces.Box = (
+            self._encoder.space if self._encoder else self.observation_space
+        )
         if self._encoder is not None and self.env is not None:
             self.env = EncodedVectorEnv(self.env, self._encoder)
         frame_shape = self._frame_space.shape
@@ -363,9 +365,7 @@ class DQN:
         # SAME_STEP: the final observation arrives with the step that ends an episode.
         return SingleEnv(single)
 
-    def _check_spaces(
-        self, obs_space: Any, act_space: Any
-    ) -> tuple[gymnasium.Space[Any], spaces.Discrete]:
+    def _check_spaces(self, obs_space: Any, act_space: Any) -> tuple[Any, spaces.Discrete]:
         if not isinstance(act_space, spaces.Discrete):
             raise ConfigError(
                 f"DQN needs a Discrete action space, got {act_space}. Use a discretizing wrapper "
