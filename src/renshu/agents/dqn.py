@@ -269,6 +269,7 @@ class DQN:
                 dueling=cfg.dueling,
                 normalize=frame_shape if cfg.normalize_obs else False,
                 inputs=self._encoder.parts if self._encoder else None,
+                obs_bounds=(self._frame_space.low, self._frame_space.high),
             ).to(self.device)
         self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
         # Running observation statistics (nets.RunningNorm), updated in fit() from what the agent
