@@ -35,7 +35,7 @@ def mlp(
     *,
     net: object = (16, 8),
     dueling: bool = False,
-    bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    normalize: bool = False,
     seed: int = 0,
 ) -> nn.Module:
     torch.manual_seed(seed)
@@ -45,7 +45,7 @@ def mlp(
         n_actions,
         net=net,
         dueling=dueling,
-        obs_bounds=bounds,  # type: ignore[arg-type]
+        normalize=normalize,
     )
 
 
@@ -102,8 +102,8 @@ CASES = [
     pytest.param({"obs_shape": (8, 8), "dtype": np.dtype(np.uint8)}, id="uint8-image-mlp"),
     pytest.param({"obs_shape": (3, 2)}, id="window-3"),
     pytest.param(
-        {"obs_shape": (2,), "bounds": (np.array([0.0, -5.0]), np.array([100.0, 5.0]))},
-        id="scaled-bounds",
+        {"obs_shape": (2,), "normalize": True},
+        id="normalized",
     ),
 ]
 
@@ -117,6 +117,10 @@ def test_numpy_loss_gradient_equals_autograd(case: dict, loss: str, double: bool
     options = {k: v for k, v in case.items() if k not in ("obs_shape", "dtype")}
     online = mlp(obs_shape, dtype, 3, **options)
     target = mlp(obs_shape, dtype, 3, **options, seed=1)
+    if options.get("normalize"):  # different statistics: the target must use its own
+        rng = np.random.default_rng(7)
+        online.preprocess.norm.update(rng.normal([50.0, 0.0], [30.0, 0.1], (40, 2)))
+        target.preprocess.norm.update(rng.normal([20.0, 1.0], [10.0, 0.5], (40, 2)))
     reference_online, reference_target = copy.deepcopy(online), copy.deepcopy(target)
     flat = FlatParams(online)
     FlatParams(target, grads=False)
@@ -134,6 +138,25 @@ def test_numpy_loss_gradient_equals_autograd(case: dict, loss: str, double: bool
         np.testing.assert_allclose(np.abs(td_error), ref_error, rtol=1e-5, atol=1e-5)
         for p, ref in zip(online.parameters(), ref_grads, strict=True):
             torch.testing.assert_close(p.grad, ref, rtol=1e-4, atol=1e-6)
+
+
+def test_numpy_q_values_apply_the_running_normalization_as_torch_does() -> None:
+    """Normalized and clipped inputs (float32 and float64 observations, values far outside the
+    statistics) give the same Q-values in NumPy as in torch, and follow later updates."""
+    net = mlp((2,), normalize=True)
+    norm = net.preprocess.norm
+    rng = np.random.default_rng(0)
+    norm.update(rng.normal([50.0, 0.0], [30.0, 0.01], (100, 2)))
+    numpy_q = NumpyMLP(net)
+    obs = np.array([[0.0, 0.0], [50.0, 5.0], [1e4, -3.0]], np.float32)  # last two clip
+    for batch in (obs, obs.astype(np.float64)):
+        expected = net(torch.from_numpy(batch)).detach().numpy()
+        np.testing.assert_allclose(numpy_q(batch), expected, rtol=1e-6, atol=1e-6)
+        torch_input = net.preprocess(torch.from_numpy(batch)).numpy()
+        np.testing.assert_array_equal(numpy_q.input(batch), torch_input)  # bit for bit
+    norm.update(rng.normal([-5.0, 2.0], 1.0, (100, 2)))  # the views follow the update
+    expected = net(torch.from_numpy(obs)).detach().numpy()
+    np.testing.assert_allclose(numpy_q(obs), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_unweighted_numpy_loss_equals_weighted_with_unit_weights() -> None:

@@ -10,7 +10,16 @@ import torch
 from torch import nn
 
 from renshu.errors import ConfigError
-from renshu.nets import DuelingHead, QNetwork, build_q_network, summary
+from renshu.nets import (
+    NORM_BOUNDS_SPAN,
+    NORM_CLIP,
+    DuelingHead,
+    QNetwork,
+    RunningNorm,
+    bounds_scale_cap,
+    build_q_network,
+    summary,
+)
 
 torch.set_num_threads(1)
 
@@ -193,18 +202,153 @@ def test_summary_counts_shared_and_frozen_params_once() -> None:
     assert "Non-trainable params: 3" in text
 
 
-def test_bounded_float_observations_are_scaled_to_minus_one_one() -> None:
-    low, high = np.array([0.0, -np.inf], np.float32), np.array([100.0, np.inf], np.float32)
-    net = build_q_network((2,), np.dtype(np.float32), 3, obs_bounds=(low, high))
-    pre = net.preprocess
-    out = pre(torch.tensor([[0.0, 5.0], [50.0, -7.0], [100.0, 0.0]]))
-    assert torch.allclose(out, torch.tensor([[-1.0, 5.0], [0.0, -7.0], [1.0, 0.0]]))
+def test_float_observations_are_normalized_by_running_statistics() -> None:
+    net = build_q_network((2,), np.dtype(np.float32), 3, normalize=True)
+    norm = net.preprocess.norm
+    assert isinstance(norm, RunningNorm)
+    x = torch.tensor([[0.0, 5.0], [9.0, -7.0]])
+    assert torch.equal(net.preprocess(x), x)  # before any update: the identity (within the clip)
+    rng = np.random.default_rng(0)
+    data = rng.normal([50.0, 0.0], [30.0, 0.01], size=(100, 2)).astype(np.float32)
+    for i in range(0, 100, 3):
+        norm.update(data[i : i + 3])
+    norm.flush()
+    np.testing.assert_allclose(norm.mean.numpy(), data.astype(np.float64).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(norm.var.numpy(), data.astype(np.float64).var(0), rtol=1e-10)
+    out = net.preprocess(torch.from_numpy(data)).numpy()
+    np.testing.assert_allclose(out.mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out.std(0), 1.0, atol=1e-3)
+    far = net.preprocess(torch.tensor([[50.0, 1.0]]))  # 100 standard deviations away
+    assert far[0, 1].item() == NORM_CLIP
 
 
-def test_uint8_and_unbounded_observations_are_not_rescaled_by_bounds() -> None:
-    big = (np.full(2, -1e6, np.float32), np.full(2, 1e6, np.float32))
-    net = build_q_network((2,), np.dtype(np.float32), 3, obs_bounds=big)
-    assert not net.preprocess.normalize
-    pixels = (np.zeros(1), np.full(1, 255))
-    img = build_q_network((16, 16), np.dtype(np.uint8), 3, obs_bounds=pixels)
-    assert not img.preprocess.normalize
+def test_running_norm_chunks_give_the_statistics_of_the_whole() -> None:
+    """Folding 16 rows at a time (and a large batch at once) equals the two-pass mean and
+    variance: the chunking does not bias the statistics."""
+    data = np.random.default_rng(1).normal(3.0, 5.0, size=(1000, 4))
+    for size in (1, 7, 40):
+        norm = RunningNorm((4,))
+        for i in range(0, 1000, size):
+            norm.update(data[i : i + size])
+        norm.flush()
+        assert float(norm.count) == 1000
+        np.testing.assert_allclose(norm.mean.numpy(), data.mean(0), rtol=1e-12)
+        np.testing.assert_allclose(norm.var.numpy(), data.var(0), rtol=1e-10)
+
+
+def test_running_norm_statistics_save_and_load_with_the_weights() -> None:
+    net = build_q_network((3,), np.dtype(np.float32), 2, normalize=True)
+    net.preprocess.norm.update(np.arange(30, dtype=np.float32).reshape(10, 3))
+    state = net.state_dict()
+    assert {"preprocess.norm.mean", "preprocess.norm.var", "preprocess.norm.count"} <= set(state)
+    assert "preprocess.norm.shift" not in state  # derived, recomputed on load
+    copy = build_q_network((3,), np.dtype(np.float32), 2, normalize=True)
+    copy.load_state_dict(state)
+    x = torch.randn(4, 3) * 10
+    assert torch.equal(copy(x), net(x))
+
+
+def test_running_norm_does_not_blow_up_a_dimension_a_random_policy_barely_moves() -> None:
+    """CartPole's cart position spreads 0.07 of its declared +-4.8 under a random policy:
+    scaled by that (x14) it drowned the pole angle and CartPole-v1 took a median 11,000 steps
+    to solve instead of 3,000. Finite bounds cap the scale at NORM_BOUNDS_SPAN / half-range;
+    unbounded dimensions, and bounds far wider than the values, leave the statistics in charge."""
+    low = np.array([-4.8, -np.inf, -0.42, -1e6], np.float32)
+    high = np.array([4.8, np.inf, 0.42, 1e6], np.float32)
+    cap = bounds_scale_cap(low, high, (4,))
+    np.testing.assert_allclose(
+        cap, [NORM_BOUNDS_SPAN / 4.8, np.inf, NORM_BOUNDS_SPAN / 0.42, np.inf]
+    )
+    net = build_q_network((4,), np.dtype(np.float32), 2, normalize=True, obs_bounds=(low, high))
+    norm = net.preprocess.norm
+    data = np.random.default_rng(0).normal(0.0, [0.07, 0.07, 0.09, 0.07], size=(64, 4))
+    norm.update(data.astype(np.float32))
+    std = np.sqrt(norm.var.numpy())
+    np.testing.assert_allclose(
+        norm.scale.numpy(), [cap[0], 1 / std[1], 1 / std[2], 1 / std[3]], rtol=1e-5
+    )
+    x = torch.tensor([[2.4, 0.0, 0.2, 0.0]])
+    expected = np.clip((2.4 - norm.mean[0].item()) * cap[0], -NORM_CLIP, NORM_CLIP)
+    assert net.preprocess(x)[0, 0].item() == pytest.approx(expected, rel=1e-5)
+    # the same cap after a save and load (it is rebuilt from the bounds, not stored)
+    copy = build_q_network((4,), np.dtype(np.float32), 2, normalize=True, obs_bounds=(low, high))
+    copy.load_state_dict(net.state_dict())
+    assert "preprocess.norm.max_scale" not in net.state_dict()
+    assert torch.equal(copy.preprocess.norm.scale, norm.scale)
+
+
+def test_dqn_caps_the_normalization_by_the_observation_bounds() -> None:
+    import renshu
+
+    agent = renshu.DQN("CartPole-v1", seed=0)
+    np.testing.assert_allclose(
+        agent._obs_norm.max_scale.numpy(),
+        [NORM_BOUNDS_SPAN / 4.8, np.inf, NORM_BOUNDS_SPAN / 0.41887903, np.inf],
+        rtol=1e-6,
+    )
+    assert torch.equal(agent._target_norm.max_scale, agent._obs_norm.max_scale)
+
+
+def test_uint8_observations_are_not_normalized() -> None:
+    img = build_q_network((16, 16), np.dtype(np.uint8), 3, normalize=True)
+    assert img.preprocess.norm is None
+    plain = build_q_network((2,), np.dtype(np.float32), 3, normalize=False)
+    assert plain.preprocess.norm is None
+
+
+def test_frame_stack_shares_one_frame_of_statistics() -> None:
+    net = build_q_network((4, 3), np.dtype(np.float32), 2, normalize=(3,))
+    assert net.preprocess.norm.shape == (3,)
+    net.preprocess.norm.update(np.ones((20, 3), np.float32) * 7)
+    net.preprocess.norm.flush()
+    out = net.preprocess(torch.full((1, 4, 3), 7.0))
+    assert torch.equal(out, torch.zeros(1, 4, 3))
+
+
+def test_discrete_dict_and_image_inputs_get_one_torso_each() -> None:
+    from gymnasium import spaces
+
+    from renshu.inputs import ObsEncoder
+
+    space = spaces.Dict(
+        {
+            "cell": spaces.Discrete(5, start=1),
+            "pos": spaces.Box(-1.0, 1.0, (2,), np.float32),
+            "frame": spaces.Box(0, 255, (16, 16), np.uint8),
+        }
+    )
+    encoder = ObsEncoder(space)
+    assert encoder.dtype == np.float32  # a float part: float32 storage
+    net = build_q_network(
+        encoder.space.shape, encoder.dtype, 3, normalize=True, inputs=encoder.parts
+    )
+    assert net.kind == "multi"
+    assert len(net.preprocess.image_torsos) == 1
+    assert net.preprocess.norm.shape == (2,)  # only the float part is normalized
+    obs = space.sample()
+    flat = encoder.encode(obs)
+    assert flat[0] == obs["cell"] - 1  # stored as value - start
+    assert net(torch.from_numpy(flat[None])).shape == (1, 3)
+    features = net.preprocess(torch.from_numpy(flat[None]))
+    assert features.shape[1] == 2 + 5 + net.preprocess.features - 7
+
+
+def test_discrete_observation_is_one_hot_inside_the_net() -> None:
+    from gymnasium import spaces
+
+    from renshu.inputs import ObsEncoder
+
+    encoder = ObsEncoder(spaces.Discrete(16))
+    assert encoder.dtype == np.uint8 and encoder.space.shape == (1,)
+    net = build_q_network((1,), np.dtype(np.uint8), 4, inputs=encoder.parts)
+    features = net.preprocess(torch.tensor([[3]], dtype=torch.uint8))
+    assert torch.equal(features, torch.nn.functional.one_hot(torch.tensor([3]), 16).float())
+
+
+def test_unsupported_observation_leaf_is_refused_with_its_name() -> None:
+    from gymnasium import spaces
+
+    from renshu.inputs import ObsEncoder
+
+    with pytest.raises(ConfigError, match=r"observation a\.b is a Text space; DQN takes Box"):
+        ObsEncoder(spaces.Dict({"a": spaces.Dict({"b": spaces.Text(5)})}))

@@ -43,6 +43,7 @@ import time
 import uuid
 import warnings
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -495,7 +496,8 @@ def untrusted_env_message(env: str, *, where: str) -> str:
 
 
 def space_to_json(space: gymnasium.Space[Any]) -> dict[str, Any]:
-    """A JSON description of a Box or Discrete space (enough to rebuild it)."""
+    """A JSON description of a Box, Discrete, MultiBinary, Dict or Tuple space (enough to rebuild
+    it)."""
     if isinstance(space, spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, spaces.Box):
@@ -508,8 +510,15 @@ def space_to_json(space: gymnasium.Space[Any]) -> dict[str, Any]:
             "low": float(low.flat[0]) if uniform else low.tolist(),
             "high": float(high.flat[0]) if uniform else high.tolist(),
         }
+    if isinstance(space, spaces.MultiBinary):
+        return {"type": "MultiBinary", "n": np.atleast_1d(space.n).tolist()}
+    if isinstance(space, spaces.Dict):
+        return {"type": "Dict", "spaces": {k: space_to_json(v) for k, v in space.spaces.items()}}
+    if isinstance(space, spaces.Tuple):
+        return {"type": "Tuple", "spaces": [space_to_json(v) for v in space.spaces]}
     raise CheckpointError(
-        f"Cannot save a {type(space).__name__} space; renshu saves Box and Discrete."
+        f"Cannot save a {type(space).__name__} space; renshu saves Box, Discrete, MultiBinary, "
+        "and Dict and Tuple spaces of those."
     )
 
 
@@ -518,18 +527,56 @@ def space_from_json(data: Mapping[str, Any]) -> gymnasium.Space[Any]:
     check_space_json(data, Path("config.json"), "space")
     if data["type"] == "Discrete":
         return spaces.Discrete(int(data["n"]), start=int(data.get("start", 0)))
-    dtype = np.dtype(data["dtype"])
-    shape = tuple(data["shape"])
-    low = np.broadcast_to(np.asarray(data["low"], dtype), shape)
-    high = np.broadcast_to(np.asarray(data["high"], dtype), shape)
-    return spaces.Box(low, high, shape, dtype)
+    if data["type"] == "Box":
+        dtype = np.dtype(data["dtype"])
+        shape = tuple(data["shape"])
+        low = np.broadcast_to(np.asarray(data["low"], dtype), shape)
+        high = np.broadcast_to(np.asarray(data["high"], dtype), shape)
+        return spaces.Box(low, high, shape, dtype)
+    if data["type"] == "MultiBinary":
+        n = data["n"]
+        return spaces.MultiBinary(n[0] if len(n) == 1 else n)
+    if data["type"] == "Dict":
+        # in the saved order (a plain dict would be sorted by key, which can differ)
+        return spaces.Dict(OrderedDict((k, space_from_json(v)) for k, v in data["spaces"].items()))
+    return spaces.Tuple([space_from_json(v) for v in data["spaces"]])
 
 
-def check_space_json(data: Any, file: Path, field: str) -> None:
-    """Raise CheckpointError unless ``data`` describes a Discrete or Box space."""
+def check_space_json(data: Any, file: Path, field: str, depth: int = 0) -> None:
+    """Raise CheckpointError unless ``data`` describes a Discrete, Box or MultiBinary space, or
+    a Dict or Tuple of them (nested at most 4 deep, at most 64 parts each)."""
     _need(isinstance(data, dict), file, field, "an object", data)
     kind = data.get("type")
-    _need(kind in ("Discrete", "Box"), file, f"{field}.type", '"Discrete" or "Box"', kind)
+    kinds = ("Discrete", "Box", "MultiBinary", "Dict", "Tuple")
+    _need(kind in kinds, file, f"{field}.type", f"one of {', '.join(kinds)}", kind)
+    if kind in ("Dict", "Tuple"):
+        parts = data.get("spaces")
+        container = dict if kind == "Dict" else list
+        _need(
+            isinstance(parts, container) and 1 <= len(parts) <= 64 and depth < 4,
+            file,
+            f"{field}.spaces",
+            f"a non-empty {'object' if kind == 'Dict' else 'list'} of at most 64 spaces, "
+            "nested at most 4 deep",
+            parts,
+        )
+        items = parts.items() if isinstance(parts, dict) else enumerate(parts)
+        for key, part in items:
+            check_space_json(part, file, f"{field}.spaces.{key}", depth + 1)
+        return
+    if kind == "MultiBinary":
+        n = data.get("n")
+        _need(
+            isinstance(n, list)
+            and 1 <= len(n) <= 8
+            and all(_is_int(s) and s >= 1 for s in n)
+            and math.prod(n) <= _MAX_OBS_ELEMENTS,
+            file,
+            f"{field}.n",
+            "a list of ints >= 1",
+            n,
+        )
+        return
     if kind == "Discrete":
         n, start = data.get("n"), data.get("start", 0)
         _need(_is_int(n) and 1 <= n <= 2**31, file, f"{field}.n", "an int >= 1", n)

@@ -45,10 +45,10 @@ import gymnasium
 import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
+from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 from torch import nn
 
-from renshu.nets import DuelingHead, QNetwork
+from renshu.nets import NORM_CLIP, DuelingHead, QNetwork
 from renshu.replay import ArrayBatch
 
 __all__ = [
@@ -188,11 +188,11 @@ class NumpyMLP:
         assert isinstance(net, QNetwork)
         preprocess = net.preprocess
         self.scale = bool(preprocess.scale)
-        self.bounds: tuple[np.ndarray, np.ndarray] | None = None
-        if getattr(preprocess, "normalize", False):
-            centre, inv_half = preprocess.centre, preprocess.inv_half
-            assert isinstance(centre, torch.Tensor) and isinstance(inv_half, torch.Tensor)
-            self.bounds = centre.numpy(), inv_half.numpy()
+        # Running normalization: views of the float32 shift and scale RunningNorm keeps current
+        # (it rewrites them in place on every update and load).
+        self.norm: tuple[np.ndarray, np.ndarray] | None = None
+        if preprocess.norm is not None:
+            self.norm = preprocess.norm.shift.numpy(), preprocess.norm.scale.numpy()
         self.dueling = bool(net.dueling)
         self.hidden_modules = [m for m in net.torso if isinstance(m, nn.Linear)]
         head = net.head
@@ -238,13 +238,17 @@ class NumpyMLP:
 
     def input(self, obs: np.ndarray) -> np.ndarray:
         """``(B, *obs_shape)`` observations -> ``(B, features)`` float32: uint8 scaled to [0, 1],
-        bounded floats to [-1, 1] (what :class:`renshu.nets.ObsPreprocess` and ``Flatten`` do)."""
+        others normalized by the running statistics, clipped to +-NORM_CLIP (what
+        :class:`renshu.nets.ObsPreprocess` and ``Flatten`` do)."""
         if self.scale:
             return obs.reshape(len(obs), -1).astype(np.float32) / np.float32(255.0)
-        x = obs.astype(np.float32, copy=False)
-        if self.bounds is not None:
-            centre, inv_half = self.bounds
-            x = (x - centre) * inv_half
+        if self.norm is None:
+            return obs.astype(np.float32, copy=False).reshape(len(obs), -1)
+        shift, scale = self.norm
+        x = obs.astype(np.float32, copy=False) - shift  # a new array: obs is left alone
+        x *= scale
+        np.maximum(x, -NORM_CLIP, out=x)
+        np.minimum(x, NORM_CLIP, out=x)
         return x.reshape(len(obs), -1)
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -313,14 +317,22 @@ class NumpyDQNLoss:
         if self._rows.size != B:
             self._rows = np.arange(B)
         rows, actions = self._rows, batch.actions
-        both = online.input(np.concatenate([batch.obs, batch.next_obs]))
-        x, next_x = both[:B], both[B:]
+        # The target network normalizes next_obs with its own statistics (a copy of the online
+        # network's as of the last target update); without normalization the inputs are shared.
+        own_target_input = self.target.norm is not None
+        if self.double or not own_target_input:
+            both = online.input(np.concatenate([batch.obs, batch.next_obs]))
+            x, next_x = both[:B], both[B:]
+        else:
+            x = online.input(batch.obs)
         if self.double:  # one pass of the online net over obs and next_obs together
             q_both, inputs = online.forward(both)
             q, next_online = q_both[:B], q_both[B:]
             inputs = [a[:B] for a in inputs]
         else:
             q, inputs = online.forward(x)
+        if own_target_input:
+            next_x = self.target.input(batch.next_obs)
         next_target = self.target.forward(next_x)[0]
         if self.double:
             next_q = next_target[rows, next_online.argmax(axis=1)]
@@ -400,11 +412,18 @@ class SingleEnv(VectorEnv):
         self.closed = False
         self._shape = (1, *(env.observation_space.shape or ()))
         self._dtype = env.observation_space.dtype
+        self._box = isinstance(env.observation_space, gymnasium.spaces.Box)
 
     def _batch(self, obs: Any) -> np.ndarray:
-        out = np.empty(self._shape, self._dtype)
-        out[0] = obs
-        return out
+        if self._box:
+            out = np.empty(self._shape, self._dtype)
+            out[0] = obs
+            return out
+        # Discrete, Dict, Tuple: batched as SyncVectorEnv does (renshu.inputs encodes them)
+        space = self.single_observation_space
+        empty: Any = create_empty_array(space, 1)
+        batched: Any = concatenate(space, [obs], empty)
+        return batched
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None

@@ -332,7 +332,7 @@ def test_empty_action_space_is_refused() -> None:
         DQN(f"{BROKEN}:NoActions")
 
 
-@pytest.mark.parametrize("name", ["DiscreteObs", "DictObs", "BoxActions", "NoActions"])
+@pytest.mark.parametrize("name", ["MultiDiscreteObs", "BoxActions", "NoActions"])
 def test_check_with_algo_and_dqn_give_one_verdict_on_spaces(name: str) -> None:
     """`renshu check --algo dqn` refuses exactly what DQN(env) refuses, with the same words."""
     from renshu.agents.dqn import space_problems
@@ -349,6 +349,18 @@ def test_check_with_algo_and_dqn_give_one_verdict_on_spaces(name: str) -> None:
             renshu.check_env(f"{BROKEN}:{name}", algo="dqn", probe_steps=20)
         found = {(p.code, p.message, p.fix) for p in checked.value.problems}
         assert set(verdict) <= found
+
+
+@pytest.mark.parametrize("name", ["DiscreteObs", "DictObs"])
+def test_check_with_algo_and_dqn_both_accept_discrete_and_dict_observations(name: str) -> None:
+    """A Discrete or Dict observation (a user's first grid env) passes both verdicts."""
+    from renshu.agents.dqn import space_problems
+
+    env = renshu.make(f"{BROKEN}:{name}")
+    assert space_problems(env.observation_space, env.action_space) == []
+    problems = renshu.check_env(f"{BROKEN}:{name}", algo="dqn", probe_steps=20)
+    assert not [p for p in problems if p.code.startswith("algo-")]
+    DQN(f"{BROKEN}:{name}", **QUICK).fit(200, progress=False)
 
 
 def test_test_on_a_never_ending_env_stops_at_the_cap_with_a_warning(

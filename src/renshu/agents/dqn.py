@@ -66,8 +66,9 @@ from renshu.fastpath import (
     limit_threads,
     numpy_mlp_supported,
 )
+from renshu.inputs import EncodedVectorEnv, ObsEncoder, needs_encoder
 from renshu.make import make, make_vec
-from renshu.nets import MLP_HIDDEN, QNetwork, build_q_network, is_image, summary
+from renshu.nets import MLP_HIDDEN, QNetwork, RunningNorm, build_q_network, is_image, summary
 from renshu.optim import OPTIMIZERS, make_optimizer
 from renshu.replay import Batch, FrameStack, ReplayBuffer
 
@@ -199,6 +200,10 @@ class DQNConfig:
     """Env steps over which per_beta is annealed to 1, >= 1; None: the steps of the first fit()
     call (then fixed, and saved with the agent, so a resumed run anneals as an uninterrupted
     one). ``renshu train`` sets it to the run's total steps."""
+    normalize_obs: bool = True
+    """Normalize non-uint8 observations by their running mean and standard deviation (kept in
+    the network, updated while fit() runs, frozen in test and act); uint8 frames are divided by
+    255 either way."""
 
     def __post_init__(self) -> None:
         validate(self)  # every field's type, then its range, from the annotations above
@@ -354,14 +359,17 @@ def space_problems(observation_space: Any, action_space: Any) -> list[tuple[str,
             )
         )
     if not isinstance(observation_space, spaces.Box):
-        problems.append(
-            (
-                "algo-observation-space",
-                f"DQN needs a Box observation space, got {observation_space}.",
-                "Wrap the env, e.g. gymnasium.wrappers.FlattenObservation, or one-hot a "
-                "Discrete observation.",
+        try:  # Discrete, MultiBinary and Dict/Tuple of those and Boxes: one torso per part
+            ObsEncoder(observation_space)
+        except ConfigError as error:
+            problems.append(
+                (
+                    "algo-observation-space",
+                    f"DQN cannot read the observation space {observation_space}: {error}",
+                    "Wrap the env so that its observations are a Box, Discrete, MultiBinary, or "
+                    "a Dict or Tuple of those (e.g. gymnasium.wrappers.FlattenObservation).",
+                )
             )
-        )
     return problems
 
 
@@ -387,7 +395,14 @@ class DQN:
         else:  # rebuilt from a checkpoint without an env: act() works, fit() needs set_env()
             obs_space, act_space = saved_spaces
         self.observation_space, self.action_space = self._check_spaces(obs_space, act_space)
-        frame_shape = self.observation_space.shape
+        # Discrete, Dict and Tuple observations travel as one flat vector (renshu.inputs).
+        self._encoder = ObsEncoder(obs_space) if needs_encoder(obs_space) else None
+        self._frame_space: spaces.Box = (
+            self._encoder.space if self._encoder else self.observation_space
+        )
+        if self._encoder is not None and self.env is not None:
+            self.env = EncodedVectorEnv(self.env, self._encoder)
+        frame_shape = self._frame_space.shape
         self.obs_shape = (cfg.window, *frame_shape) if cfg.window > 1 else frame_shape
         self.device = torch.device(
             ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
@@ -402,13 +417,24 @@ class DQN:
             torch.manual_seed(int(seeds[0].generate_state(1)[0]))
             self.q_network = build_q_network(
                 self.obs_shape,
-                self.observation_space.dtype,
+                self._frame_space.dtype,
                 int(self.action_space.n),
                 net=cfg.net,
                 dueling=cfg.dueling,
-                obs_bounds=(self.observation_space.low, self.observation_space.high),
+                normalize=frame_shape if cfg.normalize_obs else False,
+                inputs=self._encoder.parts if self._encoder else None,
+                obs_bounds=(self._frame_space.low, self._frame_space.high),
             ).to(self.device)
         self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
+        # Running observation statistics (nets.RunningNorm), updated in fit() from what the agent
+        # sees. The target network keeps its own copy, taken whenever its weights are: it is a
+        # snapshot of the online Q-function, input normalization included.
+        self._obs_norm: RunningNorm | None = getattr(
+            getattr(self.q_network, "preprocess", None), "norm", None
+        )
+        self._target_norm: RunningNorm | None = getattr(
+            getattr(self.target_network, "preprocess", None), "norm", None
+        )
         # renshu's networks keep their parameters in one flat tensor (fastpath.FlatParams): a
         # named optimizer sees one tensor; gradient clipping and the target sync are one op each.
         self._flat: FlatParams | None = None
@@ -447,7 +473,7 @@ class DQN:
         # Replay: each frame stored once; windows and n-step returns rebuilt when sampling.
         self.buffer = ReplayBuffer(
             cfg.buffer_size,
-            self.observation_space,
+            self._frame_space,
             num_envs=cfg.num_envs,
             window=cfg.window,
             n_step=cfg.n_step,
@@ -501,10 +527,16 @@ class DQN:
     space_problems = staticmethod(space_problems)
     """:func:`space_problems`: the one verdict on spaces (``renshu check --algo dqn`` asks it)."""
 
-    def _check_spaces(self, obs_space: Any, act_space: Any) -> tuple[spaces.Box, spaces.Discrete]:
+    def _check_spaces(self, obs_space: Any, act_space: Any) -> tuple[Any, spaces.Discrete]:
         problems = space_problems(obs_space, act_space)
         if problems:
             raise ConfigError(" ".join(f"{message} {fix}" for _, message, fix in problems))
+        if not isinstance(obs_space, spaces.Box) and self.config.window > 1:
+            raise ConfigError(
+                f"window={self.config.window} stacks frames of a Box observation; the "
+                f"observation space is {obs_space}. Leave window at 1, or put the history "
+                "into the observation (e.g. a Box key holding the last frames)."
+            )
         return obs_space, act_space
 
     def _make_exploration(self) -> Exploration:
@@ -519,7 +551,7 @@ class DQN:
 
     def summary(self) -> str:
         """Print and return the Q-network's layer table (output shapes, parameter counts)."""
-        dtype = torch.uint8 if self.observation_space.dtype == np.uint8 else torch.float32
+        dtype = torch.uint8 if self._frame_space.dtype == np.uint8 else torch.float32
         text = summary(self.q_network, (1, *self.obs_shape), dtype)
         print(text)
         return text
@@ -528,8 +560,13 @@ class DQN:
     def act(self, obs: Any) -> Any:
         """Greedy action for one observation (returns an int) or a batch (returns an array).
 
-        With ``window > 1`` an observation is the last ``window`` frames stacked on axis 0.
+        With ``window > 1`` an observation is the last ``window`` frames stacked on axis 0. A
+        Discrete, Dict or Tuple observation is given as the env returns it (a batch: a list).
         """
+        if self._encoder is not None:
+            if isinstance(obs, list):
+                return self._q_values(np.stack([self._encoder.encode(o) for o in obs])).argmax(1)
+            return int(self._q_values(self._encoder.encode(obs)[None]).argmax(axis=1)[0])
         dtype = self.observation_space.dtype
         expected = (
             f"act() expects an observation: a {dtype} array of shape {tuple(self.obs_shape)} "
@@ -660,6 +697,8 @@ class DQN:
                 self.num_steps += n_valid
                 # 4. next observation: a reset observation starts a fresh frame window
                 self._frames = next_obs
+                if self._obs_norm is not None:  # running statistics of what the agent sees
+                    self._obs_norm.update(next_obs)
                 if same_step:  # every env goes on; the ones that ended were reset
                     restarted = done if any_done else None
                 else:
@@ -707,10 +746,10 @@ class DQN:
             raise
         except Exception as error:  # the user's reset() raised: say where, keep it
             raise self._env_failed(error, "reset") from error
-        self.frame_stack = FrameStack(
-            self.config.num_envs, self.config.window, self.observation_space
-        )
+        self.frame_stack = FrameStack(self.config.num_envs, self.config.window, self._frame_space)
         self._frames = obs
+        if self._obs_norm is not None:
+            self._obs_norm.update(obs)
         self._valid = np.ones(self.config.num_envs, dtype=bool)
         self._episode_reward = np.zeros(self.config.num_envs)
         self._episode_length = np.zeros(self.config.num_envs, dtype=np.int64)
@@ -921,7 +960,10 @@ class DQN:
         self._updates_since_log += 1
 
     def _update_target(self, tau: float) -> None:
-        """``target += tau * (online - target)``: a copy when ``tau`` is 1."""
+        """``target += tau * (online - target)``: a copy when ``tau`` is 1 (observation
+        statistics included)."""
+        if self._target_norm is not None and self._obs_norm is not None:
+            self._target_norm.follow(self._obs_norm, tau)
         if self._flat is not None and self._flat_target is not None:
             if tau == 1.0:
                 self._flat_target.copy_(self._flat)
@@ -1013,14 +1055,15 @@ class DQN:
         cbs = CallbackList([history, *callbacks])
         cbs.set_agent(self)
         rng = np.random.default_rng(seed)
-        stack = FrameStack(1, self.config.window, self.observation_space)
+        stack = FrameStack(1, self.config.window, self._frame_space)
+        encode = self._encoder.encode if self._encoder else np.asarray
         cbs.on_train_begin({"episodes": episodes})
         with limit_threads(self.config.threads):
             step = 0
             first_seed = seed if seed is not None else segment_seed(self.config.seed, 10**9)
             for episode in range(episodes):
                 obs, _ = test_env.reset(seed=first_seed if episode == 0 else None)
-                window = stack.reset(np.asarray(obs)[None])
+                window = stack.reset(encode(obs)[None])
                 cbs.on_episode_begin(episode, {})
                 total, length, done = 0.0, 0, False
                 while not done:
@@ -1054,7 +1097,7 @@ class DQN:
                         if frame is not None:
                             logs["frame"] = frame
                     cbs.on_step_end(step, logs)
-                    window = stack.push(np.asarray(obs)[None])
+                    window = stack.push(encode(obs)[None])
                     step += 1
                 cbs.on_episode_end(
                     episode, {"episode_reward": total, "nb_episode_steps": length, "nb_steps": step}
@@ -1082,12 +1125,17 @@ class DQN:
         vec = self._vectorize(env)
         if (
             vec.single_observation_space.shape != self.observation_space.shape
+            or (
+                self._encoder is not None and vec.single_observation_space != self.observation_space
+            )
             or vec.single_action_space != self.action_space
         ):
             raise ConfigError(
                 f"The env's spaces {vec.single_observation_space}, {vec.single_action_space} "
                 f"do not match the agent's {self.observation_space}, {self.action_space}."
             )
+        if self._encoder is not None:
+            vec = EncodedVectorEnv(vec, self._encoder)
         self.env, self.env_spec, self._frames = vec, (env if isinstance(env, str) else None), None
         self.env_name, self._env_ref = env_name(env), None
         self._first_steps_checked = self._warned_never_ending = False

@@ -4,6 +4,8 @@
 - :class:`BitFlipEnv`: flip bits of a vector until it matches a goal; reward -1 per step.
 - :class:`ConstantRewardEnv`: reward 1 every step, never terminates, truncated after ``length``
   steps; the value of every state is ``1 / (1 - gamma)`` when truncation is bootstrapped.
+- :class:`DictTargetEnv`: a Dict observation (a Box position, a Discrete target cell); walk to
+  the target.
 - :class:`ScriptedEnv`: a generic env whose ``reset``/``step`` a test replaces with functions.
 """
 
@@ -122,6 +124,50 @@ class ConstantRewardEnv(gymnasium.Env[np.ndarray, np.int64]):
 
 ResetFn = Callable[["ScriptedEnv"], tuple[Any, dict[str, Any]]]
 StepFn = Callable[["ScriptedEnv", Any], tuple[Any, Any, Any, Any, dict[str, Any]]]
+
+
+class DictTargetEnv(gymnasium.Env[dict[str, Any], np.int64]):
+    """Walk along ``n`` cells to a target: a Dict observation, "multiple inputs".
+
+    Observation: ``{"position": Box(0, n - 1, (1,)), "target": Discrete(n)}``, the agent's cell
+    (as a float) and the target's. Actions: 0 left, 1 stay, 2 right. Reward +1 and the episode
+    ends on reaching the target, -0.05 per other step; truncated after ``2 * n`` steps. Start
+    and target are drawn apart. An optimal policy scores about ``1 - 0.05 * (n / 3)``; a
+    random walk reaches far targets rarely within the limit.
+    """
+
+    metadata = {"render_modes": []}  # noqa: RUF012
+
+    def __init__(self, n: int = 7) -> None:
+        self.n = n
+        self.observation_space = spaces.Dict(
+            {
+                "position": spaces.Box(0.0, n - 1.0, (1,), np.float32),
+                "target": spaces.Discrete(n),
+            }
+        )
+        self.action_space = spaces.Discrete(3)
+        self._pos = self._target = self._t = 0
+
+    def _obs(self) -> dict[str, Any]:
+        return {"position": np.array([self._pos], np.float32), "target": self._target}
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        super().reset(seed=seed)
+        self._pos = int(self.np_random.integers(self.n))
+        others = [c for c in range(self.n) if c != self._pos]
+        self._target = int(others[self.np_random.integers(len(others))])
+        self._t = 0
+        return self._obs(), {}
+
+    def step(self, action: np.int64) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        self._pos = int(np.clip(self._pos + int(action) - 1, 0, self.n - 1))
+        self._t += 1
+        reached = self._pos == self._target
+        reward = 1.0 if reached else -0.05
+        return self._obs(), reward, reached, self._t >= 2 * self.n, {}
 
 
 class ScriptedEnv(gymnasium.Env[Any, Any]):
