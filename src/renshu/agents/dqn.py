@@ -409,7 +409,7 @@ class DQN:
         )
         # Refuse a replay buffer or network that cannot fit before allocating either.
         n_actions = int(self.action_space.n)
-        check_memory(cfg, self.observation_space, self.obs_shape, n_actions, self.device)
+        check_memory(cfg, self._frame_space, self.obs_shape, n_actions, self.device)
         seeds = np.random.SeedSequence(cfg.seed).spawn(3)
 
         # Networks: the online Q-network and its target copy (never trained directly).
