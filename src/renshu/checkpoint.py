@@ -566,16 +566,7 @@ def check_space_json(data: Any, file: Path, field: str, depth: int = 0) -> None:
         return
     if kind == "MultiBinary":
         n = data.get("n")
-        _need(
-            isinstance(n, list)
-            and 1 <= len(n) <= 8
-            and all(_is_int(s) and s >= 1 for s in n)
-            and math.prod(n) <= _MAX_OBS_ELEMENTS,
-            file,
-            f"{field}.n",
-            "a list of ints >= 1",
-            n,
-        )
+        _need(_is_shape(n), file, f"{field}.n", _SHAPE_TEXT, n)
         return
     if kind == "Discrete":
         n, start = data.get("n"), data.get("start", 0)
@@ -583,16 +574,7 @@ def check_space_json(data: Any, file: Path, field: str, depth: int = 0) -> None:
         _need(_is_int(start) and abs(start) <= 2**62, file, f"{field}.start", "an int", start)
         return
     shape, dtype = data.get("shape"), data.get("dtype")
-    _need(
-        isinstance(shape, list)
-        and 1 <= len(shape) <= 8
-        and all(_is_int(s) and s >= 1 for s in shape)
-        and math.prod(shape) <= _MAX_OBS_ELEMENTS,
-        file,
-        f"{field}.shape",
-        f"a list of ints >= 1 with at most {_MAX_OBS_ELEMENTS:,} elements",
-        shape,
-    )
+    _need(_is_shape(shape), file, f"{field}.shape", _SHAPE_TEXT, shape)
     _need(dtype in _BOX_DTYPES, file, f"{field}.dtype", f"one of {', '.join(_BOX_DTYPES)}", dtype)
     for bound in ("low", "high"):
         value = data.get(bound)
@@ -832,6 +814,19 @@ def _need(ok: Any, file: Path, field: str, expected: str, value: Any) -> None:
 def _show(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_SHAPE_TEXT = f"a list of 1 to 8 ints >= 1 with at most {_MAX_OBS_ELEMENTS:,} elements"
+
+
+def _is_shape(value: Any) -> bool:
+    """A space shape as saved: 1 to 8 positive ints, not too many elements in all."""
+    return (
+        isinstance(value, list)
+        and 1 <= len(value) <= 8
+        and all(_is_int(s) and s >= 1 for s in value)
+        and math.prod(value) <= _MAX_OBS_ELEMENTS
+    )
 
 
 def _is_int(value: Any) -> bool:
