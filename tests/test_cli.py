@@ -258,7 +258,7 @@ def test_check_fixes_wrap_in_a_narrow_console_never_cut() -> None:
 
 
 def test_check_algo_offers_the_algorithms_renshu_has(capsys: pytest.CaptureFixture[str]) -> None:
-    from renshu.checkpoint import ALGORITHMS
+    from renshu.agents import ALGORITHMS
 
     assert main(["check", CORRIDOR, "--algo", "ppo"]) == 2
     err = capsys.readouterr().err

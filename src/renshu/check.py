@@ -177,10 +177,10 @@ def check_env(
 
 
 def _algorithm(algo: str | None) -> str | None:
-    """The algorithm's key in :data:`renshu.checkpoint.ALGORITHMS` (the one list of them)."""
+    """The algorithm's key in :data:`renshu.agents.ALGORITHMS` (the one list of them)."""
     if algo is None:
         return None
-    from renshu.checkpoint import ALGORITHMS
+    from renshu.agents import ALGORITHMS
 
     key = algo.lower().replace("-", "").replace("_", "")
     if key not in ALGORITHMS:
@@ -192,13 +192,10 @@ def _algorithm(algo: str | None) -> str | None:
 
 
 def _agent_class(key: str) -> Any:
-    """The agent class :data:`renshu.checkpoint.ALGORITHMS` names for ``key``."""
-    import importlib
+    """The agent class :data:`renshu.agents.ALGORITHMS` names for ``key``."""
+    from renshu.agents import ALGORITHMS
 
-    from renshu.checkpoint import ALGORITHMS
-
-    module, name = ALGORITHMS[key].split(":")
-    return getattr(importlib.import_module(module), name)
+    return ALGORITHMS[key].agent_class()
 
 
 def _resolve(env: EnvLike) -> tuple[Any, bool]:

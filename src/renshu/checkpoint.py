@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import importlib
 import json
 import math
 import os
@@ -56,6 +55,7 @@ from gymnasium import spaces
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from renshu.agents import ALGORITHMS
 from renshu.errors import CheckpointError, RenshuError
 
 FORMAT = "renshu-agent"
@@ -64,8 +64,6 @@ FORMAT_VERSION = 2
 REQUIRED_FILES = ("config.json", "state.json", "weights.safetensors", "optimizer.safetensors")
 MANIFEST = "manifest.json"
 OPTIONAL_FILES = ("replay.npz",)
-ALGORITHMS = {"dqn": "renshu.agents.dqn:DQN"}
-"""Algorithm name in config.json -> the class that loads it."""
 
 STALE_AFTER_S = 60.0
 """A leftover ``.NAME.tmp-*`` / ``.NAME.old-*`` folder untouched this long is removed (a younger
@@ -408,8 +406,7 @@ def load(path: str | Path, env: Any = None, *, trust_env: bool = False, **overri
     path = agent_path(Path(path))
     ckpt = read(path)
     algo = ckpt.config["algo"]
-    module, name = ALGORITHMS[algo].split(":")
-    cls = getattr(importlib.import_module(module), name)
+    cls = ALGORITHMS[algo].agent_class()
     try:
         return cls.from_checkpoint(ckpt, env=env, trust_env=trust_env, **overrides)
     except RenshuError:

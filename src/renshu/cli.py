@@ -131,23 +131,9 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
 
 
 def _algorithms() -> list[str]:
-    """The algorithms renshu has: the keys of :data:`renshu.checkpoint.ALGORITHMS`, read from
-    its source so that building the parser does not import torch."""
-    import ast
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("renshu.checkpoint")
-    if spec is not None and spec.origin is not None:
-        for node in ast.parse(Path(spec.origin).read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-                target = node.targets[0] if isinstance(node, ast.Assign) else node.target
-                if isinstance(target, ast.Name) and target.id == "ALGORITHMS":
-                    try:
-                        return sorted(ast.literal_eval(node.value))
-                    except ValueError:
-                        break
-    from renshu.checkpoint import ALGORITHMS  # not a literal: import it after all
+    """The algorithms renshu has: the keys of :data:`renshu.agents.ALGORITHMS` (a light module:
+    building the parser imports no torch)."""
+    from renshu.agents import ALGORITHMS
 
     return sorted(ALGORITHMS)
 
@@ -334,7 +320,9 @@ def add_train_command(subparsers: Subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("env", metavar="ENV", nargs="?", help=ENV_HELP)
-    parser.add_argument("--algo", choices=("dqn",), default=None, help="algorithm (default dqn)")
+    parser.add_argument(
+        "--algo", choices=_algorithms(), default=None, help="algorithm (default dqn)"
+    )
     parser.add_argument(
         "--steps",
         type=_positive_int,
@@ -423,6 +411,7 @@ class Terminated(BaseException):
 def run_train(args: argparse.Namespace, console: Console) -> int:
     """Create (or reopen) a run folder, train, and print the results; 130/143 on a signal."""
     from renshu import presets
+    from renshu.agents import DEFAULT
     from renshu.check import EnvCheckError
     from renshu.errors import ConfigError
     from renshu.runs import Run
@@ -435,7 +424,7 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
             "renshu train needs an environment (e.g. renshu train catch), or --resume RUN to "
             "continue a run."
         )
-    algo = args.algo or "dqn"
+    algo = args.algo or DEFAULT
     preset = presets.load(args.env, algo)
     if args.config is not None:
         preset = presets.load_file(args.config, algo, base=preset)

@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 
+from renshu import agents as algorithms
 from renshu import checkpoint
 from renshu.callbacks import Callback, CheckpointEvery
 from renshu.config import (
@@ -102,9 +103,7 @@ METRIC_COLUMNS = (
     "charts/episode_reward",
     "charts/episode_length",
     "charts/SPS",
-    "charts/epsilon",
-    "losses/td_loss",
-    "losses/q_values",
+    *dict.fromkeys(key for algo in algorithms.ALGORITHMS.values() for key in algo.metrics),
     "eval/mean_reward",
     "eval/std_reward",
     "test/mean_reward",
@@ -1100,10 +1099,7 @@ class Run:
             if threads is not None:
                 built.config.threads = threads
             return built
-        if self.settings["algo"] != "dqn":  # pragma: no cover - one algorithm so far
-            raise ConfigError(f"Training {self.settings['algo']!r} runs is not supported yet.")
-        from renshu.agents.dqn import DQN, DQNConfig
-
+        algorithm = algorithms.get(self.settings["algo"])
         options = {**self.settings["config"], **overrides}
         custom = [k for k, v in options.items() if isinstance(v, str) and v.startswith("<custom")]
         if custom:
@@ -1113,14 +1109,15 @@ class Run:
                 "Python with Run.create(...).train()."
             )
         try:
-            config = build(DQNConfig, options)  # the overrides were checked by train()
+            config = build(algorithm.config_class(), options)  # overrides checked by train()
         except ConfigError as error:
             raise ConfigError(
                 f"{str(self.path / CONFIG_FILE)!r} has a bad entry under config: {error} The "
                 "file was edited or damaged; restore that entry (renshu train --help lists the "
                 "options) and run again."
             ) from None
-        return DQN(self._agent_env_for_load(), config=config)
+        agent: DQN = algorithm.agent_class()(self._agent_env_for_load(), config=config)
+        return agent
 
     def plot_learning_curve(self, out: str | Path | None = None) -> Path:
         """Draw episode reward against step from ``metrics.csv`` (``plots/learning_curve.png``),
@@ -1245,11 +1242,8 @@ def rgb_array_env(env: Any, env_kwargs: Mapping[str, Any] | None = None) -> Any:
 
 def _build_agent(algo: str, env: Any, config: Any) -> DQN:
     """The agent a new run trains, built before its folder exists (so a failure leaves none)."""
-    if algo != "dqn":  # pragma: no cover - one algorithm so far
-        raise ConfigError(f"Training {algo!r} runs is not supported yet.")
-    from renshu.agents.dqn import DQN
-
-    return DQN(env, config=config)
+    agent: DQN = algorithms.get(algo).agent_class()(env, config=config)
+    return agent
 
 
 def _agent_env(env: Any, env_kwargs: Mapping[str, Any], num_envs: int) -> Any:

@@ -1,1 +1,71 @@
-"""Agents: one file per algorithm family (dqn.py: DQN with Double/Dueling/PER/n-step options)."""
+"""Agents: one file per algorithm family, and the one list of algorithms renshu has.
+
+:data:`ALGORITHMS` maps an algorithm's name (``--algo``, ``config.json``'s ``algo``, a preset's
+section) to where its agent and config classes live and the metrics its training logs.
+Checkpoints, presets, ``renshu check --algo``, ``renshu train --algo`` and run folders all read
+it, so adding an algorithm means adding its file and one entry here. The classes are imported
+only when asked for (this module stays light: the CLI builds its parser without torch).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from renshu.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One algorithm: its name, where its classes live, what its training logs."""
+
+    name: str
+    """The name users type (``--algo dqn``) and saved files record."""
+    agent: str
+    """``module:Class`` of the agent (built lazily by :meth:`agent_class`)."""
+    config: str
+    """``module:Class`` of its dataclass config (built lazily by :meth:`config_class`)."""
+    summary: str
+    """One line for help texts."""
+    metrics: tuple[str, ...]
+    """The metric keys its training logs besides the shared ``charts/*`` ones."""
+
+    def agent_class(self) -> Any:
+        """The agent class (imports its module)."""
+        return _import(self.agent)
+
+    def config_class(self) -> Any:
+        """The config dataclass (imports its module)."""
+        return _import(self.config)
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    "dqn": Algorithm(
+        name="dqn",
+        agent="renshu.agents.dqn:DQN",
+        config="renshu.agents.dqn:DQNConfig",
+        summary="DQN with Double, Dueling, prioritized replay and n-step returns as options",
+        metrics=("charts/epsilon", "losses/td_loss", "losses/q_values"),
+    ),
+}
+"""Every algorithm renshu trains, by name."""
+
+DEFAULT = "dqn"
+"""The algorithm ``renshu train`` uses without ``--algo``."""
+
+
+def get(name: str) -> Algorithm:
+    """The algorithm called ``name``; ConfigError listing the known ones otherwise."""
+    found = ALGORITHMS.get(name)
+    if found is None:
+        raise ConfigError(
+            f"Unknown algorithm {name!r}: renshu trains {', '.join(sorted(ALGORITHMS))}. "
+            "Pick one of those (--algo on the command line)."
+        )
+    return found
+
+
+def _import(target: str) -> Any:
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)

@@ -23,22 +23,20 @@ class, so a misspelt key is an error that names the key, the file and the close 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+from renshu import agents as algorithms
 from renshu.config import Range, build, check_field, field_names, load_yaml
 from renshu.errors import ConfigError
 
-__all__ = ["ALGORITHMS", "PRESETS_DIR", "Preset", "available", "find", "load", "load_file"]
+__all__ = ["PRESETS_DIR", "Preset", "available", "find", "load", "load_file"]
 
 PRESETS_DIR = Path(__file__).resolve().parent
 """The folder holding the built-in preset files."""
 
-ALGORITHMS: dict[str, str] = {"dqn": "renshu.agents.dqn:DQNConfig"}
-"""Algorithm name -> the dataclass config that checks a preset's ``config`` section."""
 
 SECTION_KEYS = ("steps", "test_episodes", "config")
 """The keys of one algorithm's section."""
@@ -72,13 +70,7 @@ class Preset:
 
 def config_class(algo: str) -> type[Any]:
     """The dataclass config of ``algo`` (``DQNConfig`` for ``"dqn"``)."""
-    if algo not in ALGORITHMS:
-        raise ConfigError(
-            f"Unknown algorithm {algo!r}: renshu trains {', '.join(sorted(ALGORITHMS))}. "
-            "Pick one of those with --algo."
-        )
-    module, name = ALGORITHMS[algo].split(":")
-    cls: type[Any] = getattr(importlib.import_module(module), name)
+    cls: type[Any] = algorithms.get(algo).config_class()
     return cls
 
 
@@ -132,8 +124,8 @@ def load_file(path: str | Path, algo: str = "dqn", *, base: Preset | None = None
     path = Path(path)
     data = load_yaml(path)
     base = base if base is not None else load("default", algo)
-    if any(key in ALGORITHMS for key in data):
-        others = [key for key in data if key not in ALGORITHMS]
+    if any(key in algorithms.ALGORITHMS for key in data):
+        others = [key for key in data if key not in algorithms.ALGORITHMS]
         if others:
             raise ConfigError(
                 f"Preset file {str(path)!r} mixes algorithm sections with other keys "
