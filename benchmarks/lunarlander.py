@@ -183,7 +183,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "",
             *lines,
             "",
-            f"Bar: renshu's mean over the seeds at least SB3's: {verdict(met)}.",
+            f"Bar: renshu's mean over the seeds at least SB3's: {verdict(met)}."
+            if all(runs.get(lib) for lib in ("renshu", "sb3"))
+            else "Bar: renshu's mean over the seeds at least SB3's: not decided, as this report "
+            "has one library only (`python benchmarks/lunarlander.py --only sb3` adds the other).",
             "",
             "Settings (`hyperparams/dqn.yml`: "
             + ", ".join(f"{k}={v}" for k, v in ZOO_LUNARLANDER_DQN.items() if k != "policy")

@@ -311,3 +311,27 @@ def test_test_max_steps_bounds_a_never_ending_env(
     assert main(["test", str(tmp_path / "x"), *test_args]) == 0
     out = capsys.readouterr().out
     assert len([line for line in out.splitlines() if EPISODE_LINE.match(line)]) == 2
+
+
+def test_sigterm_during_the_torch_import_is_delivered_after_it() -> None:
+    """A SIGTERM raised as an exception inside torch's C++ start-up aborted the process
+    (SIGABRT, exit -6) instead of exiting 143: train and test import torch with it held."""
+    code = """
+import os, signal, sys
+from renshu.cli import Terminated, _handle_sigterm, _import_torch_holding_sigterm
+assert "torch" not in sys.modules
+_handle_sigterm()
+class Finder:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGTERM)  # arrives while torch is being imported
+        return None
+sys.meta_path.insert(0, Finder())
+try:
+    _import_torch_holding_sigterm()
+except Terminated:
+    print("terminated after the import:", "torch" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "terminated after the import: True"

@@ -1024,6 +1024,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
+    if handler in (run_train, run_test):
+        _import_torch_holding_sigterm()
     with warnings.catch_warnings():
         warnings.showwarning = _warning_printer(errors)
         try:
@@ -1058,9 +1060,34 @@ def _handle_sigterm() -> Any:
         return None
 
     def on_sigterm(signum: int, frame: Any) -> None:
+        if _HOLDING[0]:
+            _HELD.append(signum)
+            return
         raise Terminated
 
     return signal.signal(signal.SIGTERM, on_sigterm)
+
+
+_HELD: list[int] = []
+"""SIGTERMs that arrived while torch was being imported (:func:`_import_torch_holding_sigterm`)."""
+_HOLDING = [False]
+"""True while torch is being imported: the SIGTERM handler then records instead of raising."""
+
+
+def _import_torch_holding_sigterm() -> None:
+    """Import torch with SIGTERM held back. Terminated raised by the handler while torch's C++
+    start-up is calling into Python cannot unwind through it: the process aborts (SIGABRT)
+    instead. A SIGTERM that arrives meanwhile is raised right after the import, where it ends
+    the command cleanly. (Blocking the signal would not do: the handler runs in the main thread
+    whichever thread the kernel hands the signal to.)"""
+    _HOLDING[0] = True
+    try:
+        import torch  # noqa: F401
+    finally:
+        _HOLDING[0] = False
+    if _HELD:
+        _HELD.clear()
+        raise Terminated
 
 
 def _file_error_text(error: OSError | UnicodeDecodeError, args: argparse.Namespace) -> str:
