@@ -623,3 +623,23 @@ def test_renshu_test_of_an_env_object_agent_names_the_env_and_env_flag(saved: Pa
     assert main(["test", str(saved), "--episodes", "1"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "IdentityEnv" in err and "--env" in err
+
+
+def test_agent_saved_by_0_1_0_with_bounds_scaling_loads_and_acts_the_same() -> None:
+    """renshu 0.1.0 scaled float observations by their bounds (preprocess.centre/inv_half);
+    running normalization replaced it, and such agents failed the weights check on load."""
+    import json
+
+    from renshu.agents.dqn import DQN
+
+    fixtures = Path(__file__).parent / "fixtures"
+    saved = json.loads((fixtures / "agent_v010_shower_q.json").read_text())
+    agent = renshu.load(fixtures / "agent_v010_shower")
+    assert isinstance(agent, DQN)
+    obs = np.asarray(saved["obs"], dtype=np.float32)[:, None]
+    np.testing.assert_allclose(agent._q_values(obs), np.asarray(saved["q"]), rtol=1e-5, atol=1e-5)
+    norm = agent.q_network.preprocess.norm
+    count_before = float(norm.count)
+    agent.fit(50, progress=False)  # training on: the statistics barely move
+    assert float(norm.count) >= count_before
+    np.testing.assert_allclose(norm.mean.numpy(), [50.0], atol=1e-6)

@@ -68,7 +68,15 @@ from renshu.fastpath import (
 )
 from renshu.inputs import EncodedVectorEnv, ObsEncoder, needs_encoder
 from renshu.make import make, make_vec
-from renshu.nets import MLP_HIDDEN, QNetwork, RunningNorm, build_q_network, is_image, summary
+from renshu.nets import (
+    MLP_HIDDEN,
+    NORM_EPS,
+    QNetwork,
+    RunningNorm,
+    build_q_network,
+    is_image,
+    summary,
+)
 from renshu.optim import OPTIMIZERS, make_optimizer
 from renshu.replay import Batch, FrameStack, ReplayBuffer
 
@@ -1298,6 +1306,8 @@ class DQN:
         expected = {f"q.{k}": v for k, v in self.q_network.state_dict().items()}
         expected.update({f"target.{k}": v for k, v in self.target_network.state_dict().items()})
         weights = ckpt.tensors["weights"]
+        if ckpt.config.get("format_version") == 1:  # saved by renshu 0.1.0
+            weights = _from_bounds_scaling(weights, expected)
         checkpoint.check_tensors(weights, expected, path / "weights.safetensors")
         for prefix, module in (("q.", self.q_network), ("target.", self.target_network)):
             module.load_state_dict(
@@ -1500,6 +1510,32 @@ def _env_name(env: Any) -> str:
 def _short_repr(value: Any, limit: int = 40) -> str:
     text = " ".join(repr(value).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _from_bounds_scaling(
+    weights: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Weights of an agent saved by renshu 0.1.0, which scaled float observations by their
+    declared bounds (``preprocess.centre``, ``preprocess.inv_half``), for today's running
+    normalization: mean = centre and std = 1 / inv_half compute the same inputs (unbounded
+    dimensions: mean 0, std 1), with a count so large that further training barely moves them.
+    Anything that does not fit is left as it is, for the weights check to name."""
+    out = dict(weights)
+    for prefix in ("q.", "target."):
+        norm = f"{prefix}preprocess.norm."
+        if f"{norm}mean" not in expected or f"{norm}mean" in out:
+            continue
+        shape = expected[f"{norm}mean"].shape
+        centre = out.pop(f"{prefix}preprocess.centre", torch.zeros(shape)).double()
+        inv_half = out.pop(f"{prefix}preprocess.inv_half", torch.ones(shape)).double()
+        if centre.shape != shape or inv_half.shape != shape:
+            return dict(weights)
+        out[f"{norm}mean"] = centre
+        out[f"{norm}var"] = (1.0 / inv_half**2 - NORM_EPS).clamp_min(0.0)
+        out[f"{norm}count"] = torch.tensor(1e12, dtype=torch.float64)
+        out[f"{norm}pending"] = torch.zeros_like(expected[f"{norm}pending"])
+        out[f"{norm}pending_count"] = torch.zeros_like(expected[f"{norm}pending_count"])
+    return out
 
 
 def _env_info(info: dict[str, Any], e: int) -> dict[str, Any]:
