@@ -246,7 +246,9 @@ def test_unexpected_error_while_building_is_wrapped(saved: Path, monkeypatch) ->
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("inside")
 
-    monkeypatch.setattr(DQN, "_load_state", boom)
+    import renshu.train.state
+
+    monkeypatch.setattr(renshu.train.state, "load_state", boom)
     with pytest.raises(CheckpointError, match=r"cannot be loaded: AssertionError: inside"):
         renshu.load(saved)
 

@@ -784,10 +784,11 @@ def test_threads_flag_reaches_the_agent_in_train_resume_and_test(
 ) -> None:
     import contextlib
 
-    import renshu.agents.dqn
+    import renshu.train.agent
+    import renshu.train.evaluate
 
     seen: list[int | None] = []
-    real = renshu.agents.dqn.limit_threads
+    real = renshu.train.agent.limit_threads
 
     @contextlib.contextmanager
     def spy(threads: int | None) -> object:
@@ -795,7 +796,8 @@ def test_threads_flag_reaches_the_agent_in_train_resume_and_test(
         with real(threads):
             yield
 
-    monkeypatch.setattr(renshu.agents.dqn, "limit_threads", spy)
+    monkeypatch.setattr(renshu.train.agent, "limit_threads", spy)  # fit
+    monkeypatch.setattr(renshu.train.evaluate, "limit_threads", spy)  # test
     assert train(tiny, tmp_path, "--steps", "60", "--threads", "2") == 0
     run = tmp_path / "shower-dqn-0"
     assert yaml.safe_load((run / "config.yaml").read_text())["config"]["threads"] == 2

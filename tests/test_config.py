@@ -315,15 +315,15 @@ def test_network_too_big_for_memory_is_refused_with_the_figure() -> None:
 
 
 def test_memory_check_counts_buffer_and_networks_together(monkeypatch: pytest.MonkeyPatch) -> None:
-    import renshu.agents.dqn as dqn
+    import renshu.train.memory as memory
 
-    monkeypatch.setattr(dqn, "memory_available", lambda: 30 * 2**20)
+    monkeypatch.setattr(memory, "memory_available", lambda: 30 * 2**20)
     with pytest.raises(ConfigError) as info:
         DQN(IdentityEnv(n=4), buffer_size=400_000, net=[1_000, 1_000])
     text = str(info.value)
     assert "for the replay buffer" in text and "for the networks" in text and " in all;" in text
     assert "this machine has 30 MiB of memory available" in text
-    monkeypatch.setattr(dqn, "memory_available", lambda: None)  # unknown: no check
+    monkeypatch.setattr(memory, "memory_available", lambda: None)  # unknown: no check
     DQN(IdentityEnv(n=4), buffer_size=400_000, net=[8])
 
 

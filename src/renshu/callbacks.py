@@ -28,15 +28,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from renshu.agents.dqn import DQN
+    from renshu.train.protocol import AgentLike
 
 
 class Callback:
     """Base class: every hook is a no-op; ``self.agent`` is set before training starts."""
 
-    agent: DQN
+    agent: AgentLike
 
-    def set_agent(self, agent: DQN) -> None:
+    def set_agent(self, agent: AgentLike) -> None:
         """Called by ``fit``/``test`` before any other hook."""
         self.agent = agent
 
@@ -89,7 +89,7 @@ class CallbackList(Callback):
         )
         """True if any callback needs per-step logs (building them costs time)."""
 
-    def set_agent(self, agent: DQN) -> None:
+    def set_agent(self, agent: AgentLike) -> None:
         for cb in self.callbacks:
             cb.set_agent(agent)
 
@@ -241,7 +241,8 @@ class CheckpointEvery(Callback):
 
 
 class ProgressBar(Callback):
-    """A rich progress bar for ``fit``: steps, steps/s, recent episode reward, epsilon, loss."""
+    """A rich progress bar for ``fit``: steps, steps/s, recent episode reward, the algorithm's
+    own figures (DQN: epsilon) and its first loss."""
 
     def __init__(self, total: int, refresh: float = 0.25) -> None:
         self.total, self.refresh = total, refresh
@@ -294,9 +295,10 @@ class ProgressBar(Callback):
         parts = [f"{done / max(now - self._start_time, 1e-9):,.0f} steps/s"]
         if self._recent:
             parts.append(f"reward {np.mean(self._recent):.2f}")
-        parts.append(f"eps {self.agent.exploration.value(step):.3f}")
-        if "losses/td_loss" in self._metrics:
-            parts.append(f"loss {self._metrics['losses/td_loss']:.4f}")
+        parts.extend(f"{name} {text}" for name, text in self.agent.progress_metrics().items())
+        loss = next((k for k in self._metrics if k.startswith("losses/")), None)
+        if loss is not None:  # the algorithm's first loss (DQN: td_loss)
+            parts.append(f"loss {self._metrics[loss]:.4f}")
         self._progress.update(self._task, completed=done, stats=" | ".join(parts))
 
     def on_train_end(self, logs: dict[str, Any]) -> None:

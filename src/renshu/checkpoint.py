@@ -625,15 +625,8 @@ def _check_config_json(config: dict[str, Any], file: Path) -> None:
 
 
 def _check_state_json(state: dict[str, Any], file: Path) -> None:
-    for key in ("num_steps", "num_episodes", "num_updates", "iteration", "next_target_sync"):
-        value: Any = state.get(key)
-        _need(
-            _is_int(value) and 0 <= value <= _MAX_COUNTER,
-            file,
-            key,
-            f"an int in [0, {_MAX_COUNTER}]",
-            value,
-        )
+    for key in ("num_steps", "num_episodes", "num_updates", "iteration"):
+        check_counter(state, key, file)
     rng: Any = state.get("rng")
     try:
         np.random.default_rng(0).bit_generator.state = rng
@@ -668,6 +661,18 @@ def _check_state_json(state: dict[str, Any], file: Path) -> None:
         "optimizer.scalars",
         'an object of "<index>.<name>": number',
         scalars,
+    )
+
+
+def check_counter(state: Mapping[str, Any], key: str, file: Path) -> None:
+    """``state[key]`` is a counter: an int in [0, 2**53]."""
+    value: Any = state.get(key)
+    _need(
+        _is_int(value) and 0 <= value <= _MAX_COUNTER,
+        file,
+        key,
+        f"an int in [0, {_MAX_COUNTER}]",
+        value,
     )
 
 

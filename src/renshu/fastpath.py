@@ -390,6 +390,39 @@ class NumpyDQNLoss:
                 dh = dh @ online.hidden[i][0]
 
 
+class NumpyDQN:
+    """DQN's NumPy fast path, chosen once when the agent is built (:func:`numpy_dqn`).
+
+    It serves renshu's own MLP Q-networks (:class:`~renshu.nets.QNetwork` with ReLU layers and
+    a plain or dueling head, float32, on the CPU): ``q_values`` acts, and ``loss`` (present for
+    the "huber" and "mse" losses) computes the loss and its gradient. Anything else -- a CNN, a
+    custom module or loss, a GPU -- takes torch and autograd.
+    """
+
+    def __init__(self, q: NumpyMLP, loss: NumpyDQNLoss | None) -> None:
+        self.q_values, self.loss = q, loss
+
+
+def numpy_dqn(
+    q_network: nn.Module,
+    target_network: nn.Module,
+    *,
+    flat: bool,
+    loss: Any,
+    double: bool,
+    weighted: bool,
+) -> NumpyDQN | None:
+    """The fast path for these networks and options, or None where torch serves them."""
+    if not flat or not numpy_mlp_supported(q_network):
+        return None
+    q = NumpyMLP(q_network)
+    if loss not in ("huber", "mse"):
+        return NumpyDQN(q, None)
+    return NumpyDQN(
+        q, NumpyDQNLoss(q, NumpyMLP(target_network), loss=loss, double=double, weighted=weighted)
+    )
+
+
 class SingleEnv(VectorEnv):
     """One environment as a vector env of size one, with ``SyncVectorEnv``'s same-step
     autoreset: at an episode's end, ``info["final_obs"]``/``info["final_info"]`` hold the last

@@ -221,3 +221,23 @@ class EncodedVectorEnv(VectorEnv):
     def close_extras(self, **kwargs: Any) -> None:
         """Close the env."""
         self.env.close()
+
+
+def observation_problems(space: Any, algorithm: str) -> list[tuple[str, str, str]]:
+    """Why ``algorithm`` (its display name) cannot read observations of ``space``:
+    ``[(code, what is wrong, how to fix it)]``, or ``[]``. A Box is read as it is; Discrete,
+    MultiBinary and Dict/Tuple of those and Boxes go through :class:`ObsEncoder`."""
+    if isinstance(space, gymnasium.spaces.Box):
+        return []
+    try:
+        ObsEncoder(space)
+    except ConfigError as error:
+        return [
+            (
+                "algo-observation-space",
+                f"{algorithm} cannot read the observation space {space}: {error}",
+                "Wrap the env so that its observations are a Box, Discrete, MultiBinary, or "
+                "a Dict or Tuple of those (e.g. gymnasium.wrappers.FlattenObservation).",
+            )
+        ]
+    return []

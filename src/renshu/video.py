@@ -25,7 +25,7 @@ from renshu.callbacks import Callback
 from renshu.envs._render import GLYPH_HEIGHT, draw_text, scale_up, text_width
 
 if TYPE_CHECKING:
-    from renshu.agents.dqn import DQN
+    from renshu.train.protocol import AgentLike
 
 __all__ = [
     "FrameRecorder",
@@ -117,7 +117,7 @@ class FrameRecorder(Callback):
 
 
 def record_episode(
-    agent: DQN, env: Any, *, seed: int | None = None, max_frames: int | None = 1000
+    agent: AgentLike, env: Any, *, seed: int | None = None, max_frames: int | None = 1000
 ) -> list[np.ndarray]:
     """Play one greedy episode of ``agent`` on ``env`` and return its RGB frames.
 

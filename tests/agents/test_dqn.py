@@ -366,9 +366,9 @@ def test_check_with_algo_and_dqn_both_accept_discrete_and_dict_observations(name
 def test_test_on_a_never_ending_env_stops_at_the_cap_with_a_warning(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import renshu.agents.dqn as dqn
+    import renshu.train.evaluate as evaluation
 
-    monkeypatch.setattr(dqn, "TEST_STEP_CAP", 40)
+    monkeypatch.setattr(evaluation, "TEST_STEP_CAP", 40)
     agent = DQN(f"{BROKEN}:NeverEnds", **QUICK)
     with pytest.warns(UserWarning, match="Test episode 0 did not end within 40 steps") as caught:
         history = agent.test(episodes=2)
@@ -400,11 +400,11 @@ def test_test_max_episode_steps_ends_episodes_as_truncated_without_a_warning() -
 
 
 def test_evaluation_and_gif_of_a_never_ending_env_end(monkeypatch: pytest.MonkeyPatch) -> None:
-    import renshu.agents.dqn as dqn
+    import renshu.train.evaluate as evaluation
     from renshu.callbacks import Evaluate
     from renshu.video import record_episode
 
-    monkeypatch.setattr(dqn, "TEST_STEP_CAP", 30)
+    monkeypatch.setattr(evaluation, "TEST_STEP_CAP", 30)
     agent = DQN(f"{BROKEN}:NeverEnds", **QUICK)
     evaluate = Evaluate(every=100, episodes=2)
     with pytest.warns(UserWarning, match="did not end within 30 steps"):
@@ -415,9 +415,9 @@ def test_evaluation_and_gif_of_a_never_ending_env_end(monkeypatch: pytest.Monkey
 
 
 def test_fit_warns_once_when_no_episode_ends(monkeypatch: pytest.MonkeyPatch) -> None:
-    import renshu.agents.dqn as dqn
+    import renshu.train.loop as loop
 
-    monkeypatch.setattr(dqn, "NEVER_ENDING_STEPS", 1_500)
+    monkeypatch.setattr(loop, "NEVER_ENDING_STEPS", 1_500)
     agent = DQN(f"{BROKEN}:NeverEnds", **QUICK)
     with pytest.warns(UserWarning) as caught:
         agent.fit(4_000, progress=False)

@@ -58,7 +58,7 @@ FAST = dict(
 def test_every_option_trains_on_cuda(options: dict[str, object]) -> None:
     agent = DQN(IdentityEnv(n=4, length=10), device="cuda", **{**FAST, **options})
     assert agent.device.type == "cuda"
-    assert agent._numpy_q is None and agent._numpy_loss is None  # NumPy paths are CPU-only
+    assert agent._fast is None  # the NumPy path is CPU-only
     agent.fit(steps=400, progress=False)
     assert agent.num_updates > 0
     for net in (agent.q_network, agent.target_network):

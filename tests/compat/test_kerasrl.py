@@ -696,9 +696,9 @@ def test_keras_rl_path_learns_the_shower() -> None:
 def test_test_on_a_never_ending_env_ends_at_the_step_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     """keras-rl's test() on an env that never ends: the default cap ends each episode (with a
     warning naming nb_max_episode_steps); nb_max_episode_steps sets the bound itself."""
-    import renshu.agents.dqn as dqn
+    import renshu.train.evaluate as evaluation
 
-    monkeypatch.setattr(dqn, "TEST_STEP_CAP", 30)
+    monkeypatch.setattr(evaluation, "TEST_STEP_CAP", 30)
     env = renshu.make(f"{FIXTURES / 'broken_envs.py'}:NeverEnds")
     agent = identity_agent(model=mlp(1, 3))
     with pytest.warns(UserWarning, match="nb_max_episode_steps= in the keras-rl layer"):

@@ -68,6 +68,7 @@ from renshu.errors import CheckpointError, ConfigError
 from renshu.exploration import Boltzmann, EpsilonGreedy, Exploration, Greedy
 from renshu.make import make
 from renshu.optim import OPTIMIZERS
+from renshu.train.protocol import AgentLike
 
 __all__ = [
     "Adam",
@@ -509,13 +510,13 @@ def wrap_model(
 # --------------------------------------------------------------------------------------------
 
 
-def _metric_text(agent: DQN, logs: dict[str, float]) -> str:
+def _metric_text(agent: AgentLike, logs: dict[str, float]) -> str:
     parts = []
     if "losses/td_loss" in logs:
         parts.append(f" - loss: {logs['losses/td_loss']:.3f}")
     if "losses/q_values" in logs:
         parts.append(f" - mean_q: {logs['losses/q_values']:.3f}")
-    exploration = agent.exploration
+    exploration = getattr(agent, "exploration", None)
     if isinstance(exploration, LinearAnnealedPolicy) and "charts/epsilon" in logs:
         parts.append(f" - mean_{exploration.attr}: {logs['charts/epsilon']:.3f}")
     return "".join(parts)
@@ -668,7 +669,7 @@ class _KerasCallback(Callback):
         self._first_episode: int | None = None
         self._episode_steps: dict[int, int] = {}
 
-    def set_agent(self, agent: DQN) -> None:
+    def set_agent(self, agent: AgentLike) -> None:
         self.agent = agent
         if callable(getattr(self.callback, "set_agent", None)):
             self.callback.set_agent(agent)

@@ -1,0 +1,90 @@
+"""Refuse storage or networks that cannot fit, with the figures, before allocating either.
+
+NumPy or torch would otherwise fail deep inside, or the machine swap to a halt. Networks on a
+GPU are held to its memory; everything else to the memory this machine has available.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from renshu.config import format_bytes, memory_available
+from renshu.errors import ConfigError
+from renshu.nets import MLP_HIDDEN, is_image
+
+OPTIMIZER_COPIES = 5
+"""Copies of every network parameter training keeps: online and target networks (or policy and
+value), the gradient and Adam's two moments (an estimate for the memory check)."""
+
+
+def mlp_size(
+    net: Any, obs_dtype: np.dtype[Any], obs_shape: tuple[int, ...], n_outputs: int
+) -> tuple[int, int]:
+    """(parameters, inputs) of the MLP option ``net`` builds (``"auto"``/``"mlp"`` or hidden
+    sizes); (0, 0) for a CNN or a module (a CNN's size is bounded by its frame, a module exists
+    already)."""
+    if isinstance(net, str):
+        if net == "cnn" or (net == "auto" and is_image(obs_shape, obs_dtype)):
+            return 0, 0
+        hidden: Sequence[int] = MLP_HIDDEN
+    elif isinstance(net, list | tuple):
+        hidden = net
+    else:
+        return 0, 0
+    inputs = math.prod(obs_shape)
+    sizes = [inputs, *hidden]
+    params = sum(a * b + b for a, b in itertools.pairwise(sizes))
+    params += (sizes[-1] + 1) * n_outputs
+    return params, inputs
+
+
+def check_memory(
+    *,
+    storage: tuple[int, str, str],
+    network_params: int,
+    network_inputs: int,
+    network_what: str,
+    network_fix: str,
+    device: torch.device,
+) -> None:
+    """Raise ConfigError naming what needs how much when the storage (``(bytes, what needs
+    them, how to need less)``: a replay buffer or rollout) and a network of ``network_params``
+    parameters do not fit together."""
+    parts = [storage]
+    networks = network_params * 4 * OPTIMIZER_COPIES
+    if network_params:
+        parts.append(
+            (
+                networks,
+                f"{network_what} needs {format_bytes(networks)} for the networks "
+                f"({network_params:,} parameters over {network_inputs:,} inputs, each kept "
+                f"{OPTIMIZER_COPIES} times: online, target, gradient, two optimizer moments)",
+                network_fix,
+            )
+        )
+    if device.type == "cuda" and network_params:
+        gpu = torch.cuda.get_device_properties(device).total_memory
+        if networks > gpu:
+            _, text, net_fix = parts[1]
+            raise ConfigError(
+                f"{text}; the GPU {device} has {format_bytes(gpu)}. {net_fix.capitalize()}."
+            )
+        parts = parts[:1]
+    limit = memory_available()
+    total = sum(size for size, _, _ in parts)
+    if limit is None or total <= limit:
+        return
+    parts = sorted((part for part in parts if part[0] >= total / 20), key=lambda part: -part[0])
+    text = " and ".join(what for _, what, _ in parts)
+    if len(parts) > 1:
+        text += f", {format_bytes(total)} in all"
+    raise ConfigError(
+        f"{text}; this machine has {format_bytes(limit)} of memory available. "
+        f"{' or '.join(f for _, _, f in parts).capitalize()}."
+    )
