@@ -56,7 +56,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from renshu.agents import ALGORITHMS
-from renshu.errors import CheckpointError, RenshuError
+from renshu.errors import CheckpointError, ConfigError, RenshuError
 
 FORMAT = "renshu-agent"
 FORMAT_VERSION = 2
@@ -789,6 +789,19 @@ def check_replay(arrays: Mapping[str, np.ndarray], n_actions: int, window: int, 
         np.random.default_rng(0).bit_generator.state = json.loads(str(arrays["rng_state"]))
     except (TypeError, ValueError, KeyError, OverflowError):
         need(False, "rng_state", "a NumPy bit-generator state", str(arrays["rng_state"])[:60])
+
+
+def load_replay(buffer: Any, arrays: Mapping[str, np.ndarray], n_actions: int, file: Path) -> None:
+    """Check the saved replay arrays (:func:`check_replay`) and load them into ``buffer`` (a
+    :class:`renshu.replay.ReplayBuffer`), or raise CheckpointError naming the file."""
+    check_replay(arrays, n_actions, buffer.window, file)
+    try:
+        buffer.load_state_dict(dict(arrays))
+    except (ConfigError, KeyError, ValueError, TypeError) as error:
+        raise CheckpointError(
+            f"{str(file)!r} does not fit this agent's replay buffer ({error}). Load "
+            "without overriding buffer options, or load another checkpoint."
+        ) from None
 
 
 def _extremes(array: np.ndarray) -> str:

@@ -243,6 +243,23 @@ class SumTree:
         return self.find(mass)
 
 
+def replay_bytes(
+    buffer_size: int,
+    num_envs: int,
+    frame_space: gymnasium.spaces.Box,
+    window: int,
+    prioritized: bool,
+) -> tuple[int, int]:
+    """(total, per transition) bytes a :class:`ReplayBuffer` of these options allocates: one
+    frame per slot (stored once), action int64, reward float32, four flag bytes, the window's
+    back count, and the sum tree's two float64 nodes (with its upper levels)."""
+    frame = math.prod(frame_space.shape) * frame_space.dtype.itemsize
+    slots = -(-buffer_size // num_envs) * num_envs
+    per_slot = frame + 8 + 4 + 4 + np.min_scalar_type(window - 1).itemsize
+    per_slot += 17 if prioritized else 0
+    return slots * per_slot, per_slot
+
+
 class ReplayBuffer:
     """Ring-buffer replay for off-policy agents: frame window, n-step returns, optional PER.
 

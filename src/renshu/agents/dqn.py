@@ -26,7 +26,6 @@ from gymnasium import spaces
 
 from renshu import checkpoint
 from renshu.config import Note, OneOf, Range, Satisfies, check, check_device, format_bytes, validate
-from renshu.errors import ConfigError
 from renshu.exploration import (
     POLICIES,
     Boltzmann,
@@ -39,7 +38,7 @@ from renshu.fastpath import FlatParams, numpy_dqn
 from renshu.inputs import observation_problems
 from renshu.nets import QNetwork, RunningNorm, build_q_network
 from renshu.optim import OPTIMIZERS, make_optimizer
-from renshu.replay import Batch, ReplayBuffer
+from renshu.replay import Batch, ReplayBuffer, replay_bytes
 from renshu.train.agent import Agent
 from renshu.train.loop import Step
 from renshu.train.memory import check_memory, mlp_size
@@ -307,27 +306,22 @@ class DQN(Agent):
     def _check_memory(self, n_actions: int) -> None:
         """Refuse a replay buffer or network that cannot fit, before allocating either."""
         cfg: DQNConfig = self.config
-        frame_space = self._frame_space
-        frame = int(np.prod(frame_space.shape)) * frame_space.dtype.itemsize
-        slots = -(-cfg.buffer_size // cfg.num_envs) * cfg.num_envs
-        # Per slot: one frame (stored once), action int64, reward float32, four flag bytes, the
-        # window's back count, and the sum tree's two float64 nodes (with its upper levels).
-        per_slot = frame + 8 + 4 + 4 + np.min_scalar_type(cfg.window - 1).itemsize
-        per_slot += 17 if cfg.prioritized else 0
+        frames = self._frame_space
+        total, per_slot = replay_bytes(
+            cfg.buffer_size, cfg.num_envs, frames, cfg.window, cfg.prioritized
+        )
         outputs = n_actions + (1 if cfg.dueling else 0)
-        params, inputs = mlp_size(cfg.net, frame_space.dtype, self.obs_shape, outputs)
+        params, inputs = mlp_size(cfg.net, frames.dtype, self.obs_shape, outputs)
         check_memory(
             storage=(
-                slots * per_slot,
-                f"buffer_size={cfg.buffer_size} needs {format_bytes(slots * per_slot)} for the "
-                f"replay buffer ({per_slot:,} bytes per transition)",
+                total,
+                f"buffer_size={cfg.buffer_size} needs {format_bytes(total)} for the replay "
+                f"buffer ({per_slot:,} bytes per transition)",
                 "lower buffer_size",
             ),
             network_params=params,
             network_inputs=inputs,
-            network_what=(
-                f"net={cfg.net!r}{'' if isinstance(cfg.net, list | tuple) else ' (an MLP)'}"
-            ),
+            network_what=f"net={cfg.net!r}{'' if isinstance(cfg.net, list) else ' (an MLP)'}",
             network_fix="use smaller hidden sizes"
             + (" or a smaller window" if cfg.window > 1 else "")
             + (" or net='cnn'" if len(self.obs_shape) >= 2 else ""),
@@ -495,11 +489,4 @@ class DQN(Agent):
         return self.buffer.state_dict()
 
     def _load_replay(self, arrays: dict[str, np.ndarray], file: Path) -> None:
-        checkpoint.check_replay(arrays, int(self.action_space.n), self.config.window, file)
-        try:
-            self.buffer.load_state_dict(arrays)
-        except (ConfigError, KeyError, ValueError, TypeError) as error:
-            raise checkpoint.CheckpointError(
-                f"{str(file)!r} does not fit this agent's replay buffer ({error}). Load "
-                "without overriding buffer options, or load another checkpoint."
-            ) from None
+        checkpoint.load_replay(self.buffer, arrays, int(self.action_space.n), file)
