@@ -1,0 +1,113 @@
+"""PPO: proximal policy optimization with a clipped surrogate objective (Schulman et al. 2017).
+
+Reads top to bottom: the config (Stable-Baselines3's option names, so a zoo config carries
+across), then the update. Collecting the rollout (acting, GAE, truncation bootstrap) is shared
+with A2C in :mod:`renshu.train.onpolicy`; the env loop, testing and checkpoints are the shared
+spine (:mod:`renshu.train`).
+
+    agent = renshu.PPO("CartPole-v1", seed=0, num_envs=8, n_steps=32)
+    agent.fit(steps=100_000)
+    agent.test(episodes=10).history["episode_reward"]
+
+Every common action space: Discrete, Box (a diagonal Gaussian with a state-independent log
+std; actions are clipped to the Box's bounds for the env, the log-probabilities are those of
+the unclipped actions), MultiDiscrete and MultiBinary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import torch
+import torch.nn.functional as F
+
+from renshu.config import OneOf, Range
+from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig, space_problems
+
+
+@dataclass
+class PPOConfig(OnPolicyConfig):
+    """Every option of :class:`PPO`; pass them as keywords: ``PPO(env, n_steps=128)``.
+
+    Defaults are Stable-Baselines3's (and CleanRL's where SB3 has none).
+    """
+
+    batch_size: Annotated[int, Range(ge=1)] = 64
+    """Transitions per minibatch, >= 1."""
+    n_epochs: Annotated[int, Range(ge=1)] = 10
+    """Passes over each rollout, >= 1."""
+    clip_range: Annotated[float, Range(gt=0)] = 0.2
+    """How far the probability ratio may move from 1 before its gradient is cut, > 0."""
+    clip_range_schedule: Annotated[str, OneOf("constant", "linear")] = "constant"
+    """"constant" or "linear" (clip_range falls linearly to 0 at the end of fit())."""
+    clip_range_vf: Annotated[float, Range(gt=0)] | None = None
+    """Clip the value update around the old values by this, > 0 (None: no clipping, SB3's
+    default)."""
+    target_kl: Annotated[float, Range(gt=0)] | None = None
+    """Stop the epochs of an update early once the approximate KL divergence passes
+    1.5 * target_kl, > 0 (None: never)."""
+
+
+class PPO(OnPolicyAgent):
+    """Proximal Policy Optimization. See :class:`PPOConfig` for options."""
+
+    algo = "ppo"
+    config_class = PPOConfig
+
+    @staticmethod
+    def space_problems(observation_space: Any, action_space: Any) -> list[tuple[str, str, str]]:
+        """The one verdict on spaces (``renshu check --algo ppo`` asks it)."""
+        return space_problems(observation_space, action_space, "PPO")
+
+    def __init__(self, env: Any, *, config: PPOConfig | None = None, **options: Any) -> None:
+        super().__init__(env, config, options)  # spaces, actor-critic, optimizer, rollout
+
+    def _update(self, progress: float) -> None:
+        cfg: PPOConfig = self.config
+        clip = cfg.clip_range * (1.0 - progress if cfg.clip_range_schedule == "linear" else 1.0)
+        batch = self.rollout.as_tensors(self.device)
+        stats: list[torch.Tensor] = []
+        for _ in range(cfg.n_epochs):
+            epoch_kl: list[torch.Tensor] = []
+            for indices in self.rollout.minibatches(cfg.batch_size, self.rng):
+                idx = torch.as_tensor(indices, device=self.device)
+                log_prob, entropy, value = self.policy.evaluate(batch.obs[idx], batch.actions[idx])
+                advantages = batch.advantages[idx]
+                if cfg.normalize_advantage and len(indices) > 1:
+                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+                # clipped surrogate: the policy may not move the ratio beyond [1 - clip, 1 + clip]
+                log_ratio = log_prob - batch.log_probs[idx]
+                ratio = log_ratio.exp()
+                policy_loss = torch.max(
+                    -advantages * ratio, -advantages * ratio.clamp(1.0 - clip, 1.0 + clip)
+                ).mean()
+                old_values = batch.values[idx]
+                if cfg.clip_range_vf is not None:  # the value may move only so far, too
+                    value = old_values + (value - old_values).clamp(
+                        -cfg.clip_range_vf, cfg.clip_range_vf
+                    )
+                value_loss = F.mse_loss(value, batch.returns[idx])
+                entropy_loss = -entropy.mean()
+                loss = policy_loss + cfg.ent_coef * entropy_loss + cfg.vf_coef * value_loss
+                self._step_optimizer(loss)
+                with torch.no_grad():  # Schulman's k3 estimator of KL(old || new)
+                    approx_kl = ((ratio - 1.0) - log_ratio).mean()
+                    clipped = ((ratio - 1.0).abs() > clip).float().mean()
+                epoch_kl.append(approx_kl)
+                stats.append(
+                    torch.stack(
+                        [policy_loss.detach(), value_loss.detach(), -entropy_loss.detach(),
+                         approx_kl, clipped]
+                    )
+                )
+            if cfg.target_kl is not None and epoch_kl:  # one host sync per epoch
+                if float(torch.stack(epoch_kl).mean()) > 1.5 * cfg.target_kl:
+                    break
+        if stats:
+            means = torch.stack(stats).mean(0).tolist()
+            names = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+            self._record(
+                **dict(zip(names, means, strict=True)),
+                explained_variance=self._explained_variance(),
+            )
