@@ -714,7 +714,8 @@ def summary(
     Runs one forward pass on zeros of ``input_shape`` -- an input batch, batch axis first, e.g.
     ``(1, *obs_shape)`` -- and ``dtype``, with forward hooks on the leaf modules, in eval mode
     (restored afterwards). Output shapes show the batch axis as ``None``. Parameters of a module
-    called twice are counted once.
+    called twice are counted once; parameters of a module the forward pass does not call get a
+    row with ``-`` as output shape.
 
     Example:
         >>> import numpy as np
@@ -764,6 +765,11 @@ def summary(
         module.train(was_training)
         for handle in handles:
             handle.remove()
+    for layer in module.modules():  # parameters outside forward (a Gaussian policy's log std)
+        count = sum(p.numel() for p in layer.parameters(recurse=False))
+        if count and id(layer) not in seen:
+            kind = type(layer).__name__
+            rows.append((f"{names[layer] or kind} ({kind})", "-", f"{count:,}"))
 
     total = sum(p.numel() for p in params)
     trainable = sum(p.numel() for p in params if p.requires_grad)
