@@ -77,7 +77,8 @@ class BatchDist:
     summed over the action dimensions; actions are ``(B, *action_shape)``."""
 
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One random action per distribution (from ``generator``, or torch's global one)."""
+        """One random action per distribution (from ``generator``, or torch's global one); like
+        :meth:`mode`, without gradients."""
         raise NotImplementedError
 
     def mode(self) -> torch.Tensor:
@@ -175,6 +176,7 @@ class GaussianDist(BatchDist):
         self.log_std = log_std
         self.shape = shape
 
+    @torch.no_grad()
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
         """``mean + std * N(0, 1)``."""
         noise = torch.randn(
@@ -184,7 +186,7 @@ class GaussianDist(BatchDist):
 
     def mode(self) -> torch.Tensor:
         """The mean."""
-        return self.mean.reshape(len(self.mean), *self.shape)
+        return self.mean.detach().reshape(len(self.mean), *self.shape)
 
     def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
         """Sum over dimensions of the normal log-density."""
