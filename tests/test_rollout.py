@@ -318,3 +318,57 @@ def test_bad_sizes_raise_config_error() -> None:
         Rollout(0, 1, (), F32, (), I64)
     with pytest.raises(ConfigError, match=r"num_envs must be an integer >= 1, got 2\.0"):
         Rollout(4, 2.0, (), F32, (), I64)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["next_step", "same_step"])
+def test_rollout_of_a_gymnasium_vector_env_in_both_autoreset_modes(mode: str) -> None:
+    """How an agent fills a rollout: NEXT_STEP reset steps are invalid and bootstrap the
+    truncated step before them; SAME_STEP passes the value of ``info["final_obs"]``."""
+    import gymnasium
+    from gymnasium.vector import AutoresetMode
+
+    from renshu.actor_critic import build_actor_critic
+
+    torch.manual_seed(0)
+    autoreset = AutoresetMode.NEXT_STEP if mode == "next_step" else AutoresetMode.SAME_STEP
+    envs = gymnasium.make_vec(
+        "CartPole-v1",
+        num_envs=2,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": autoreset},
+        max_episode_steps=6,
+    )
+    space = envs.single_observation_space
+    ac = build_actor_critic(space.shape, space.dtype, envs.single_action_space)
+    rollout = Rollout(20, 2, space.shape, space.dtype, ac.dist.action_shape, ac.dist.action_dtype)
+    obs, _ = envs.reset(seed=0)
+    ended = np.zeros(2, bool)
+    while not rollout.full:
+        actions, log_probs, values = ac.act(torch.as_tensor(obs))
+        next_obs, rewards, terminated, truncated, info = envs.step(ac.dist.to_env(actions))
+        final_values = None
+        if mode == "same_step" and truncated.any():
+            final_values = np.where(truncated, 0.0, np.nan).astype(np.float32)
+            final_values[truncated] = ac.value(
+                torch.as_tensor(np.stack(info["final_obs"][truncated]))
+            ).detach()
+        valid = ~ended if mode == "next_step" else None
+        rollout.add(
+            obs, actions, rewards, terminated, truncated, values, log_probs, valid, final_values
+        )
+        ended = terminated | truncated
+        obs = next_obs
+    envs.close()
+    rollout.compute_returns_and_advantages(ac.value(torch.as_tensor(obs)).detach(), 0.99, 0.95)
+    assert rollout.truncated.any()
+    if mode == "next_step":
+        assert not rollout.valid.all()
+        ends = rollout.terminated[:-1] | rollout.truncated[:-1]
+        assert np.array_equal(~rollout.valid[1:], ends)
+        t, e = np.argwhere(rollout.truncated[:-1])[0]
+        expected = rollout.rewards[t, e] + 0.99 * rollout.values[t + 1, e]
+        assert rollout.returns[t, e] == pytest.approx(expected, rel=1e-5)
+    else:
+        assert rollout.valid.all()
+    batch = rollout.as_tensors()
+    assert torch.isfinite(batch.returns).all() and torch.isfinite(batch.advantages).all()

@@ -211,15 +211,17 @@ class Rollout:
                 "valid transition (SAME_STEP autoreset): pass final_values to add()"
             )
         bootstrap = np.where(cut, np.where(missing, next_values, final), 0.0)
-        rewards = self.rewards[:n] + gamma * bootstrap
-        not_done = (~done).astype(np.float32)
-        decay = gamma * gae_lambda
+        not_done = ~done
+        # delta and the decay of the next advantage are known for every step at once; an invalid
+        # step gets 0 for both, so its advantage is 0 and nothing flows through it.
+        delta = self.rewards[:n] + gamma * (bootstrap + not_done * next_values) - values
+        delta *= valid
+        decay = (gamma * gae_lambda) * (not_done & valid).astype(np.float32)
         advantage = np.zeros(self.num_envs, np.float32)
+        out = self.advantages
         for t in range(n - 1, -1, -1):
-            delta = rewards[t] + gamma * not_done[t] * next_values[t] - values[t]
-            advantage = delta + decay * not_done[t] * advantage
-            advantage = np.where(valid[t], advantage, 0.0)
-            self.advantages[t] = advantage
+            advantage = delta[t] + decay[t] * advantage
+            out[t] = advantage
         self.returns[:n] = self.advantages[:n] + values
 
     def minibatches(self, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
