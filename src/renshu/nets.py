@@ -33,7 +33,11 @@ __all__ = [
     "ObsPreprocess",
     "QNetwork",
     "RunningNorm",
+    "activation_class",
     "build_q_network",
+    "input_layers",
+    "mlp_layers",
+    "resolve_net",
     "summary",
 ]
 
@@ -408,7 +412,12 @@ def _cnn_layers(size: int) -> tuple[list[tuple[int, int, int, int]], int]:
     return [(16, 3, 1, 1), (32, 3, 1, 1)], 128  # tiny frames: keep the size
 
 
-def _activation(name: str) -> type[nn.Module]:
+def activation_class(name: str) -> type[nn.Module]:
+    """The activation module class named ``name`` (:data:`ACTIVATIONS`).
+
+    Raises:
+        ConfigError: an unknown name.
+    """
     try:
         return ACTIVATIONS[name]
     except (KeyError, TypeError):
@@ -537,6 +546,88 @@ class MultiInput(nn.Module):
         return ", ".join(f"{p.key or 'obs'}: {p.kind}" for p in self.parts)
 
 
+def resolve_net(
+    net: str | Sequence[int],
+    obs_shape: tuple[int, ...],
+    obs_dtype: np.dtype[Any],
+    inputs: Sequence[Any] | None = None,
+) -> tuple[str, tuple[int, ...]]:
+    """The torso ``net`` asks for: ``("cnn" | "mlp", hidden sizes)``.
+
+    ``"auto"`` picks a CNN for uint8 images at least 16x16 (:func:`is_image`), an MLP with
+    :data:`MLP_HIDDEN` otherwise; a sequence of hidden sizes is an MLP.
+
+    Raises:
+        ConfigError: an unknown name, bad hidden sizes, or ``"cnn"`` with ``inputs``.
+    """
+    if isinstance(net, str):
+        if net not in ("auto", "mlp", "cnn"):
+            raise ConfigError(
+                f"net must be 'auto', 'mlp', 'cnn', a sequence of hidden sizes or an "
+                f"nn.Module, got {net!r}"
+            )
+        kind = net if net != "auto" else ("cnn" if is_image(obs_shape, obs_dtype) else "mlp")
+        hidden = MLP_HIDDEN
+    else:
+        kind, hidden = "mlp", _check_hidden(net)
+    if inputs is not None and kind == "cnn":
+        raise ConfigError(
+            "net='cnn' needs a single image observation; with a Dict or Tuple observation "
+            "each image key gets a CNN of its own under net='auto' or hidden sizes"
+        )
+    return kind, hidden
+
+
+def input_layers(
+    kind: str,
+    obs_shape: tuple[int, ...],
+    obs_dtype: np.dtype[Any],
+    act: type[nn.Module],
+    *,
+    normalize: bool | tuple[int, ...] = False,
+    inputs: Sequence[Any] | None = None,
+    obs_bounds: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[ObsPreprocess | MultiInput, list[nn.Module], int]:
+    """The preprocessing and the layers before the hidden ones, and the features they output.
+
+    ``kind`` ``"cnn"`` (from :func:`resolve_net`): :class:`ObsPreprocess` and the conv layers
+    with their dense layer; ``"mlp"``: :class:`ObsPreprocess` and a Flatten; with ``inputs``
+    (encoded Dict/Tuple parts): :class:`MultiInput` and no layers. ``act`` is the activation of
+    the conv layers. See :func:`build_q_network` for the other arguments.
+
+    Raises:
+        ConfigError: ``"cnn"`` for an observation that is no image.
+    """
+    if inputs is not None:
+        preprocess = MultiInput(inputs, act, normalize=normalize is not False)
+        return preprocess, [], preprocess.features
+    if kind == "cnn":
+        layout = image_layout(obs_shape)
+        if layout is None:
+            raise ConfigError(
+                f"net='cnn' needs an image observation (H, W), (C, H, W) with C <= "
+                f"{MAX_STACKED_CHANNELS}, (H, W, C) with C <= 4 or stacked frames of those, "
+                f"got obs_shape {obs_shape}"
+            )
+        name, channels, height, width = layout
+        single = ObsPreprocess(obs_shape, obs_dtype, name, normalize, obs_bounds)
+        layers, features = _cnn_torso(channels, height, width, act)
+        return single, layers, features
+    single = ObsPreprocess(obs_shape, obs_dtype, None, normalize, obs_bounds)
+    return single, [nn.Flatten()], math.prod(obs_shape)
+
+
+def mlp_layers(
+    features: int, hidden: Sequence[int], act: type[nn.Module]
+) -> tuple[list[nn.Module], int]:
+    """``Linear, act`` per hidden size from ``features`` inputs, and the features they output."""
+    layers: list[nn.Module] = []
+    for size in hidden:
+        layers += [nn.Linear(features, size), act()]
+        features = size
+    return layers, features
+
+
 def build_q_network(
     obs_shape: tuple[int, ...],
     obs_dtype: np.dtype[Any],
@@ -589,50 +680,15 @@ def build_q_network(
         _check_module(net, obs_shape, obs_dtype, n_actions)
         return net
 
-    act = _activation(activation)
-    if isinstance(net, str):
-        if net not in ("auto", "mlp", "cnn"):
-            raise ConfigError(
-                f"net must be 'auto', 'mlp', 'cnn', a sequence of hidden sizes or an "
-                f"nn.Module, got {net!r}"
-            )
-        kind = net if net != "auto" else ("cnn" if is_image(obs_shape, obs_dtype) else "mlp")
-        hidden = MLP_HIDDEN
-    else:
-        kind, hidden = "mlp", _check_hidden(net)
-
-    layers: list[nn.Module] = []
-    preprocess: ObsPreprocess | MultiInput
-    if inputs is not None:
-        if kind == "cnn":
-            raise ConfigError(
-                "net='cnn' needs a single image observation; with a Dict or Tuple observation "
-                "each image key gets a CNN of its own under net='auto' or hidden sizes"
-            )
-        kind = "multi"
-        preprocess = MultiInput(inputs, act, normalize=normalize is not False)
-        features = preprocess.features
-        for size in hidden:
-            layers += [nn.Linear(features, size), act()]
-            features = size
-    elif kind == "cnn":
-        layout = image_layout(obs_shape)
-        if layout is None:
-            raise ConfigError(
-                f"net='cnn' needs an image observation (H, W), (C, H, W) with C <= "
-                f"{MAX_STACKED_CHANNELS}, (H, W, C) with C <= 4 or stacked frames of those, "
-                f"got obs_shape {obs_shape}"
-            )
-        name, channels, height, width = layout
-        preprocess = ObsPreprocess(obs_shape, obs_dtype, name, normalize, obs_bounds)
-        layers, features = _cnn_torso(channels, height, width, act)
-    else:
-        preprocess = ObsPreprocess(obs_shape, obs_dtype, None, normalize, obs_bounds)
-        features = math.prod(obs_shape)
-        layers.append(nn.Flatten())
-        for size in hidden:
-            layers += [nn.Linear(features, size), act()]
-            features = size
+    act = activation_class(activation)
+    kind, hidden = resolve_net(net, obs_shape, obs_dtype, inputs)
+    preprocess, layers, features = input_layers(
+        kind, obs_shape, obs_dtype, act, normalize=normalize, inputs=inputs, obs_bounds=obs_bounds
+    )
+    if kind != "cnn":
+        kind = "multi" if inputs is not None else kind
+        hidden_layers, features = mlp_layers(features, hidden, act)
+        layers += hidden_layers
 
     head: nn.Module = (
         DuelingHead(features, n_actions) if dueling else nn.Linear(features, n_actions)
@@ -658,7 +714,8 @@ def summary(
     Runs one forward pass on zeros of ``input_shape`` -- an input batch, batch axis first, e.g.
     ``(1, *obs_shape)`` -- and ``dtype``, with forward hooks on the leaf modules, in eval mode
     (restored afterwards). Output shapes show the batch axis as ``None``. Parameters of a module
-    called twice are counted once.
+    called twice are counted once; parameters of a module the forward pass does not call get a
+    row with ``-`` as output shape.
 
     Example:
         >>> import numpy as np
@@ -708,6 +765,11 @@ def summary(
         module.train(was_training)
         for handle in handles:
             handle.remove()
+    for layer in module.modules():  # parameters outside forward (a Gaussian policy's log std)
+        count = sum(p.numel() for p in layer.parameters(recurse=False))
+        if count and id(layer) not in seen:
+            kind = type(layer).__name__
+            rows.append((f"{names[layer] or kind} ({kind})", "-", f"{count:,}"))
 
     total = sum(p.numel() for p in params)
     trainable = sum(p.numel() for p in params if p.requires_grad)
