@@ -22,6 +22,10 @@ _EXPORTS: dict[str, str] = {
     "EnvCheckError": "renshu.check",
     "DQN": "renshu.agents.dqn",
     "DQNConfig": "renshu.agents.dqn",
+    "PPO": "renshu.agents.ppo",
+    "PPOConfig": "renshu.agents.ppo",
+    "A2C": "renshu.agents.a2c",
+    "A2CConfig": "renshu.agents.a2c",
     "load": "renshu.checkpoint",
     "Callback": "renshu.callbacks",
     "History": "renshu.callbacks",
@@ -50,8 +54,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from renshu.agents.a2c import A2C as A2C
+    from renshu.agents.a2c import A2CConfig as A2CConfig
     from renshu.agents.dqn import DQN as DQN
     from renshu.agents.dqn import DQNConfig as DQNConfig
+    from renshu.agents.ppo import PPO as PPO
+    from renshu.agents.ppo import PPOConfig as PPOConfig
     from renshu.callbacks import Callback as Callback
     from renshu.callbacks import CheckpointEvery as CheckpointEvery
     from renshu.callbacks import EarlyStopOnReward as EarlyStopOnReward

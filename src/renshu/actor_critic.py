@@ -155,6 +155,7 @@ def build_actor_critic(
     inputs: Sequence[Any] | None = None,
     obs_bounds: tuple[np.ndarray, np.ndarray] | None = None,
     shared: bool = False,
+    log_std_init: float = 0.0,
 ) -> ActorCritic:
     """Build an :class:`ActorCritic` for observations of ``obs_shape``/``obs_dtype`` and
     ``action_space``.
@@ -173,6 +174,7 @@ def build_actor_critic(
         inputs: the parts of an encoded Dict/Tuple observation (:class:`renshu.inputs.ObsEncoder`).
         obs_bounds: declared ``(low, high)`` of the normalized observation.
         shared: one MLP torso for policy and value instead of one each (a CNN is always shared).
+        log_std_init: initial log standard deviation of a Box's Gaussian.
 
     Raises:
         ConfigError: an unsupported action space (named), a bad ``net`` or ``activation``.
@@ -184,7 +186,7 @@ def build_actor_critic(
             "net of an actor-critic must be 'auto', 'mlp', 'cnn' or a sequence of hidden sizes, "
             f"got a module ({type(net).__name__})"
         )
-    dist = for_space(action_space)
+    dist = for_space(action_space, log_std_init=log_std_init)
     mlp_act = activation_class(activation or "tanh")
     conv_act = activation_class(activation or "relu")
     kind, hidden = resolve_net(net, obs_shape, obs_dtype, inputs)

@@ -48,6 +48,34 @@ ALGORITHMS: dict[str, Algorithm] = {
         summary="DQN with Double, Dueling, prioritized replay and n-step returns as options",
         metrics=("charts/epsilon", "losses/td_loss", "losses/q_values"),
     ),
+    "ppo": Algorithm(
+        name="ppo",
+        agent="renshu.agents.ppo:PPO",
+        config="renshu.agents.ppo:PPOConfig",
+        summary="PPO (clipped surrogate, GAE) for every common action space",
+        metrics=(
+            "charts/learning_rate",
+            "losses/policy_loss",
+            "losses/value_loss",
+            "losses/entropy",
+            "losses/approx_kl",
+            "losses/clip_fraction",
+            "losses/explained_variance",
+        ),
+    ),
+    "a2c": Algorithm(
+        name="a2c",
+        agent="renshu.agents.a2c:A2C",
+        config="renshu.agents.a2c:A2CConfig",
+        summary="A2C (synchronous advantage actor-critic) for every common action space",
+        metrics=(
+            "charts/learning_rate",
+            "losses/policy_loss",
+            "losses/value_loss",
+            "losses/entropy",
+            "losses/explained_variance",
+        ),
+    ),
 }
 """Every algorithm renshu trains, by name."""
 

@@ -97,13 +97,18 @@ class PPO(OnPolicyAgent):
                 epoch_kl.append(approx_kl)
                 stats.append(
                     torch.stack(
-                        [policy_loss.detach(), value_loss.detach(), -entropy_loss.detach(),
-                         approx_kl, clipped]
+                        [
+                            policy_loss.detach(),
+                            value_loss.detach(),
+                            -entropy_loss.detach(),
+                            approx_kl,
+                            clipped,
+                        ]
                     )
                 )
-            if cfg.target_kl is not None and epoch_kl:  # one host sync per epoch
-                if float(torch.stack(epoch_kl).mean()) > 1.5 * cfg.target_kl:
-                    break
+            limit = None if cfg.target_kl is None else 1.5 * cfg.target_kl
+            if limit is not None and epoch_kl and float(torch.stack(epoch_kl).mean()) > limit:
+                break  # (one host sync per epoch)
         if stats:
             means = torch.stack(stats).mean(0).tolist()
             names = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")

@@ -125,8 +125,10 @@ class OnPolicyAgent(Agent):
         super().__init__(env, config, options)  # config, env, spaces, device, seeds, counters
         cfg = self.config
         params, inputs = mlp_size(cfg.net, self._frame_space.dtype, self.obs_shape, 1)
-        storage = cfg.n_steps * cfg.num_envs * (
-            int(np.prod(self.obs_shape)) * self._frame_space.dtype.itemsize + 64
+        storage = (
+            cfg.n_steps
+            * cfg.num_envs
+            * (int(np.prod(self.obs_shape)) * self._frame_space.dtype.itemsize + 64)
         )
         check_memory(
             storage=(
