@@ -528,12 +528,12 @@ def test_a_start_that_fails_before_training_removes_only_what_it_made(
 def test_a_read_only_runs_folder_is_one_paragraph_and_leaves_nothing(
     tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    import renshu.runs
+    import renshu.runs.run
 
     def dump(data: object, path: Path) -> None:
         raise read_only(path)
 
-    monkeypatch.setattr(renshu.runs, "dump_yaml", dump)
+    monkeypatch.setattr(renshu.runs.run, "dump_yaml", dump)
     assert train(tiny, tmp_path) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert err.startswith(
