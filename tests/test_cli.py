@@ -260,9 +260,9 @@ def test_check_fixes_wrap_in_a_narrow_console_never_cut() -> None:
 def test_check_algo_offers_the_algorithms_renshu_has(capsys: pytest.CaptureFixture[str]) -> None:
     from renshu.agents import ALGORITHMS
 
-    assert main(["check", CORRIDOR, "--algo", "ppo"]) == 2
+    assert main(["check", CORRIDOR, "--algo", "sac"]) == 2
     err = capsys.readouterr().err
-    assert "invalid choice: 'ppo'" in err
+    assert "invalid choice: 'sac'" in err
     assert f"choose from {', '.join(repr(a) for a in sorted(ALGORITHMS))}" in err
 
 

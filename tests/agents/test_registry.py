@@ -20,7 +20,7 @@ def test_every_algorithm_names_classes_that_exist(name: str) -> None:
 
 
 def test_unknown_algorithm_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"Unknown algorithm 'ppo2': renshu trains dqn\."):
+    with pytest.raises(ConfigError, match=r"Unknown algorithm 'ppo2': renshu trains a2c, dqn, ppo\."):
         agents.get("ppo2")
 
 

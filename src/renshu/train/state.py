@@ -291,7 +291,7 @@ def _checked_optimizer_state(agent: Agent, ckpt: checkpoint.Checkpoint) -> dict[
 
 def _optimizer_state_keys(agent: Agent) -> set[str] | None:
     """The state names a named optimizer keeps per parameter (None for a custom one)."""
-    name = agent.config.optimizer
+    name = getattr(agent.config, "optimizer", None)  # an algorithm may have no such option
     if not isinstance(name, str):
         return None
     params = [p for group in agent.optimizer.param_groups for p in group["params"]]
