@@ -20,7 +20,8 @@ def test_every_algorithm_names_classes_that_exist(name: str) -> None:
 
 
 def test_unknown_algorithm_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"Unknown algorithm 'ppo2': renshu trains a2c, dqn, ppo\."):
+    known = r"Unknown algorithm 'ppo2': renshu trains a2c, dqn, ppo\."
+    with pytest.raises(ConfigError, match=known):
         agents.get("ppo2")
 
 
