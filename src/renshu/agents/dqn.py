@@ -40,15 +40,10 @@ from renshu.nets import QNetwork, RunningNorm, build_q_network
 from renshu.optim import OPTIMIZERS, make_optimizer
 from renshu.replay import Batch, ReplayBuffer, replay_bytes
 from renshu.train.agent import Agent
-from renshu.train.loop import Step
+from renshu.train.loop import MAX_WINDOW, Step
 from renshu.train.memory import check_memory, mlp_size
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-
-MAX_WINDOW = 1_000
-"""Most frames per observation: the network input and every sampled batch grow with the window,
-so a larger one only stalls (100,000 frames of Catch make a 400-million-parameter input layer)."""
-
 
 def _is_module(value: Any) -> bool:
     return isinstance(value, torch.nn.Module)
@@ -299,6 +294,9 @@ class DQN(Agent):
             seed=int(self._seeds[2].generate_state(1)[0]),
         )
         self._next_target_sync = int(cfg.target_update) if cfg.target_update >= 1 else 0
+        # "every K steps" counts all envs: train every K // num_envs loop steps (at least one)
+        self._calls_every = max(cfg.train_every // cfg.num_envs, 1)
+        self._updates_per_call = cfg.gradient_steps * max(cfg.num_envs // cfg.train_every, 1)
         self._loss_sum: torch.Tensor | float = 0.0  # a tensor on the autograd path (no syncs)
         self._q_sum: torch.Tensor | float = 0.0
         self._updates_since_log = 0
@@ -374,14 +372,13 @@ class DQN(Agent):
             step.truncated,
             mask=step.valid,
         )
-        # train: every train_every env steps over all envs ("every K steps" knows num_envs)
-        calls_every = max(cfg.train_every // cfg.num_envs, 1)
+        # train: every train_every env steps over all envs
         if (
             self.num_steps >= cfg.warmup_steps
             and len(self.buffer) >= cfg.batch_size
-            and self.counters.iteration % calls_every == 0
+            and self.counters.iteration % self._calls_every == 0
         ):
-            for _ in range(cfg.gradient_steps * max(cfg.num_envs // cfg.train_every, 1)):
+            for _ in range(self._updates_per_call):
                 self._train_step()
         # target network: a hard copy every target_update env steps
         if cfg.target_update >= 1 and self.num_steps >= self._next_target_sync:

@@ -40,6 +40,9 @@ from renshu.make import make, make_vec
 from renshu.nets import RunningNorm
 from renshu.replay import FrameStack
 
+MAX_WINDOW = 1_000
+"""Most frames per observation: the network input and every sampled batch grow with the window,
+so a larger one only stalls (100,000 frames of Catch make a 400-million-parameter input layer)."""
 NEVER_ENDING_STEPS = 100_000
 """fit() warns once when an episode has gone on for this many steps (per env) without ending."""
 FIRST_STEPS_CHECKED = 1_000

@@ -29,11 +29,8 @@ from renshu.inputs import observation_problems
 from renshu.optim import OPTIMIZERS, make_optimizer
 from renshu.rollout import Rollout
 from renshu.train.agent import Agent
-from renshu.train.loop import Step
+from renshu.train.loop import MAX_WINDOW, Step
 from renshu.train.memory import check_memory, mlp_size
-
-MAX_WINDOW = 1_000
-"""Most frames per observation (as DQN's)."""
 
 ACTION_SPACES = (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)
 
