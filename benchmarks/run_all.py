@@ -1,7 +1,7 @@
 """Run every peer benchmark (renshu against Stable-Baselines3) and write BENCHMARKS.md.
 
     pip install -e '.[bench]'
-    python benchmarks/run_all.py            # about 25 minutes on a 2-core laptop
+    python benchmarks/run_all.py            # about 1.5 hours on a 2-core laptop (LunarLander: 1 h)
     python benchmarks/run_all.py --quick    # fewer repeats and steps, a few minutes
 
 Each benchmark also runs alone (``python benchmarks/overhead.py``, ...) and writes
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import learning_bars
+import lunarlander
 import overhead
 import pixels
 import profile_step
@@ -43,6 +44,12 @@ SECTIONS: dict[str, tuple[str, Any, list[str], list[str]]] = {
         ["--seeds", "3"],
     ),
     "pixels": ("Pixels: CNN with a 4-frame window", pixels, [], ["--repeats", "1"]),
+    "lunarlander": (
+        "LunarLander-v3 with the RL Zoo's tuned DQN settings",
+        lunarlander,
+        [],
+        ["--seeds", "1", "--steps", "20000", "--episodes", "10"],
+    ),
     "profile_step": ("Where the time goes", profile_step, [], ["--repeats", "1"]),
 }
 

@@ -191,13 +191,6 @@ def _algorithm(algo: str | None) -> str | None:
     return key
 
 
-def _agent_class(key: str) -> Any:
-    """The agent class :data:`renshu.agents.ALGORITHMS` names for ``key``."""
-    from renshu.agents import ALGORITHMS
-
-    return ALGORITHMS[key].agent_class()
-
-
 def _resolve(env: EnvLike) -> tuple[Any, bool]:
     """The object to check as written, and whether this check built it (and closes it)."""
     if isinstance(env, LegacyEnv):
@@ -516,9 +509,11 @@ class _Checker:
         """The algorithm's own verdict on both spaces (the one its constructor gives)."""
         if self.algorithm is None or self.env is None:
             return
-        agent = _agent_class(self.algorithm)
-        for code, message, fix in agent.space_problems(
-            self.env.observation_space, self.env.action_space
+        from renshu.agents import ALGORITHMS, space_verdict
+
+        agent_class = ALGORITHMS[self.algorithm].agent_class()
+        for code, message, fix in space_verdict(
+            agent_class, self.env.observation_space, self.env.action_space
         ):
             self.add("error", code, message, fix)
 

@@ -44,3 +44,19 @@ def test_building_the_cli_parser_imports_no_torch() -> None:
     code = "import sys, renshu.cli; renshu.cli.build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_refused_space_names_the_algorithms_that_can_train_on_it() -> None:
+    import gymnasium
+
+    import renshu
+
+    with pytest.raises(ConfigError) as info:
+        renshu.DQN("Pendulum-v1")
+    assert str(info.value).endswith(
+        "Algorithms that can train on these spaces: ppo, a2c (--algo ppo)."
+    )
+    env = gymnasium.make("CartPole-v1")
+    env.action_space = gymnasium.spaces.Dict({"a": gymnasium.spaces.Discrete(2)})
+    with pytest.raises(ConfigError, match="No algorithm renshu has can train on these spaces"):
+        renshu.PPO(env)

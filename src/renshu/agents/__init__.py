@@ -94,6 +94,31 @@ def get(name: str) -> Algorithm:
     return found
 
 
+def space_verdict(
+    agent_class: Any, observation_space: Any, action_space: Any
+) -> list[tuple[str, str, str]]:
+    """Why ``agent_class`` cannot train on these spaces (its ``space_problems``), the last fix
+    naming the algorithms that can. ``Agent(env)`` refuses with these and ``renshu check
+    --algo`` reports them."""
+    problems = list(agent_class.space_problems(observation_space, action_space))
+    if not problems:
+        return []
+    able = [
+        other
+        for other, algorithm in ALGORITHMS.items()
+        if other != agent_class.algo
+        and not algorithm.agent_class().space_problems(observation_space, action_space)
+    ]
+    tail = (
+        f"Algorithms that can train on these spaces: {', '.join(able)} (--algo {able[0]})."
+        if able
+        else "No algorithm renshu has can train on these spaces."
+    )
+    code, message, fix = problems[-1]
+    problems[-1] = (code, message, f"{fix} {tail}".strip())
+    return problems
+
+
 def _import(target: str) -> Any:
     module, name = target.split(":")
     return getattr(importlib.import_module(module), name)

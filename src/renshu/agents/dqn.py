@@ -45,6 +45,7 @@ from renshu.train.memory import check_memory, mlp_size
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
+
 def _is_module(value: Any) -> bool:
     return isinstance(value, torch.nn.Module)
 

@@ -167,7 +167,9 @@ class Agent:
 
     # ---- setup -------------------------------------------------------------------------------
     def _check_spaces(self, obs_space: Any, act_space: Any) -> tuple[Any, Any]:
-        problems = self.space_problems(obs_space, act_space)
+        from renshu.agents import space_verdict  # the registry (agents/ imports this module)
+
+        problems = space_verdict(type(self), obs_space, act_space)
         if problems:
             raise ConfigError(" ".join(f"{message} {fix}" for _, message, fix in problems))
         window = self.config.window
