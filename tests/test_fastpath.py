@@ -379,3 +379,76 @@ def test_fit_runs_with_the_threads_option_and_restores_them() -> None:
     agent = DQN(IdentityEnv(), warmup_steps=10, buffer_size=100, net=(8,), seed=0, threads=target)
     agent.fit(steps=20, progress=False, callbacks=[Spy()])
     assert set(seen) == {target} and torch.get_num_threads() == before
+
+
+# ---- the NumPy actor-critic (PPO and A2C acting) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "space",
+    [gymnasium.spaces.Discrete(4, start=-1), gymnasium.spaces.Box(-2.0, 2.0, (3,), np.float32)],
+    ids=["discrete-with-start", "box"],
+)
+@pytest.mark.parametrize("shared", [False, True])
+def test_numpy_actor_critic_acts_as_torch_does(space: gymnasium.Space, shared: bool) -> None:
+    from renshu.actor_critic import build_actor_critic
+    from renshu.fastpath import numpy_actor_critic
+
+    torch.manual_seed(0)
+    policy = build_actor_critic((5,), F32, space, normalize=(5,), shared=shared)
+    norm = policy.preprocess.norm
+    norm.update(np.random.default_rng(0).normal(3.0, 2.0, size=(64, 5)).astype(np.float32))
+    with torch.no_grad():  # heads large enough that the actions differ between observations
+        policy.policy_head.weight.mul_(100)
+    fast = numpy_actor_critic(policy)
+    assert fast is not None
+    obs = np.random.default_rng(1).normal(3.0, 2.0, size=(32, 5)).astype(np.float32)
+    actions, log_probs, values = fast.act(obs, np.random.default_rng(2))
+    first = policy.dist.to_env(torch.as_tensor(actions))[0]  # a Box's clipped to its bounds
+    assert space.contains(first if actions.ndim > 1 else int(first))
+    with torch.no_grad():
+        torch_log_probs, _, torch_values = policy.evaluate(
+            torch.as_tensor(obs), torch.as_tensor(actions)
+        )
+        greedy, _, _ = policy.act(torch.as_tensor(obs), deterministic=True)
+    np.testing.assert_allclose(log_probs, torch_log_probs.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(values, torch_values.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fast.greedy(obs), greedy.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fast.values(obs), torch_values.numpy(), rtol=1e-5, atol=1e-5)
+    # the same generator state draws the same actions (a resumed run samples alike)
+    again, _, _ = fast.act(obs, np.random.default_rng(2))
+    np.testing.assert_array_equal(actions, again)
+
+
+def test_numpy_actor_critic_samples_with_the_policys_probabilities() -> None:
+    from renshu.actor_critic import build_actor_critic
+    from renshu.fastpath import numpy_actor_critic
+
+    torch.manual_seed(0)
+    policy = build_actor_critic((2,), F32, gymnasium.spaces.Discrete(3))
+    with torch.no_grad():
+        policy.policy_head.bias.copy_(torch.tensor([0.0, 1.0, 2.0]))
+        policy.policy_head.weight.zero_()
+    fast = numpy_actor_critic(policy)
+    assert fast is not None
+    actions, _, _ = fast.act(np.zeros((20_000, 2), np.float32), np.random.default_rng(0))
+    expected = np.exp([0.0, 1.0, 2.0]) / np.exp([0.0, 1.0, 2.0]).sum()
+    np.testing.assert_allclose(np.bincount(actions, minlength=3) / 20_000, expected, atol=0.01)
+
+
+@pytest.mark.parametrize(
+    ("obs_shape", "dtype", "space"),
+    [
+        ((4,), F32, gymnasium.spaces.MultiDiscrete([2, 3])),
+        ((4,), F32, gymnasium.spaces.MultiBinary(3)),
+        ((4, 84, 84), np.dtype(np.uint8), gymnasium.spaces.Discrete(3)),
+    ],
+    ids=["multidiscrete", "multibinary", "cnn"],
+)
+def test_numpy_actor_critic_leaves_other_networks_to_torch(
+    obs_shape: tuple[int, ...], dtype: np.dtype, space: gymnasium.Space
+) -> None:
+    from renshu.actor_critic import build_actor_critic
+    from renshu.fastpath import numpy_actor_critic
+
+    assert numpy_actor_critic(build_actor_critic(obs_shape, dtype, space)) is None

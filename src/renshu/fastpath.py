@@ -48,7 +48,9 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 from torch import nn
 
-from renshu.nets import NORM_CLIP, DuelingHead, QNetwork
+from renshu.actor_critic import ActorCritic
+from renshu.distributions import CategoricalActions, GaussianActions
+from renshu.nets import NORM_CLIP, DuelingHead, ObsPreprocess, QNetwork
 from renshu.replay import ArrayBatch
 
 __all__ = [
@@ -174,6 +176,24 @@ def numpy_mlp_supported(net: nn.Module) -> bool:
     return type(net.head) is nn.Linear and net.head.bias is not None
 
 
+def numpy_input(
+    obs: np.ndarray, scale: bool, norm: tuple[np.ndarray, np.ndarray] | None
+) -> np.ndarray:
+    """What :class:`renshu.nets.ObsPreprocess` and ``Flatten`` do, in NumPy: ``(B, *obs_shape)``
+    observations -> ``(B, features)`` float32, uint8 scaled to [0, 1] (``scale``), others
+    normalized by the running statistics ``norm = (shift, scale)`` and clipped to +-NORM_CLIP."""
+    if scale:
+        return obs.reshape(len(obs), -1).astype(np.float32) / np.float32(255.0)
+    if norm is None:
+        return obs.astype(np.float32, copy=False).reshape(len(obs), -1)
+    shift, factor = norm
+    x = obs.astype(np.float32, copy=False) - shift  # a new array: obs is left alone
+    x *= factor
+    np.maximum(x, -NORM_CLIP, out=x)
+    np.minimum(x, NORM_CLIP, out=x)
+    return x.reshape(len(obs), -1)
+
+
 class NumpyMLP:
     """Q-values of renshu's MLP Q-network in NumPy, reading the torch parameters' own memory.
 
@@ -237,19 +257,8 @@ class NumpyMLP:
         return last.weight
 
     def input(self, obs: np.ndarray) -> np.ndarray:
-        """``(B, *obs_shape)`` observations -> ``(B, features)`` float32: uint8 scaled to [0, 1],
-        others normalized by the running statistics, clipped to +-NORM_CLIP (what
-        :class:`renshu.nets.ObsPreprocess` and ``Flatten`` do)."""
-        if self.scale:
-            return obs.reshape(len(obs), -1).astype(np.float32) / np.float32(255.0)
-        if self.norm is None:
-            return obs.astype(np.float32, copy=False).reshape(len(obs), -1)
-        shift, scale = self.norm
-        x = obs.astype(np.float32, copy=False) - shift  # a new array: obs is left alone
-        x *= scale
-        np.maximum(x, -NORM_CLIP, out=x)
-        np.minimum(x, NORM_CLIP, out=x)
-        return x.reshape(len(obs), -1)
+        """``(B, *obs_shape)`` observations -> ``(B, features)`` float32 (:func:`numpy_input`)."""
+        return numpy_input(obs, self.scale, self.norm)
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Q-values for inputs ``x`` (from :meth:`input`) and the input of every layer."""
@@ -421,6 +430,142 @@ def numpy_dqn(
     return NumpyDQN(
         q, NumpyDQNLoss(q, NumpyMLP(target_network), loss=loss, double=double, weighted=weighted)
     )
+
+
+_NUMPY_ACTIVATIONS = {nn.Tanh: np.tanh, nn.ReLU: lambda x: np.maximum(x, 0, out=x)}
+
+
+def _numpy_layers(seq: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray, Any]] | None:
+    """``[(weight, bias, activation)]`` views of a Sequential of Linear + Tanh/ReLU pairs, or
+    None when it holds anything else."""
+    modules = list(seq)
+    if len(modules) % 2:
+        return None
+    layers = []
+    for linear, act in zip(modules[::2], modules[1::2], strict=True):
+        if type(linear) is not nn.Linear or linear.bias is None:
+            return None
+        activation = _NUMPY_ACTIVATIONS.get(type(act))
+        if activation is None:
+            return None
+        layers.append((linear.weight.detach().numpy(), linear.bias.detach().numpy(), activation))
+    return layers
+
+
+class NumpyActorCritic:
+    """Acting with renshu's MLP actor-critic in NumPy, on the torch parameters' own memory.
+
+    It serves :func:`renshu.actor_critic.build_actor_critic`'s MLPs (Linear + Tanh/ReLU, float32
+    on the CPU) with a Discrete action space (a categorical, sampled by Gumbel-max) or a Box
+    (a diagonal Gaussian); :func:`numpy_actor_critic` says whether a network qualifies. Actions
+    are drawn from the NumPy generator given, so an agent's saved RNG state is all a resumed
+    run needs. Training still uses torch and autograd.
+    """
+
+    def __init__(self, policy: ActorCritic) -> None:
+        preprocess = policy.preprocess
+        assert isinstance(preprocess, ObsPreprocess)
+        self.scale = bool(preprocess.scale)
+        self.norm: tuple[np.ndarray, np.ndarray] | None = None
+        if preprocess.norm is not None:
+            self.norm = preprocess.norm.shift.numpy(), preprocess.norm.scale.numpy()
+        self.policy = policy
+        self.discrete = isinstance(policy.dist, CategoricalActions)
+        self.start = int(getattr(policy.dist.space, "start", 0)) if self.discrete else 0
+        self._refresh()
+
+    def _refresh(self) -> None:
+        policy = self.policy
+        self.policy_layers = _numpy_layers(policy.policy_net) or []
+        self.value_layers = (
+            None if policy.value_net is None else _numpy_layers(policy.value_net) or []
+        )
+        self.policy_head = (
+            policy.policy_head.weight.detach().numpy(),
+            policy.policy_head.bias.detach().numpy(),
+        )
+        self.value_head = (
+            policy.value_head.weight.detach().numpy(),
+            policy.value_head.bias.detach().numpy(),
+        )
+        dist = policy.dist
+        self.log_std = dist.log_std.detach().numpy() if isinstance(dist, GaussianActions) else None
+        self._ptr = policy.policy_head.weight.data_ptr()
+
+    @staticmethod
+    def _run(x: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, Any]]) -> np.ndarray:
+        for weight, bias, activation in layers:
+            x = x @ weight.T
+            x += bias
+            x = activation(x)
+        return x
+
+    def _heads(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.policy.policy_head.weight.data_ptr() != self._ptr:
+            self._refresh()
+        x = numpy_input(np.asarray(obs), self.scale, self.norm)
+        pi = self._run(x, self.policy_layers)
+        v = pi if self.value_layers is None else self._run(x, self.value_layers)
+        weight, bias = self.policy_head
+        params = pi @ weight.T
+        params += bias
+        weight, bias = self.value_head
+        return params, (v @ weight.T + bias)[:, 0]
+
+    def act(
+        self, obs: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sampled actions, their log-probabilities and the values of ``obs``."""
+        params, values = self._heads(obs)
+        if self.discrete:
+            logits = params - params.max(axis=1, keepdims=True)
+            log_norm = np.log(np.exp(logits).sum(axis=1))
+            gumbel = -np.log(-np.log(rng.random(logits.shape, dtype=np.float32) + 1e-20))
+            index = (logits + gumbel).argmax(axis=1)
+            log_probs = logits[np.arange(len(index)), index] - log_norm
+            return index + self.start, log_probs.astype(np.float32), values
+        assert self.log_std is not None
+        std = np.exp(self.log_std)
+        noise = rng.standard_normal(params.shape, dtype=np.float32)
+        actions = params + std * noise
+        log_probs = -(0.5 * noise**2 + self.log_std + 0.5 * math.log(2 * math.pi)).sum(axis=1)
+        return actions, log_probs.astype(np.float32), values
+
+    def greedy(self, obs: np.ndarray) -> np.ndarray:
+        """The most likely actions (the mean of a Gaussian)."""
+        params, _ = self._heads(obs)
+        return params.argmax(axis=1) + self.start if self.discrete else params
+
+    def values(self, obs: np.ndarray) -> np.ndarray:
+        """State values of ``obs``."""
+        return self._heads(obs)[1]
+
+
+def numpy_actor_critic(policy: nn.Module) -> NumpyActorCritic | None:
+    """The NumPy acting path for ``policy``, or None where torch serves it (a CNN, Dict
+    inputs, MultiDiscrete/MultiBinary actions, a GPU)."""
+    if (
+        getattr(policy, "kind", None) != "mlp"
+        or type(policy.preprocess).__name__ != "ObsPreprocess"
+    ):
+        return None
+    if policy.preprocess.layout is not None:
+        return None
+    if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in policy.parameters()):
+        return None
+    features = list(policy.features)
+    if len(features) != 1 or type(features[0]) is not nn.Flatten or features[0].start_dim != 1:
+        return None
+    dist = policy.dist
+    discrete = isinstance(dist, CategoricalActions) and isinstance(
+        dist.space, gymnasium.spaces.Discrete
+    )
+    if not (discrete or isinstance(dist, GaussianActions)):
+        return None
+    nets = [policy.policy_net] + ([] if policy.value_net is None else [policy.value_net])
+    if any(_numpy_layers(net) is None for net in nets):
+        return None
+    return NumpyActorCritic(policy)
 
 
 class SingleEnv(VectorEnv):

@@ -25,6 +25,7 @@ from renshu.actor_critic import ActorCritic, build_actor_critic
 from renshu.config import OneOf, Range, Satisfies, check_device, format_bytes, validate
 from renshu.distributions import for_space
 from renshu.errors import ConfigError
+from renshu.fastpath import FlatParams, numpy_actor_critic
 from renshu.inputs import observation_problems
 from renshu.optim import OPTIMIZERS, make_optimizer
 from renshu.rollout import Rollout
@@ -154,7 +155,18 @@ class OnPolicyAgent(Agent):
                 log_std_init=cfg.log_std_init,
             ).to(self.device)
         self._obs_norm = getattr(self.policy.preprocess, "norm", None)
-        self.optimizer = make_optimizer(cfg.optimizer, self.policy.parameters(), cfg.learning_rate)
+        # All parameters in one flat tensor (fastpath.FlatParams): a named optimizer steps one
+        # tensor, and gradient clipping is one op (eager torch's per-tensor overhead dominates at
+        # this size).
+        self._flat = FlatParams(self.policy)
+        self.optimizer = make_optimizer(
+            cfg.optimizer,
+            [self._flat.leaf] if isinstance(cfg.optimizer, str) else self.policy.parameters(),
+            cfg.learning_rate,
+        )
+        # The default MLP on the CPU acts in NumPy on the same memory (fastpath.py), chosen here
+        # once; anything else acts with torch.
+        self._fast = numpy_actor_critic(self.policy)
         dist = self.policy.dist
         self.rollout = Rollout(
             cfg.n_steps,
@@ -167,7 +179,7 @@ class OnPolicyAgent(Agent):
         # Actions are sampled from a torch generator seeded from the agent's RNG every step, so
         # the RNG's saved state is all a resumed run needs to sample alike.
         self._generator = torch.Generator(device=self.device)
-        self._acted: tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self._acted: tuple[np.ndarray, Any, Any, Any] | None = None
         self._window: np.ndarray | None = None  # the windows the next actions are taken on
         self._end_step = 0
         self._sums: dict[str, float] = {}
@@ -178,6 +190,8 @@ class OnPolicyAgent(Agent):
         return torch.as_tensor(obs, device=self.device)
 
     def _greedy(self, window: np.ndarray) -> np.ndarray:
+        if self._fast is not None:
+            return self._fast.greedy(window)
         with torch.inference_mode():
             actions, _, _ = self.policy.act(self._tensor(window), deterministic=True)
         return actions.cpu().numpy()
@@ -186,15 +200,19 @@ class OnPolicyAgent(Agent):
         return self.policy.dist.to_env(torch.as_tensor(actions))
 
     def _explore(self, window: np.ndarray) -> np.ndarray:
+        if self._fast is not None:
+            actions, log_probs, values = self._fast.act(window, self.rng)
+            self._acted = (window, actions, log_probs, values)
+            return self._to_env(actions)
         self._generator.manual_seed(int(self.rng.integers(2**62)))
         with torch.inference_mode():
-            actions, log_probs, values = self.policy.act(
-                self._tensor(window), generator=self._generator
-            )
-        self._acted = (window, actions, log_probs, values)
-        return self.policy.dist.to_env(actions)
+            sampled, logp, value = self.policy.act(self._tensor(window), generator=self._generator)
+        self._acted = (window, sampled, logp, value)
+        return self.policy.dist.to_env(sampled)
 
     def _values(self, obs: np.ndarray) -> np.ndarray:
+        if self._fast is not None:
+            return self._fast.values(obs)
         with torch.inference_mode():
             return self.policy.value(self._tensor(obs)).float().cpu().numpy()
 
@@ -255,10 +273,10 @@ class OnPolicyAgent(Agent):
 
     def _step_optimizer(self, loss: torch.Tensor) -> None:
         """One gradient step on ``loss`` (with gradient clipping)."""
-        self.optimizer.zero_grad(set_to_none=True)
+        self._flat.zero_grad()
         loss.backward()
         if self.config.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.max_grad_norm)
+            self._flat.clip_grad_norm_(self.config.max_grad_norm)
         self.optimizer.step()
         self.counters.num_updates += 1
 
