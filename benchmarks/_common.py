@@ -278,3 +278,21 @@ def plot_bars(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def greedy_rewards(env_id: str, predict: Any, seed: int, episodes: int) -> list[float]:
+    """Rewards of ``episodes`` episodes of ``gymnasium.make(env_id)`` playing ``predict(obs)``,
+    the first reset seeded with ``seed`` as ``agent.test(seed=...)`` does: the same episodes for
+    every library."""
+    import gymnasium
+
+    env = gymnasium.make(env_id)
+    rewards = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed if episode == 0 else None)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(predict(obs))
+            total, done = total + float(reward), bool(terminated or truncated)
+        rewards.append(total)
+    return rewards

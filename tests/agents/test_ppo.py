@@ -163,3 +163,18 @@ def test_ppo_solves_cartpole_with_the_zoo_settings_within_100k_steps() -> None:
     )
     agent.fit(100_000, progress=False)
     assert np.mean(agent.test(20, seed=1).history["episode_reward"]) >= 475
+
+
+def test_reward_scaling_divides_by_the_return_std_and_is_saved(tmp_path: Path) -> None:
+    agent = PPO("Pendulum-v1", seed=0, n_steps=64, batch_size=64, normalize_reward=True)
+    agent.fit(672, progress=False)  # 10 rollouts and half of the next
+    scale = agent.reward_scale
+    assert scale is not None and float(scale.norm.count) > 0
+    stored = agent.rollout.rewards[: agent.rollout.pos]
+    assert np.abs(stored).max() <= 10.0
+    # Pendulum's rewards are in [-16.3, 0]; the returns' std is far above 1, so rewards shrink
+    assert float(scale.norm.scale) < 0.1
+    loaded = renshu.load(agent.save(tmp_path / "agent"))
+    assert float(loaded.reward_scale.norm.count) == float(scale.norm.count)
+    assert np.array_equal(loaded.reward_scale.returns.numpy(), scale.returns.numpy())
+    assert PPO("Pendulum-v1", seed=0).reward_scale is None  # off by default

@@ -27,6 +27,7 @@ from renshu.distributions import for_space
 from renshu.errors import ConfigError
 from renshu.fastpath import FlatParams, numpy_actor_critic
 from renshu.inputs import observation_problems
+from renshu.nets import RunningNorm
 from renshu.optim import OPTIMIZERS, make_optimizer
 from renshu.rollout import Rollout
 from renshu.train.agent import Agent
@@ -78,6 +79,10 @@ class OnPolicyConfig:
     normalize_obs: bool = True
     """Normalize non-uint8 observations by their running mean and standard deviation (kept in
     the network, updated while fit() runs, frozen in test and act)."""
+    normalize_reward: bool = False
+    """Scale rewards by the running standard deviation of each env's discounted return (SB3's
+    VecNormalize reward scaling), clipped to +-10; the statistics are saved with the agent.
+    Episode rewards in logs and tests stay the env's own."""
     device: str = "auto"
     """"auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...: one torch can use here."""
     threads: Annotated[int, Range(ge=1)] | None = 1
@@ -114,6 +119,33 @@ def space_problems(
                 ("algo-action-space", f"{name} cannot act in {action_space}: {error}.", "")
             )
     return problems + observation_problems(observation_space, name)
+
+
+class RewardScale(torch.nn.Module):
+    """Rewards divided by the running standard deviation of the discounted return, clipped to
+    +-REWARD_CLIP. The per-env returns and the statistics are buffers (saved with the agent, so
+    a resumed run scales alike)."""
+
+    REWARD_CLIP = 10.0
+
+    returns: torch.Tensor
+
+    def __init__(self, num_envs: int, gamma: float) -> None:
+        super().__init__()
+        self.gamma = gamma
+        self.norm = RunningNorm(())
+        self.register_buffer("returns", torch.zeros(num_envs, dtype=torch.float64))
+
+    def forward(
+        self, rewards: np.ndarray, done: np.ndarray, valid: np.ndarray | None
+    ) -> np.ndarray:
+        returns = self.returns.numpy()
+        live = slice(None) if valid is None else valid
+        returns[live] = returns[live] * self.gamma + rewards[live]
+        self.norm.update(returns[live])
+        returns[done] = 0.0
+        scale = float(self.norm.scale)
+        return np.clip(rewards * scale, -self.REWARD_CLIP, self.REWARD_CLIP)
 
 
 class OnPolicyAgent(Agent):
@@ -181,6 +213,7 @@ class OnPolicyAgent(Agent):
         self._generator = torch.Generator(device=self.device)
         self._acted: tuple[np.ndarray, Any, Any, Any] | None = None
         self._window: np.ndarray | None = None  # the windows the next actions are taken on
+        self.reward_scale = RewardScale(cfg.num_envs, cfg.gamma) if cfg.normalize_reward else None
         self._end_step = 0
         self._sums: dict[str, float] = {}
         self._updates_since_log = 0
@@ -231,10 +264,13 @@ class OnPolicyAgent(Agent):
             if self.config.window > 1:
                 final = np.concatenate([window[:, 1:], step.next_obs[:, None]], axis=1)
             final_values[cut] = self._values(final[cut])
+        rewards = step.rewards
+        if self.reward_scale is not None:
+            rewards = self.reward_scale(rewards, step.terminated | step.truncated, step.valid)
         self.rollout.add(
             window,
             actions,
-            step.rewards,
+            rewards,
             step.terminated,
             step.truncated,
             values,
@@ -302,7 +338,9 @@ class OnPolicyAgent(Agent):
 
     # ---- saving ------------------------------------------------------------------------------
     def _networks(self) -> dict[str, torch.nn.Module]:
-        return {"policy": self.policy}
+        if self.reward_scale is None:
+            return {"policy": self.policy}
+        return {"policy": self.policy, "reward_scale": self.reward_scale}
 
     def _extra_state(self) -> dict[str, Any]:
         return {"rollout_pos": self.rollout.pos}
