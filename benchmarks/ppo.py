@@ -69,6 +69,7 @@ def renshu_config() -> dict[str, Any]:
         "lr_schedule": "linear",
         "clip_range": 0.2,
         "clip_range_schedule": "linear",
+        "normalize_obs": False,  # the zoo's CartPole PPO runs without VecNormalize
     }
 
 

@@ -145,24 +145,17 @@ def test_registry_lists_ppo_and_a2c_with_their_metrics() -> None:
 
 
 @pytest.mark.slow
-def test_ppo_solves_cartpole_with_the_zoo_settings_within_100k_steps() -> None:
-    """RL Baselines3 Zoo's tuned CartPole-v1 PPO (8 envs, n_steps 32, batch 256, gae_lambda 0.8,
-    gamma 0.98, 20 epochs, lr 1e-3 and clip 0.2 both annealed linearly): greedy >= 475."""
-    agent = PPO(
-        "CartPole-v1",
-        seed=0,
-        num_envs=8,
-        n_steps=32,
-        batch_size=256,
-        gae_lambda=0.8,
-        gamma=0.98,
-        n_epochs=20,
-        learning_rate=1e-3,
-        lr_schedule="linear",
-        clip_range_schedule="linear",
-    )
-    agent.fit(100_000, progress=False)
-    assert np.mean(agent.test(20, seed=1).history["episode_reward"]) >= 475
+@pytest.mark.parametrize("seed", [0, 3])
+def test_ppo_solves_cartpole_with_its_preset_within_100k_steps(seed: int) -> None:
+    """The CartPole-v1 PPO preset (RL Baselines3 Zoo's tuned settings: 8 envs, n_steps 32, batch
+    256, gae_lambda 0.8, gamma 0.98, 20 epochs, lr 1e-3 and clip 0.2 annealed): greedy >= 475."""
+    from renshu import presets
+
+    preset = presets.load("CartPole-v1", "ppo")
+    assert preset.steps == 100_000
+    agent = PPO("CartPole-v1", seed=seed, **preset.config)
+    agent.fit(preset.steps, progress=False)
+    assert np.mean(agent.test(20, seed=1000 + seed).history["episode_reward"]) >= 475
 
 
 def test_reward_scaling_divides_by_the_return_std_and_is_saved(tmp_path: Path) -> None:
