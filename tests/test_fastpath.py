@@ -389,13 +389,12 @@ def test_fit_runs_with_the_threads_option_and_restores_them() -> None:
     [gymnasium.spaces.Discrete(4, start=-1), gymnasium.spaces.Box(-2.0, 2.0, (3,), np.float32)],
     ids=["discrete-with-start", "box"],
 )
-@pytest.mark.parametrize("shared", [False, True])
-def test_numpy_actor_critic_acts_as_torch_does(space: gymnasium.Space, shared: bool) -> None:
+def test_numpy_actor_critic_acts_as_torch_does(space: gymnasium.Space) -> None:
     from renshu.actor_critic import build_actor_critic
     from renshu.fastpath import numpy_actor_critic
 
     torch.manual_seed(0)
-    policy = build_actor_critic((5,), F32, space, normalize=(5,), shared=shared)
+    policy = build_actor_critic((5,), F32, space, normalize=(5,))
     norm = policy.preprocess.norm
     norm.update(np.random.default_rng(0).normal(3.0, 2.0, size=(64, 5)).astype(np.float32))
     with torch.no_grad():  # heads large enough that the actions differ between observations
@@ -445,10 +444,77 @@ def test_numpy_actor_critic_samples_with_the_policys_probabilities() -> None:
     ],
     ids=["multidiscrete", "multibinary", "cnn"],
 )
+@pytest.mark.parametrize("shared", [False, True])
 def test_numpy_actor_critic_leaves_other_networks_to_torch(
-    obs_shape: tuple[int, ...], dtype: np.dtype, space: gymnasium.Space
+    obs_shape: tuple[int, ...], dtype: np.dtype, space: gymnasium.Space, shared: bool
 ) -> None:
     from renshu.actor_critic import build_actor_critic
     from renshu.fastpath import numpy_actor_critic
 
-    assert numpy_actor_critic(build_actor_critic(obs_shape, dtype, space)) is None
+    assert numpy_actor_critic(build_actor_critic(obs_shape, dtype, space, shared=shared)) is None
+    if shared:  # a shared torso is served by torch for any space
+        policy = build_actor_critic((4,), F32, gymnasium.spaces.Discrete(2), shared=True)
+        assert numpy_actor_critic(policy) is None
+
+
+@pytest.mark.parametrize(
+    "space",
+    [gymnasium.spaces.Discrete(3, start=1), gymnasium.spaces.Box(-1.0, 1.0, (2,), np.float32)],
+    ids=["discrete", "box"],
+)
+@pytest.mark.parametrize("clip_vf", [None, 0.05])
+def test_numpy_ppo_loss_gradient_equals_autograd(
+    space: gymnasium.Space, clip_vf: float | None
+) -> None:
+    """The NumPy PPO loss writes the gradient autograd computes for agents/ppo.py's loss (clipped
+    and unclipped ratios, ties, entropy bonus, value clipping), into FlatParams' gradient."""
+    import torch.nn.functional as F
+
+    from renshu.actor_critic import build_actor_critic
+    from renshu.fastpath import numpy_actor_critic
+
+    torch.manual_seed(0)
+    policy = build_actor_critic((4,), F32, space, normalize=(4,))
+    policy.preprocess.norm.update(np.random.default_rng(0).normal(1, 3, (64, 4)).astype(np.float32))
+    flat = FlatParams(policy)
+    fast = numpy_actor_critic(policy)
+    assert fast is not None
+    rng = np.random.default_rng(1)
+    b, clip, ent_coef, vf_coef = 48, 0.2, 0.01, 0.5
+    obs = rng.normal(1, 3, (b, 4)).astype(np.float32)
+    actions, log_probs, values = fast.act(obs, rng)
+    old_log_probs = (log_probs + rng.normal(0, 0.3, b)).astype(np.float32)  # some ratios clip
+    old_log_probs[:4] = log_probs[:4]  # ratio exactly 1: a tie of both branches
+    advantages = rng.normal(0, 1, b).astype(np.float32)
+    returns = (values + rng.normal(0, 1, b)).astype(np.float32)
+    old_values = (values + rng.normal(0, 0.1, b)).astype(np.float32)
+
+    flat.zero_grad()
+    log_prob, entropy, value = policy.evaluate(torch.as_tensor(obs), torch.as_tensor(actions))
+    adv = torch.as_tensor(advantages)
+    ratio = (log_prob - torch.as_tensor(old_log_probs)).exp()
+    policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
+    old_v = torch.as_tensor(old_values)
+    if clip_vf is not None:
+        value = old_v + (value - old_v).clamp(-clip_vf, clip_vf)
+    value_loss = F.mse_loss(value, torch.as_tensor(returns))
+    (policy_loss - ent_coef * entropy.mean() + vf_coef * value_loss).backward()
+    expected = flat.grad.clone()
+
+    flat.zero_grad()
+    figures = fast.ppo_loss(
+        obs,
+        actions,
+        old_log_probs,
+        advantages,
+        returns,
+        old_values,
+        clip=clip,
+        clip_vf=clip_vf,
+        ent_coef=ent_coef,
+        vf_coef=vf_coef,
+    )
+    np.testing.assert_allclose(flat.grad.numpy(), expected.numpy(), rtol=1e-4, atol=1e-6)
+    assert figures[0] == pytest.approx(float(policy_loss.detach()), rel=1e-5, abs=1e-6)
+    assert figures[1] == pytest.approx(float(value_loss.detach()), rel=1e-5)
+    assert figures[2] == pytest.approx(float(entropy.mean().detach()), rel=1e-5)

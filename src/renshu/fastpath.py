@@ -432,124 +432,239 @@ def numpy_dqn(
     )
 
 
-_NUMPY_ACTIVATIONS = {nn.Tanh: np.tanh, nn.ReLU: lambda x: np.maximum(x, 0, out=x)}
+class _Dense:
+    """One Linear layer (and its Tanh/ReLU, if any) as NumPy views of the torch parameters and
+    their gradients."""
+
+    def __init__(self, linear: nn.Linear, activation: str | None) -> None:
+        self.linear, self.activation = linear, activation
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Views of the current parameter memory (and gradient memory, when attached)."""
+        linear = self.linear
+        self.weight = linear.weight.detach().numpy()
+        self.bias = linear.bias.detach().numpy()
+        self.grad: tuple[np.ndarray, np.ndarray] | None = None
+        if linear.weight.grad is not None and linear.bias.grad is not None:
+            self.grad = linear.weight.grad.numpy(), linear.bias.grad.numpy()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = x @ self.weight.T
+        y += self.bias
+        if self.activation == "tanh":
+            np.tanh(y, out=y)
+        elif self.activation == "relu":
+            np.maximum(y, 0, out=y)
+        return y
+
+    def backward(self, x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        """Write this layer's gradient for output gradient ``dy`` (``x`` in, ``y`` out) into the
+        gradient arrays (overwriting them) and return the input's gradient."""
+        if self.activation == "tanh":
+            dy = dy * (1.0 - y * y)
+        elif self.activation == "relu":
+            dy = dy * (y > 0)
+        assert self.grad is not None
+        weight_grad, bias_grad = self.grad
+        np.matmul(dy.T, x, out=weight_grad)
+        np.sum(dy, axis=0, out=bias_grad)
+        return dy @ self.weight
 
 
-def _numpy_layers(seq: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray, Any]] | None:
-    """``[(weight, bias, activation)]`` views of a Sequential of Linear + Tanh/ReLU pairs, or
-    None when it holds anything else."""
+_ACTIVATION_NAMES = {nn.Tanh: "tanh", nn.ReLU: "relu"}
+
+
+def _dense_layers(seq: nn.Module | None) -> list[_Dense] | None:
+    """A Sequential of Linear + Tanh/ReLU pairs as :class:`_Dense` layers, or None when it holds
+    anything else."""
+    if not isinstance(seq, nn.Sequential):
+        return None
     modules = list(seq)
     if len(modules) % 2:
         return None
     layers = []
     for linear, act in zip(modules[::2], modules[1::2], strict=True):
-        if type(linear) is not nn.Linear or linear.bias is None:
+        name = _ACTIVATION_NAMES.get(type(act))
+        if type(linear) is not nn.Linear or linear.bias is None or name is None:
             return None
-        activation = _NUMPY_ACTIVATIONS.get(type(act))
-        if activation is None:
-            return None
-        layers.append((linear.weight.detach().numpy(), linear.bias.detach().numpy(), activation))
+        layers.append(_Dense(linear, name))
     return layers
 
 
 class NumpyActorCritic:
-    """Acting with renshu's MLP actor-critic in NumPy, on the torch parameters' own memory.
+    """renshu's MLP actor-critic in NumPy, on the torch parameters' own memory: acting, and the
+    PPO loss with its gradient.
 
-    It serves :func:`renshu.actor_critic.build_actor_critic`'s MLPs (Linear + Tanh/ReLU, float32
-    on the CPU) with a Discrete action space (a categorical, sampled by Gumbel-max) or a Box
-    (a diagonal Gaussian); :func:`numpy_actor_critic` says whether a network qualifies. Actions
-    are drawn from the NumPy generator given, so an agent's saved RNG state is all a resumed
-    run needs. Training still uses torch and autograd.
+    It serves :func:`renshu.actor_critic.build_actor_critic`'s MLPs with separate policy and
+    value torsos (Linear + Tanh/ReLU, float32 on the CPU) and a Discrete action space (a
+    categorical, sampled by Gumbel-max) or a Box (a diagonal Gaussian); :func:`numpy_actor_critic`
+    says whether a network qualifies. Actions are drawn from the NumPy generator given, so an
+    agent's saved RNG state is all a resumed run needs. :meth:`ppo_loss` computes what
+    agents/ppo.py computes with autograd and writes the gradient into the parameters' gradients
+    (which :class:`FlatParams` keeps in one array).
     """
 
     def __init__(self, policy: ActorCritic) -> None:
         preprocess = policy.preprocess
-        assert isinstance(preprocess, ObsPreprocess)
+        assert isinstance(preprocess, ObsPreprocess) and policy.value_net is not None
         self.scale = bool(preprocess.scale)
         self.norm: tuple[np.ndarray, np.ndarray] | None = None
         if preprocess.norm is not None:
             self.norm = preprocess.norm.shift.numpy(), preprocess.norm.scale.numpy()
         self.policy = policy
-        self.discrete = isinstance(policy.dist, CategoricalActions)
-        self.start = int(getattr(policy.dist.space, "start", 0)) if self.discrete else 0
+        dist = policy.dist
+        self.discrete = isinstance(dist, CategoricalActions)
+        self.start = int(getattr(dist.space, "start", 0)) if self.discrete else 0
+        self.policy_layers = [
+            *(_dense_layers(policy.policy_net) or []),
+            _Dense(policy.policy_head, None),
+        ]
+        self.value_layers = [
+            *(_dense_layers(policy.value_net) or []),
+            _Dense(policy.value_head, None),
+        ]
+        self.log_std_param = dist.log_std if isinstance(dist, GaussianActions) else None
         self._refresh()
 
     def _refresh(self) -> None:
-        policy = self.policy
-        self.policy_layers = _numpy_layers(policy.policy_net) or []
-        self.value_layers = (
-            None if policy.value_net is None else _numpy_layers(policy.value_net) or []
-        )
-        self.policy_head = (
-            policy.policy_head.weight.detach().numpy(),
-            policy.policy_head.bias.detach().numpy(),
-        )
-        self.value_head = (
-            policy.value_head.weight.detach().numpy(),
-            policy.value_head.bias.detach().numpy(),
-        )
-        dist = policy.dist
-        self.log_std = dist.log_std.detach().numpy() if isinstance(dist, GaussianActions) else None
-        self._ptr = policy.policy_head.weight.data_ptr()
+        for layer in self.policy_layers + self.value_layers:
+            layer.refresh()
+        param = self.log_std_param
+        self.log_std = None if param is None else param.detach().numpy()
+        self.log_std_grad = None if param is None or param.grad is None else param.grad.numpy()
+        self._key = self._memory_key()
+
+    def _memory_key(self) -> tuple[int, ...]:
+        linear = self.policy_layers[-1].linear
+        grad = linear.weight.grad
+        return (linear.weight.data_ptr(), 0 if grad is None else grad.data_ptr())
 
     @staticmethod
-    def _run(x: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, Any]]) -> np.ndarray:
-        for weight, bias, activation in layers:
-            x = x @ weight.T
-            x += bias
-            x = activation(x)
-        return x
+    def _run(x: np.ndarray, layers: list[_Dense]) -> list[np.ndarray]:
+        """The input and every layer's output."""
+        outputs = [x]
+        for layer in layers:
+            outputs.append(layer.forward(outputs[-1]))
+        return outputs
 
-    def _heads(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.policy.policy_head.weight.data_ptr() != self._ptr:
+    def _forward(self, obs: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        if self._memory_key() != self._key:
             self._refresh()
         x = numpy_input(np.asarray(obs), self.scale, self.norm)
-        pi = self._run(x, self.policy_layers)
-        v = pi if self.value_layers is None else self._run(x, self.value_layers)
-        weight, bias = self.policy_head
-        params = pi @ weight.T
-        params += bias
-        weight, bias = self.value_head
-        return params, (v @ weight.T + bias)[:, 0]
+        return self._run(x, self.policy_layers), self._run(x, self.value_layers)
 
     def act(
         self, obs: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sampled actions, their log-probabilities and the values of ``obs``."""
-        params, values = self._heads(obs)
+        pi, v = self._forward(obs)
+        params, values = pi[-1], v[-1][:, 0]
         if self.discrete:
-            logits = params - params.max(axis=1, keepdims=True)
-            log_norm = np.log(np.exp(logits).sum(axis=1))
-            gumbel = -np.log(-np.log(rng.random(logits.shape, dtype=np.float32) + 1e-20))
-            index = (logits + gumbel).argmax(axis=1)
-            log_probs = logits[np.arange(len(index)), index] - log_norm
-            return index + self.start, log_probs.astype(np.float32), values
+            log_p = _log_softmax(params)
+            gumbel = -np.log(-np.log(rng.random(params.shape, dtype=np.float32) + 1e-20))
+            index = (log_p + gumbel).argmax(axis=1)
+            return index + self.start, log_p[np.arange(len(index)), index], values
         assert self.log_std is not None
-        std = np.exp(self.log_std)
         noise = rng.standard_normal(params.shape, dtype=np.float32)
-        actions = params + std * noise
+        actions = params + np.exp(self.log_std) * noise
         log_probs = -(0.5 * noise**2 + self.log_std + 0.5 * math.log(2 * math.pi)).sum(axis=1)
         return actions, log_probs.astype(np.float32), values
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         """The most likely actions (the mean of a Gaussian)."""
-        params, _ = self._heads(obs)
+        params = self._forward(obs)[0][-1]
         return params.argmax(axis=1) + self.start if self.discrete else params
 
     def values(self, obs: np.ndarray) -> np.ndarray:
         """State values of ``obs``."""
-        return self._heads(obs)[1]
+        return self._forward(obs)[1][-1][:, 0]
+
+    def ppo_loss(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        old_log_probs: np.ndarray,
+        advantages: np.ndarray,
+        returns: np.ndarray,
+        old_values: np.ndarray,
+        *,
+        clip: float,
+        clip_vf: float | None,
+        ent_coef: float,
+        vf_coef: float,
+    ) -> tuple[float, float, float, float, float]:
+        """PPO's loss on a minibatch (advantages as given: normalize them first); writes its
+        gradient into the parameters' gradients and returns (policy loss, value loss, entropy,
+        approximate KL, clip fraction)."""
+        pi, v = self._forward(obs)
+        params, value = pi[-1], v[-1][:, 0]
+        b = len(obs)
+        if self.discrete:
+            log_p = _log_softmax(params)
+            rows = np.arange(b)
+            index = actions.astype(np.int64) - self.start
+            log_prob = log_p[rows, index]
+            p = np.exp(log_p)
+            entropy = -(p * log_p).sum(axis=1)
+        else:
+            assert self.log_std is not None
+            std = np.exp(self.log_std)
+            z = (actions - params) / std
+            log_prob = -(0.5 * z * z + self.log_std + 0.5 * math.log(2 * math.pi)).sum(axis=1)
+            entropy = np.full(b, (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum())
+        log_ratio = log_prob - old_log_probs
+        ratio = np.exp(log_ratio)
+        unclipped, clipped = -advantages * ratio, -advantages * np.clip(ratio, 1 - clip, 1 + clip)
+        policy_loss = float(np.maximum(unclipped, clipped).mean())
+        # d(policy loss)/d(log prob): the unclipped branch where it is the larger (torch splits
+        # ties evenly; both branches then have the same gradient), the clipped one only inside
+        inside = (ratio >= 1 - clip) & (ratio <= 1 + clip)
+        d_ratio = np.where(
+            unclipped > clipped, 1.0, np.where(unclipped < clipped, inside, (1 + inside) / 2)
+        )
+        d_log_prob = (-advantages * ratio * d_ratio / b).astype(np.float32)
+        if clip_vf is not None:
+            delta = value - old_values
+            value_used = old_values + np.clip(delta, -clip_vf, clip_vf)
+            d_value_used = (np.abs(delta) <= clip_vf).astype(np.float32)
+        else:
+            value_used, d_value_used = value, np.float32(1.0)
+        error = value_used - returns
+        value_loss = float((error * error).mean())
+        d_value = (vf_coef * 2.0 / b) * error * d_value_used
+        # gradients of the policy head's outputs
+        if self.discrete:
+            d_params = -p * d_log_prob[:, None]
+            d_params[rows, index] += d_log_prob
+            # entropy bonus: loss -= ent_coef * mean(H); dH/dlogits = -p * (log p + H)
+            d_params += (ent_coef / b) * p * (log_p + entropy[:, None])
+        else:
+            d_params = d_log_prob[:, None] * (z / std)
+            assert self.log_std_grad is not None
+            self.log_std_grad[...] = (d_log_prob[:, None] * (z * z - 1.0)).sum(axis=0) - ent_coef
+        self._backward(self.policy_layers, pi, d_params.astype(np.float32))
+        self._backward(self.value_layers, v, d_value[:, None].astype(np.float32))
+        approx_kl = float(((ratio - 1.0) - log_ratio).mean())
+        clip_fraction = float((np.abs(ratio - 1.0) > clip).mean())
+        return policy_loss, value_loss, float(entropy.mean()), approx_kl, clip_fraction
+
+    @staticmethod
+    def _backward(layers: list[_Dense], outputs: list[np.ndarray], grad: np.ndarray) -> None:
+        for i in range(len(layers) - 1, -1, -1):
+            grad = layers[i].backward(outputs[i], outputs[i + 1], grad)
 
 
-def numpy_actor_critic(policy: nn.Module) -> NumpyActorCritic | None:
-    """The NumPy acting path for ``policy``, or None where torch serves it (a CNN, Dict
-    inputs, MultiDiscrete/MultiBinary actions, a GPU)."""
-    if (
-        getattr(policy, "kind", None) != "mlp"
-        or type(policy.preprocess).__name__ != "ObsPreprocess"
-    ):
-        return None
-    if policy.preprocess.layout is not None:
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def numpy_actor_critic(policy: ActorCritic) -> NumpyActorCritic | None:
+    """The NumPy path for ``policy``, or None where torch serves it (a CNN, Dict inputs, a
+    shared torso, MultiDiscrete/MultiBinary actions, a GPU)."""
+    preprocess = policy.preprocess
+    if policy.kind != "mlp" or not isinstance(preprocess, ObsPreprocess) or preprocess.layout:
         return None
     if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in policy.parameters()):
         return None
@@ -562,8 +677,7 @@ def numpy_actor_critic(policy: nn.Module) -> NumpyActorCritic | None:
     )
     if not (discrete or isinstance(dist, GaussianActions)):
         return None
-    nets = [policy.policy_net] + ([] if policy.value_net is None else [policy.value_net])
-    if any(_numpy_layers(net) is None for net in nets):
+    if _dense_layers(policy.policy_net) is None or _dense_layers(policy.value_net) is None:
         return None
     return NumpyActorCritic(policy)
 

@@ -238,6 +238,16 @@ class Rollout:
             return
         yield from np.array_split(index, -(-len(index) // int(batch_size)))
 
+    def flat_arrays(self) -> dict[str, np.ndarray]:
+        """The steps added, flattened to ``N = pos * num_envs`` samples like :meth:`as_tensors`
+        (views, no copies): obs, actions, log_probs, values, advantages, returns, valid."""
+        n = self.pos * self.num_envs
+        names = ("obs", "actions", "log_probs", "values", "advantages", "returns", "valid")
+        return {
+            name: getattr(self, name)[: self.pos].reshape(n, *getattr(self, name).shape[2:])
+            for name in names
+        }
+
     def as_tensors(self, device: torch.device | str = "cpu") -> RolloutBatch:
         """The steps added as one :class:`RolloutBatch` on ``device`` (copies: one transfer per
         array)."""

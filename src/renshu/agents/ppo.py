@@ -16,9 +16,11 @@ the unclipped actions), MultiDiscrete and MultiBinary.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -66,53 +68,87 @@ class PPO(OnPolicyAgent):
     def _update(self, progress: float) -> None:
         cfg: PPOConfig = self.config
         clip = cfg.clip_range * (1.0 - progress if cfg.clip_range_schedule == "linear" else 1.0)
-        batch = self.rollout.as_tensors(self.device)
-        stats: list[torch.Tensor] = []
+        arrays: Any
+        step: Callable[[Any, np.ndarray, float], Any]
+        if self._fast is not None:  # NumPy loss and gradient (fastpath.py), chosen at build
+            self._flat.attach_grads()
+            arrays, step = self.rollout.flat_arrays(), self._numpy_minibatch
+        else:
+            arrays, step = self.rollout.as_tensors(self.device), self._torch_minibatch
+        rows: list[Any] = []
         for _ in range(cfg.n_epochs):
-            epoch_kl: list[torch.Tensor] = []
-            for indices in self.rollout.minibatches(cfg.batch_size, self.rng):
-                idx = torch.as_tensor(indices, device=self.device)
-                log_prob, entropy, value = self.policy.evaluate(batch.obs[idx], batch.actions[idx])
-                advantages = batch.advantages[idx]
-                if cfg.normalize_advantage and len(indices) > 1:
-                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-                # clipped surrogate: the policy may not move the ratio beyond [1 - clip, 1 + clip]
-                log_ratio = log_prob - batch.log_probs[idx]
-                ratio = log_ratio.exp()
-                policy_loss = torch.max(
-                    -advantages * ratio, -advantages * ratio.clamp(1.0 - clip, 1.0 + clip)
-                ).mean()
-                old_values = batch.values[idx]
-                if cfg.clip_range_vf is not None:  # the value may move only so far, too
-                    value = old_values + (value - old_values).clamp(
-                        -cfg.clip_range_vf, cfg.clip_range_vf
-                    )
-                value_loss = F.mse_loss(value, batch.returns[idx])
-                entropy_loss = -entropy.mean()
-                loss = policy_loss + cfg.ent_coef * entropy_loss + cfg.vf_coef * value_loss
-                self._step_optimizer(loss)
-                with torch.no_grad():  # Schulman's k3 estimator of KL(old || new)
-                    approx_kl = ((ratio - 1.0) - log_ratio).mean()
-                    clipped = ((ratio - 1.0).abs() > clip).float().mean()
-                epoch_kl.append(approx_kl)
-                stats.append(
-                    torch.stack(
-                        [
-                            policy_loss.detach(),
-                            value_loss.detach(),
-                            -entropy_loss.detach(),
-                            approx_kl,
-                            clipped,
-                        ]
-                    )
-                )
+            epoch = [
+                step(arrays, indices, clip)
+                for indices in self.rollout.minibatches(cfg.batch_size, self.rng)
+            ]
+            rows += epoch
             limit = None if cfg.target_kl is None else 1.5 * cfg.target_kl
-            if limit is not None and epoch_kl and float(torch.stack(epoch_kl).mean()) > limit:
+            if limit is not None and epoch and _means(epoch)[3] > limit:
                 break  # (one host sync per epoch)
-        if stats:
-            means = torch.stack(stats).mean(0).tolist()
+        if rows:
             names = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
             self._record(
-                **dict(zip(names, means, strict=True)),
+                **dict(zip(names, _means(rows), strict=True)),
                 explained_variance=self._explained_variance(),
             )
+
+    def _torch_minibatch(self, batch: Any, indices: np.ndarray, clip: float) -> torch.Tensor:
+        """One gradient step with autograd; returns the minibatch's figures (no host sync)."""
+        cfg: PPOConfig = self.config
+        idx = torch.as_tensor(indices, device=self.device)
+        log_prob, entropy, value = self.policy.evaluate(batch.obs[idx], batch.actions[idx])
+        advantages = batch.advantages[idx]
+        if cfg.normalize_advantage and len(indices) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        # clipped surrogate: the policy may not move the ratio beyond [1 - clip, 1 + clip]
+        log_ratio = log_prob - batch.log_probs[idx]
+        ratio = log_ratio.exp()
+        policy_loss = torch.max(
+            -advantages * ratio, -advantages * ratio.clamp(1.0 - clip, 1.0 + clip)
+        ).mean()
+        old_values = batch.values[idx]
+        if cfg.clip_range_vf is not None:  # the value may move only so far, too
+            value = old_values + (value - old_values).clamp(-cfg.clip_range_vf, cfg.clip_range_vf)
+        value_loss = F.mse_loss(value, batch.returns[idx])
+        entropy_loss = -entropy.mean()
+        self._step_optimizer(policy_loss + cfg.ent_coef * entropy_loss + cfg.vf_coef * value_loss)
+        with torch.no_grad():  # Schulman's k3 estimator of KL(old || new)
+            approx_kl = ((ratio - 1.0) - log_ratio).mean()
+            clipped = ((ratio - 1.0).abs() > clip).float().mean()
+        return torch.stack(
+            [policy_loss.detach(), value_loss.detach(), -entropy_loss.detach(), approx_kl, clipped]
+        )
+
+    def _numpy_minibatch(
+        self, arrays: dict[str, np.ndarray], indices: np.ndarray, clip: float
+    ) -> np.ndarray:
+        """The same step with the NumPy loss and gradient of the default MLP."""
+        cfg: PPOConfig = self.config
+        assert self._fast is not None
+        advantages = arrays["advantages"][indices]
+        if cfg.normalize_advantage and len(indices) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std(ddof=1) + 1e-8)
+        figures = self._fast.ppo_loss(
+            arrays["obs"][indices],
+            arrays["actions"][indices],
+            arrays["log_probs"][indices],
+            advantages,
+            arrays["returns"][indices],
+            arrays["values"][indices],
+            clip=clip,
+            clip_vf=cfg.clip_range_vf,
+            ent_coef=cfg.ent_coef,
+            vf_coef=cfg.vf_coef,
+        )
+        if cfg.max_grad_norm is not None:
+            self._flat.clip_grad_norm_(cfg.max_grad_norm)
+        self.optimizer.step()
+        self.counters.num_updates += 1
+        return np.array(figures)
+
+
+def _means(rows: list[Any]) -> list[float]:
+    """Column means of the minibatches' figures (tensors: one host sync)."""
+    if isinstance(rows[0], torch.Tensor):
+        return [float(x) for x in torch.stack(rows).mean(0).tolist()]
+    return [float(x) for x in np.mean(rows, axis=0)]
