@@ -11,7 +11,16 @@ from renshu.agents.dqn import DQNConfig
 from renshu.config import build
 from renshu.errors import ConfigError
 
-EXPECTED = ["Acrobot-v1", "CartPole-v1", "MountainCar-v0", "catch", "catch16", "cave", "shower"]
+EXPECTED = [
+    "Acrobot-v1",
+    "CartPole-v1",
+    "MountainCar-v0",
+    "Pendulum-v1",
+    "catch",
+    "catch16",
+    "cave",
+    "shower",
+]
 
 
 def test_every_env_has_a_preset_file() -> None:
@@ -21,10 +30,17 @@ def test_every_env_has_a_preset_file() -> None:
 
 @pytest.mark.parametrize("name", [*EXPECTED, "default"])
 def test_every_preset_builds_a_valid_config(name: str) -> None:
-    preset = presets.load(name)
-    assert preset.steps >= 1 and preset.test_episodes >= 1
-    assert preset.source == presets.PRESETS_DIR / f"{name}.yaml"
-    build(DQNConfig, preset.config)  # raises on any unknown key or bad value
+    from renshu.agents import ALGORITHMS
+    from renshu.config import load_yaml
+
+    sections = load_yaml(presets.PRESETS_DIR / f"{name}.yaml")
+    assert sections and set(sections) <= set(ALGORITHMS)
+    for algo in sections:
+        preset = presets.load(name, algo)
+        assert preset.steps >= 1 and preset.test_episodes >= 1
+        assert preset.source == presets.PRESETS_DIR / f"{name}.yaml"
+        config_class = DQNConfig if algo == "dqn" else ALGORITHMS[algo].config_class()
+        build(config_class, preset.config)  # raises on any unknown key or bad value
 
 
 def test_floats_written_like_1e_3_are_floats(tmp_path: Path) -> None:
@@ -44,7 +60,8 @@ def test_floats_written_like_1e_3_are_floats(tmp_path: Path) -> None:
         ("renshu/Catch-v0", "catch.yaml"),
         ("renshu/Shower-v0", "shower.yaml"),
         ("CartPole-v1", "CartPole-v1.yaml"),
-        ("Pendulum-v1", "default.yaml"),
+        ("Pendulum-v1", "Pendulum-v1.yaml"),
+        ("MountainCarContinuous-v0", "default.yaml"),
         ("my_env.py:ShowerEnv", "default.yaml"),
         ("package.module:Env", "default.yaml"),
         ("../catch", "default.yaml"),
