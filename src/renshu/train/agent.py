@@ -62,6 +62,7 @@ class Agent:
         self.env_name: str | None = env_name(env) if env is not None else None
         """A human label of the training env (its name, id or class), saved with the agent."""
         self._env_ref: str | None = None  # a saved file/module env not built on load
+        self._env_class: type | None = env if isinstance(env, type) else None  # test builds one
         self.env: VectorEnv | None = None
         self._train_env_instance: gymnasium.Env[Any, Any] | None = None
         if env is not None:
@@ -388,6 +389,10 @@ class Agent:
         if self._train_env_instance is not None:
             self._close_episodes()  # testing resets the training env: the next fit step restarts
             return self._train_env_instance
+        if self._env_class is not None:  # a vector env of a class: test a fresh copy
+            if not hasattr(self, "_cached_eval_env"):
+                self._cached_eval_env = make(self._env_class)
+            return self._cached_eval_env
         spec = getattr(self.env, "spec", None)
         if spec is not None:
             if not hasattr(self, "_cached_eval_env"):
@@ -414,6 +419,9 @@ class Agent:
         self._close_episodes()
         self.env, self.env_spec, self._loop = vec, (env if isinstance(env, str) else None), None
         self._train_env_instance = instance
+        self._env_class = env if isinstance(env, type) else None
+        if hasattr(self, "_cached_eval_env"):
+            del self._cached_eval_env
         self.env_name, self._env_ref = env_name(env), None
 
     def _missing_env(self, call: str) -> ConfigError:
