@@ -2,6 +2,7 @@
 
     pip install -e '.[bench]'
     python benchmarks/run_all.py            # about 1.5 hours on a 2-core laptop (LunarLander: 1 h)
+    python benchmarks/run_all.py --only overhead ppo   # the others keep their last results
     python benchmarks/run_all.py --quick    # fewer repeats and steps, a few minutes
 
 Each benchmark also runs alone (``python benchmarks/overhead.py``, ...) and writes
@@ -21,6 +22,7 @@ import learning_bars
 import lunarlander
 import overhead
 import pixels
+import ppo
 import profile_step
 import time_to_solve
 from _common import RESULTS, THREAD_VARS, THREADS, require_sb3, system_info, verdict
@@ -44,6 +46,12 @@ SECTIONS: dict[str, tuple[str, Any, list[str], list[str]]] = {
         ["--seeds", "3"],
     ),
     "pixels": ("Pixels: CNN with a 4-frame window", pixels, [], ["--repeats", "1"]),
+    "ppo": (
+        "PPO: CartPole-v1 with the RL Zoo's tuned settings, and batched Catch",
+        ppo,
+        [],
+        ["--seeds", "2", "--steps", "20000", "--catch-steps", "20000"],
+    ),
     "lunarlander": (
         "LunarLander-v3 with the RL Zoo's tuned DQN settings",
         lunarlander,
@@ -63,7 +71,13 @@ def bars_of(name: str, report: dict[str, Any]) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
-    parser.add_argument("--only", nargs="+", choices=list(SECTIONS), default=list(SECTIONS))
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        choices=list(SECTIONS),
+        default=list(SECTIONS),
+        help="sections to run (the others keep their last results; none: only write the file)",
+    )
     args = parser.parse_args()
     require_sb3()
     started = time.perf_counter()
@@ -104,8 +118,14 @@ def main() -> None:
         "reported, BLAS pools included). Small networks run fastest on one thread here (see the "
         "profile); set `RENSHU_BENCH_THREADS` to try another count.",
         "",
-        f"Last full run: {datetime.date.today().isoformat()}, {minutes:.0f} minutes; "
-        f"{info['cpus']} CPUs, {info['platform']}, Python {info['python']}, torch "
+        (
+            f"Last run: {datetime.date.today().isoformat()}, {', '.join(args.only)} "
+            f"({minutes:.0f} minutes; any other section keeps its last results); "
+            if args.only
+            else f"Written {datetime.date.today().isoformat()} from each section's stored "
+            "results (`benchmarks/results/<name>.json`); "
+        )
+        + f"{info['cpus']} CPUs, {info['platform']}, Python {info['python']}, torch "
         f"{info['torch']}, NumPy {info['numpy']}, Gymnasium {info['gymnasium']}. The machine "
         "is shared and noisy (1-minute load average "
         f"{info['load_average_1min']} at the end): absolute rates move between runs; the "
@@ -145,6 +165,11 @@ def main() -> None:
         "epsilon-greedy draws with `rng.random` (`rng.integers` costs several times more).",
         "- **One env**: stepped directly (same-step autoreset, `SyncVectorEnv`'s info layout) "
         "instead of through `SyncVectorEnv`, which deep-copies and batches infos every step.",
+        "- **PPO and A2C**: the default MLP actor-critic acts in NumPy (Gumbel-max sampling from "
+        "the agent's NumPy generator) and PPO's clipped loss, its gradient and the Adam step run "
+        "in NumPy on flat parameters, checked against autograd (`tests/test_fastpath.py`). What "
+        "remains is arithmetic: 20 epochs of 256-sample minibatches per 256 env steps, half of it "
+        "`tanh` and the 64x64 matrix products, the same work SB3 does.",
         "- **Threads**: `DQNConfig.threads` (default 1) holds torch and NumPy's BLAS at one "
         "thread while fitting and testing. On this busy 2-core machine the defaults (two "
         "threads each) made the CartPole preset 8x and the Cave CNN 40x slower: the threads "

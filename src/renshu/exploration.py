@@ -191,3 +191,23 @@ def make_exploration(spec: str | Exploration, **kwargs: Any) -> Exploration:
         )
     policy: Exploration = cls(**kwargs)
     return policy
+
+
+def from_options(
+    policy: str | Exploration,
+    *,
+    eps_start: float,
+    eps_end: float,
+    eps_anneal_steps: int,
+    tau: float,
+) -> Exploration:
+    """The exploration an agent's options name: ``policy`` ("eps_greedy" annealed from
+    ``eps_start`` to ``eps_end`` over ``eps_anneal_steps``, "boltzmann" at temperature ``tau``,
+    "greedy") or a policy object as it is."""
+    if policy == "eps_greedy":
+        return EpsilonGreedy(eps_start, eps_end, eps_anneal_steps)
+    if policy == "boltzmann":
+        return Boltzmann(tau=tau)
+    if policy == "greedy":
+        return Greedy()
+    return make_exploration(policy)

@@ -334,14 +334,19 @@ def test_empty_action_space_is_refused() -> None:
 
 @pytest.mark.parametrize("name", ["MultiDiscreteObs", "BoxActions", "NoActions"])
 def test_check_with_algo_and_dqn_give_one_verdict_on_spaces(name: str) -> None:
-    """`renshu check --algo dqn` refuses exactly what DQN(env) refuses, with the same words."""
+    """`renshu check --algo dqn` refuses exactly what DQN(env) refuses, with the same words (the
+    algorithm's space_problems, the last fix naming the algorithms that can)."""
+    from renshu.agents import space_verdict
     from renshu.agents.dqn import space_problems
 
     with pytest.raises(ConfigError) as refused:
         DQN(f"{BROKEN}:{name}")
     env = renshu.make(f"{BROKEN}:{name}")
-    verdict = space_problems(env.observation_space, env.action_space)
+    verdict = space_verdict(DQN, env.observation_space, env.action_space)
     assert verdict and DQN.space_problems is space_problems
+    assert [m for _, m, _ in verdict] == [
+        m for _, m, _ in space_problems(env.observation_space, env.action_space)
+    ]
     for _, message, fix in verdict:
         assert message in str(refused.value) and fix in str(refused.value)
     if name != "NoActions":  # check stops earlier there: the space itself is empty

@@ -185,3 +185,14 @@ def test_reward_scaling_divides_by_the_return_std_and_is_saved(tmp_path: Path) -
     assert float(loaded.reward_scale.norm.count) == float(scale.norm.count)
     assert np.array_equal(loaded.reward_scale.returns.numpy(), scale.returns.numpy())
     assert PPO("Pendulum-v1", seed=0).reward_scale is None  # off by default
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_ppo_trains_on_gymnasium_vector_envs(mode: str) -> None:
+    env = gymnasium.make_vec("CartPole-v1", num_envs=2, vectorization_mode=mode)
+    try:
+        agent = PPO(env, **TINY)
+        agent.fit(96, progress=False)
+        assert agent.num_steps >= 96 and agent.num_updates > 0
+    finally:
+        env.close()

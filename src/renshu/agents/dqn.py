@@ -25,23 +25,16 @@ import torch.nn.functional as F
 from gymnasium import spaces
 
 from renshu import checkpoint
-from renshu.config import Note, OneOf, Range, Satisfies, check, check_device, format_bytes, validate
-from renshu.exploration import (
-    POLICIES,
-    Boltzmann,
-    EpsilonGreedy,
-    Exploration,
-    Greedy,
-    make_exploration,
-)
+from renshu.config import Note, OneOf, Range, Satisfies, check, check_device, validate
+from renshu.exploration import POLICIES, Exploration, from_options
 from renshu.fastpath import FlatParams, numpy_dqn
 from renshu.inputs import observation_problems
 from renshu.nets import QNetwork, RunningNorm, build_q_network
 from renshu.optim import OPTIMIZERS, make_optimizer
-from renshu.replay import Batch, ReplayBuffer, replay_bytes
+from renshu.replay import Batch, ReplayBuffer
 from renshu.train.agent import Agent
 from renshu.train.loop import MAX_WINDOW, Step
-from renshu.train.memory import check_memory, mlp_size
+from renshu.train.memory import check_replay_memory
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -228,7 +221,17 @@ class DQN(Agent):
         super().__init__(env, config, options)  # config, env, spaces, device, seeds, counters
         cfg: DQNConfig = self.config
         n_actions = int(self.action_space.n)
-        self._check_memory(n_actions)
+        check_replay_memory(  # refuse a buffer or network that cannot fit, before allocating
+            buffer_size=cfg.buffer_size,
+            num_envs=cfg.num_envs,
+            frame_space=self._frame_space,
+            window=cfg.window,
+            prioritized=cfg.prioritized,
+            net=cfg.net,
+            obs_shape=self.obs_shape,
+            n_outputs=n_actions + (1 if cfg.dueling else 0),
+            device=self.device,
+        )
 
         # Networks: the online Q-network and its target copy (never trained directly).
         with torch.random.fork_rng(devices=[]):
@@ -279,7 +282,13 @@ class DQN(Agent):
             double=cfg.double,
             weighted=cfg.prioritized,
         )
-        self.exploration = self._make_exploration()
+        self.exploration = from_options(
+            cfg.policy,
+            eps_start=cfg.eps_start,
+            eps_end=cfg.eps_end,
+            eps_anneal_steps=cfg.eps_anneal_steps,
+            tau=cfg.tau,
+        )
 
         # Replay: each frame stored once; windows and n-step returns rebuilt when sampling.
         self.buffer = ReplayBuffer(
@@ -301,41 +310,6 @@ class DQN(Agent):
         self._loss_sum: torch.Tensor | float = 0.0  # a tensor on the autograd path (no syncs)
         self._q_sum: torch.Tensor | float = 0.0
         self._updates_since_log = 0
-
-    def _check_memory(self, n_actions: int) -> None:
-        """Refuse a replay buffer or network that cannot fit, before allocating either."""
-        cfg: DQNConfig = self.config
-        frames = self._frame_space
-        total, per_slot = replay_bytes(
-            cfg.buffer_size, cfg.num_envs, frames, cfg.window, cfg.prioritized
-        )
-        outputs = n_actions + (1 if cfg.dueling else 0)
-        params, inputs = mlp_size(cfg.net, frames.dtype, self.obs_shape, outputs)
-        check_memory(
-            storage=(
-                total,
-                f"buffer_size={cfg.buffer_size} needs {format_bytes(total)} for the replay "
-                f"buffer ({per_slot:,} bytes per transition)",
-                "lower buffer_size",
-            ),
-            network_params=params,
-            network_inputs=inputs,
-            network_what=f"net={cfg.net!r}{'' if isinstance(cfg.net, list) else ' (an MLP)'}",
-            network_fix="use smaller hidden sizes"
-            + (" or a smaller window" if cfg.window > 1 else "")
-            + (" or net='cnn'" if len(self.obs_shape) >= 2 else ""),
-            device=self.device,
-        )
-
-    def _make_exploration(self) -> Exploration:
-        cfg = self.config
-        if cfg.policy == "eps_greedy":
-            return EpsilonGreedy(cfg.eps_start, cfg.eps_end, cfg.eps_anneal_steps)
-        if cfg.policy == "boltzmann":
-            return Boltzmann(tau=cfg.tau)
-        if cfg.policy == "greedy":
-            return Greedy()
-        return make_exploration(cfg.policy)
 
     # ---- acting ------------------------------------------------------------------------------
     def _q_values(self, obs: np.ndarray) -> np.ndarray:

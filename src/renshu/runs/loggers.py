@@ -129,10 +129,11 @@ class LineProgress(Callback):
         parts = [f"step {step:,}/{self.total:,}"]
         if self._rewards:
             parts.append(f"reward {np.mean(self._rewards):.3g}")
-        if "losses/td_loss" in logs:
-            parts.append(f"loss {logs['losses/td_loss']:.3g}")
-        if "charts/epsilon" in logs:
-            parts.append(f"eps {logs['charts/epsilon']:.3f}")
+        loss = next((key for key in logs if key.startswith("losses/")), None)
+        if loss is not None:  # the algorithm's first loss (DQN: td_loss, PPO: policy_loss)
+            parts.append(f"loss {logs[loss]:.3g}")
+        if "charts/SPS" in logs:  # a periodic training log: the algorithm's own figures
+            parts.extend(f"{k} {text}" for k, text in self.agent.progress_metrics().items())
         if "charts/SPS" in logs:
             parts.append(f"{logs['charts/SPS']:,.0f} steps/s")
         self.write("  ".join(parts))

@@ -44,6 +44,41 @@ def mlp_size(
     return params, inputs
 
 
+def check_replay_memory(
+    *,
+    buffer_size: int,
+    num_envs: int,
+    frame_space: Any,
+    window: int,
+    prioritized: bool,
+    net: Any,
+    obs_shape: tuple[int, ...],
+    n_outputs: int,
+    device: torch.device,
+) -> None:
+    """:func:`check_memory` for an agent with a replay buffer (:class:`renshu.replay.ReplayBuffer`
+    of these options) and the MLP option ``net`` with ``n_outputs`` outputs."""
+    from renshu.replay import replay_bytes
+
+    total, per_slot = replay_bytes(buffer_size, num_envs, frame_space, window, prioritized)
+    params, inputs = mlp_size(net, frame_space.dtype, obs_shape, n_outputs)
+    check_memory(
+        storage=(
+            total,
+            f"buffer_size={buffer_size} needs {format_bytes(total)} for the replay buffer "
+            f"({per_slot:,} bytes per transition)",
+            "lower buffer_size",
+        ),
+        network_params=params,
+        network_inputs=inputs,
+        network_what=f"net={net!r}{'' if isinstance(net, list) else ' (an MLP)'}",
+        network_fix="use smaller hidden sizes"
+        + (" or a smaller window" if window > 1 else "")
+        + (" or net='cnn'" if len(obs_shape) >= 2 else ""),
+        device=device,
+    )
+
+
 def check_memory(
     *,
     storage: tuple[int, str, str],
