@@ -107,8 +107,8 @@ def test_train_help_lists_presets_and_every_option_with_its_doc(
     assert main(["train", "--help"]) == 0
     text = capsys.readouterr().out
     assert (
-        "Presets: Acrobot-v1, CartPole-v1, MountainCar-v0, Pendulum-v1, catch, catch16, cave, "
-        "shower" in text
+        "Presets: Acrobot-v1, CartPole-v1, LunarLander-v3, MountainCar-v0, Pendulum-v1, catch, "
+        "catch16, cave, shower" in text
     )
     for name in field_names(DQNConfig):
         assert f"\n  {name}" in text

@@ -14,6 +14,7 @@ from renshu.errors import ConfigError
 EXPECTED = [
     "Acrobot-v1",
     "CartPole-v1",
+    "LunarLander-v3",
     "MountainCar-v0",
     "Pendulum-v1",
     "catch",
