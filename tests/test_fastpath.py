@@ -266,17 +266,17 @@ def test_flat_clip_equals_torch_clip(max_norm: float) -> None:
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-7)
 
 
-def test_flat_target_copy_and_lerp() -> None:
+def test_flat_target_follow_lerps_and_copies_at_one() -> None:
     online, target = mlp(seed=0), mlp(seed=1)
     reference = copy.deepcopy(target)
     flat_online, flat_target = FlatParams(online), FlatParams(target, grads=False)
-    flat_target.lerp_(flat_online, 0.25)
+    flat_target.follow(flat_online, 0.25)
     with torch.no_grad():
         for r, o in zip(reference.parameters(), online.parameters(), strict=True):
             r.lerp_(o, 0.25)
     for p, r in zip(target.parameters(), reference.parameters(), strict=True):
         torch.testing.assert_close(p, r, rtol=0, atol=0)
-    flat_target.copy_(flat_online)
+    flat_target.follow(flat_online, 1.0)
     for p, o in zip(target.parameters(), online.parameters(), strict=True):
         assert torch.equal(p, o)
 

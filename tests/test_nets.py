@@ -352,3 +352,16 @@ def test_unsupported_observation_leaf_is_refused_with_its_name() -> None:
 
     with pytest.raises(ConfigError, match=r"observation a\.b is a Text space; DQN takes Box"):
         ObsEncoder(spaces.Dict({"a": spaces.Dict({"b": spaces.Text(5)})}))
+
+
+def test_soft_update_lerps_parameters_and_copies_state_at_one() -> None:
+    from renshu.nets import soft_update
+
+    online, target = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    before = [p.detach().clone() for p in target.parameters()]
+    soft_update(target, online, 0.5)
+    for b, o, t in zip(before, online.parameters(), target.parameters(), strict=True):
+        torch.testing.assert_close(t, b + 0.5 * (o - b))
+    soft_update(target, online, 1.0)
+    for o, t in zip(online.parameters(), target.parameters(), strict=True):
+        assert torch.equal(o, t)

@@ -193,21 +193,21 @@ def make_exploration(spec: str | Exploration, **kwargs: Any) -> Exploration:
     return policy
 
 
-def from_options(
-    policy: str | Exploration,
-    *,
-    eps_start: float,
-    eps_end: float,
-    eps_anneal_steps: int,
-    tau: float,
-) -> Exploration:
-    """The exploration an agent's options name: ``policy`` ("eps_greedy" annealed from
-    ``eps_start`` to ``eps_end`` over ``eps_anneal_steps``, "boltzmann" at temperature ``tau``,
-    "greedy") or a policy object as it is."""
+def is_exploration(value: Any) -> bool:
+    """Whether ``value`` is an exploration policy object (``select`` and ``value``)."""
+    return isinstance(value, Exploration)
+
+
+def from_options(options: Any) -> Exploration:
+    """The exploration an agent's options name (a :class:`renshu.DQNConfig` or any object with
+    its fields): ``policy`` "eps_greedy" (annealed from ``eps_start`` to ``eps_end`` over
+    ``eps_anneal_steps``), "boltzmann" (at temperature ``tau``), "greedy", or a policy object
+    as it is."""
+    policy = options.policy
     if policy == "eps_greedy":
-        return EpsilonGreedy(eps_start, eps_end, eps_anneal_steps)
+        return EpsilonGreedy(options.eps_start, options.eps_end, options.eps_anneal_steps)
     if policy == "boltzmann":
-        return Boltzmann(tau=tau)
+        return Boltzmann(tau=options.tau)
     if policy == "greedy":
         return Greedy()
     return make_exploration(policy)

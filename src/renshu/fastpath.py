@@ -145,14 +145,13 @@ class FlatParams:
         self.grad.mul_((max_norm / (norm + 1e-6)).clamp_(max=1.0))
 
     @torch.no_grad()
-    def copy_(self, source: FlatParams) -> None:
-        """Hard target update: these parameters become a copy of ``source``'s."""
-        self.data.copy_(source.data)
-
-    @torch.no_grad()
-    def lerp_(self, source: FlatParams, weight: float) -> None:
-        """Soft target update: ``self += weight * (source - self)`` (torch's ``lerp_``)."""
-        self.data.lerp_(source.data, weight)
+    def follow(self, source: FlatParams, tau: float) -> None:
+        """Target update: ``self += tau * (source - self)`` (torch's ``lerp_``), an exact copy of
+        ``source``'s parameters when ``tau`` is 1."""
+        if tau == 1.0:
+            self.data.copy_(source.data)
+        else:
+            self.data.lerp_(source.data, tau)
 
 
 def numpy_mlp_supported(net: nn.Module) -> bool:

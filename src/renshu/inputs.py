@@ -241,3 +241,28 @@ def observation_problems(space: Any, algorithm: str) -> list[tuple[str, str, str
             )
         ]
     return []
+
+
+def discrete_action_problems(space: Any, algorithm: str) -> list[tuple[str, str, str]]:
+    """Why ``algorithm`` (its display name), which picks one of n actions, cannot act in
+    ``space``: ``[(code, what is wrong, how to fix it)]``, or ``[]``."""
+    if not isinstance(space, gymnasium.spaces.Discrete):
+        fix = (
+            "Use a discretizing wrapper or an algorithm for continuous actions."
+            if isinstance(space, gymnasium.spaces.Box)
+            else "Wrap the env so that its action space is Discrete, or pick another algorithm."
+        )
+        return [
+            ("algo-action-space", f"{algorithm} needs a Discrete action space, got {space}.", fix)
+        ]
+    if int(space.n) < 1:
+        return [
+            (
+                "algo-action-space",
+                f"{algorithm} needs at least one action, but the action space {space} has "
+                f"n={int(space.n)}.",
+                "Declare the actions the agent can take: `self.action_space = Discrete(3)` for "
+                "three.",
+            )
+        ]
+    return []

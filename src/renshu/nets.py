@@ -368,6 +368,26 @@ class DuelingHead(nn.Module):
         return value + advantage - advantage.mean(dim=1, keepdim=True)
 
 
+def is_module(value: Any) -> bool:
+    """Whether ``value`` is a torch module (a network option given as an object)."""
+    return isinstance(value, nn.Module)
+
+
+def input_norm(network: nn.Module) -> RunningNorm | None:
+    """The running observation statistics inside one of renshu's networks, or None."""
+    return getattr(getattr(network, "preprocess", None), "norm", None)
+
+
+def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
+    """``target += tau * (online - target)`` over parameters; a copy of the whole state (buffers
+    included) when ``tau`` is 1."""
+    if tau == 1.0:
+        target.load_state_dict(online.state_dict())
+        return
+    with torch.no_grad():
+        torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
+
+
 class QNetwork(nn.Module):
     """``preprocess -> torso -> head``: observations ``(B, *obs_shape)`` to Q-values ``(B, A)``."""
 

@@ -1,10 +1,8 @@
 """DQN and its family: Double, Dueling, prioritized replay and n-step returns are options.
 
-Reads top to bottom like CleanRL's dqn.py: the config, then the agent (networks, replay,
-exploration, optimizer), then what one step of the shared training loop does with it:
-act -> (the loop steps the env) -> store -> train -> update target. The loop, testing and
-checkpoints are the shared spine (:mod:`renshu.train`); the pieces (replay, nets, exploration,
-optim) are unit-tested modules of their own.
+Reads top to bottom: the config, the agent (networks, replay, exploration, optimizer), then
+what one step of the shared training loop (:mod:`renshu.train`) does with it: act -> (the loop
+steps the env) -> store -> train -> update target.
 
     agent = renshu.DQN("catch", seed=0, double=True, target_update=1e-2)
     agent.fit(steps=30_000)
@@ -22,29 +20,18 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from gymnasium import spaces
 
 from renshu import checkpoint
-from renshu.config import Note, OneOf, Range, Satisfies, check, check_device, validate
-from renshu.exploration import POLICIES, Exploration, from_options
+from renshu.config import Note, OneOf, Range, Satisfies, check_device, validate
+from renshu.exploration import POLICIES, from_options, is_exploration
 from renshu.fastpath import FlatParams, numpy_dqn
-from renshu.inputs import observation_problems
-from renshu.nets import QNetwork, RunningNorm, build_q_network
+from renshu.inputs import discrete_action_problems, observation_problems
+from renshu.nets import QNetwork, build_q_network, input_norm, is_module, soft_update
 from renshu.optim import OPTIMIZERS, make_optimizer
 from renshu.replay import Batch, ReplayBuffer
 from renshu.train.agent import Agent
 from renshu.train.loop import MAX_WINDOW, Step
-from renshu.train.memory import check_replay_memory
-
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _is_module(value: Any) -> bool:
-    return isinstance(value, torch.nn.Module)
-
-
-def _is_exploration(value: Any) -> bool:
-    return isinstance(value, Exploration)
+from renshu.train.memory import check_buffer_size, check_replay_memory
 
 
 @dataclass
@@ -99,9 +86,7 @@ class DQNConfig:
         Annotated[str, OneOf(*POLICIES)]
         | Annotated[
             Any,
-            Satisfies(
-                "an object with select(q_values, step, rng) and value(step)", _is_exploration
-            ),
+            Satisfies("an object with select(q_values, step, rng) and value(step)", is_exploration),
         ]
     ) = "eps_greedy"
     """Exploration: "eps_greedy" (linear anneal), "boltzmann", "greedy", or an object with
@@ -129,7 +114,7 @@ class DQNConfig:
     net: (
         Annotated[str, OneOf("auto", "mlp", "cnn")]
         | list[Annotated[int, Range(ge=1)]]
-        | Annotated[Any, Satisfies("an nn.Module", _is_module)]
+        | Annotated[Any, Satisfies("an nn.Module", is_module)]
     ) = "auto"
     """"auto" (CNN for images, else MLP 64x64), "mlp", "cnn", hidden sizes like [24, 24], or an
     ``nn.Module`` mapping a batch of observations to Q-values; refused when it would not fit in
@@ -155,20 +140,7 @@ class DQNConfig:
 
     def __post_init__(self) -> None:
         validate(self)  # every field's type, then its range, from the annotations above
-        check(
-            "buffer_size",
-            self.buffer_size >= self.batch_size,
-            f"an int >= batch_size ({self.batch_size})",
-            self.buffer_size,
-        )
-        slots = (self.n_step + 1) * self.num_envs
-        check(
-            "buffer_size",
-            self.buffer_size >= slots,
-            f"an int >= (n_step + 1) * num_envs = {slots} (each env keeps n_step + 1 "
-            "transitions at least)",
-            self.buffer_size,
-        )
+        check_buffer_size(self.buffer_size, self.batch_size, self.n_step, self.num_envs)
         check_device(self.device)
 
 
@@ -186,27 +158,9 @@ def space_problems(observation_space: Any, action_space: Any) -> list[tuple[str,
     """Why DQN cannot train on these spaces: ``(code, what is wrong, how to fix it)`` each, or
     ``[]`` when it can. ``DQN(env)`` refuses with these and ``renshu check ENV --algo dqn``
     reports them, so the two always agree."""
-    problems: list[tuple[str, str, str]] = []
-    if not isinstance(action_space, spaces.Discrete):
-        fix = (
-            "Use a discretizing wrapper or an algorithm for continuous actions."
-            if isinstance(action_space, spaces.Box)
-            else "Wrap the env so that its action space is Discrete, or pick another algorithm."
-        )
-        problems.append(
-            ("algo-action-space", f"DQN needs a Discrete action space, got {action_space}.", fix)
-        )
-    elif int(action_space.n) < 1:
-        problems.append(
-            (
-                "algo-action-space",
-                f"DQN needs at least one action, but the action space {action_space} has "
-                f"n={int(action_space.n)}.",
-                "Declare the actions the agent can take: `self.action_space = Discrete(3)` for "
-                "three.",
-            )
-        )
-    return problems + observation_problems(observation_space, "DQN")
+    return discrete_action_problems(action_space, "DQN") + observation_problems(
+        observation_space, "DQN"
+    )
 
 
 class DQN(Agent):
@@ -214,8 +168,7 @@ class DQN(Agent):
 
     algo = "dqn"
     config_class = DQNConfig
-    space_problems = staticmethod(space_problems)
-    """:func:`space_problems`: the one verdict on spaces (``renshu check --algo dqn`` asks it)."""
+    space_problems = staticmethod(space_problems)  # the one verdict (renshu check asks it too)
 
     def __init__(self, env: Any, *, config: DQNConfig | None = None, **options: Any) -> None:
         super().__init__(env, config, options)  # config, env, spaces, device, seeds, counters
@@ -250,17 +203,13 @@ class DQN(Agent):
         # Running observation statistics (nets.RunningNorm), updated by the training loop from
         # what the agent sees. The target network keeps its own copy, taken whenever its weights
         # are: it is a snapshot of the online Q-function, input normalization included.
-        self._obs_norm = getattr(getattr(self.q_network, "preprocess", None), "norm", None)
-        self._target_norm: RunningNorm | None = getattr(
-            getattr(self.target_network, "preprocess", None), "norm", None
-        )
+        self._obs_norm = input_norm(self.q_network)
+        self._target_norm = input_norm(self.target_network)
         # renshu's networks keep their parameters in one flat tensor (fastpath.FlatParams): a
         # named optimizer sees one tensor; gradient clipping and the target sync are one op each.
-        self._flat: FlatParams | None = None
-        self._flat_target: FlatParams | None = None
-        if isinstance(self.q_network, QNetwork):
-            self._flat = FlatParams(self.q_network)
-            self._flat_target = FlatParams(self.target_network, grads=False)
+        ours = isinstance(self.q_network, QNetwork)
+        self._flat = FlatParams(self.q_network) if ours else None
+        self._flat_target = FlatParams(self.target_network, grads=False) if ours else None
         self.optimizer = make_optimizer(
             cfg.optimizer,
             [self._flat.leaf]
@@ -268,7 +217,7 @@ class DQN(Agent):
             else self.q_network.parameters(),
             cfg.learning_rate,
         )
-        self.loss_fn: LossFn = (
+        self.loss_fn: Callable[..., torch.Tensor] = (
             cfg.loss if callable(cfg.loss) else {"huber": huber_loss, "mse": mse_loss}[cfg.loss]
         )
         # The default MLP on the CPU acts and computes its loss gradient in NumPy, on the same
@@ -282,13 +231,7 @@ class DQN(Agent):
             double=cfg.double,
             weighted=cfg.prioritized,
         )
-        self.exploration = from_options(
-            cfg.policy,
-            eps_start=cfg.eps_start,
-            eps_end=cfg.eps_end,
-            eps_anneal_steps=cfg.eps_anneal_steps,
-            tau=cfg.tau,
-        )
+        self.exploration = from_options(cfg)
 
         # Replay: each frame stored once; windows and n-step returns rebuilt when sampling.
         self.buffer = ReplayBuffer(
@@ -324,10 +267,9 @@ class DQN(Agent):
     def _explore(self, window: np.ndarray) -> np.ndarray:
         cfg = self.config
         if self.num_steps < cfg.warmup_steps:
-            # uniformly at random during warm-up, like SB3's learning_starts (the floor of
-            # uniform * n: rng.integers costs several times more per call)
-            n = int(self.action_space.n)
-            return (self.rng.random(cfg.num_envs) * n).astype(np.int64)
+            # uniformly at random during warm-up, like SB3's learning_starts (floor(uniform * n):
+            # rng.integers costs several times more per call)
+            return (self.rng.random(cfg.num_envs) * self.action_space.n).astype(np.int64)
         return self.exploration.select(self._q_values(window), self.num_steps, self.rng)
 
     # ---- learning ----------------------------------------------------------------------------
@@ -416,17 +358,9 @@ class DQN(Agent):
         if self._target_norm is not None and self._obs_norm is not None:
             self._target_norm.follow(self._obs_norm, tau)
         if self._flat is not None and self._flat_target is not None:
-            if tau == 1.0:
-                self._flat_target.copy_(self._flat)
-            else:
-                self._flat_target.lerp_(self._flat, tau)
-        elif tau == 1.0:
-            self.target_network.load_state_dict(self.q_network.state_dict())
-        else:
-            with torch.no_grad():
-                torch._foreach_lerp_(
-                    list(self.target_network.parameters()), list(self.q_network.parameters()), tau
-                )
+            self._flat_target.follow(self._flat, tau)
+        else:  # a user's nn.Module
+            soft_update(self.target_network, self.q_network, tau)
 
     def _on_cut(self, frames: np.ndarray, mask: np.ndarray) -> None:
         self.buffer.end_episodes(frames, mask=mask)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from renshu.config import format_bytes, memory_available
+from renshu.config import check, format_bytes, memory_available
 from renshu.errors import ConfigError
 from renshu.nets import MLP_HIDDEN, is_image
 
@@ -42,6 +42,25 @@ def mlp_size(
     params = sum(a * b + b for a, b in itertools.pairwise(sizes))
     params += (sizes[-1] + 1) * n_outputs
     return params, inputs
+
+
+def check_buffer_size(buffer_size: int, batch_size: int, n_step: int, num_envs: int) -> None:
+    """Refuse a replay capacity that cannot hold one batch, or the n_step + 1 transitions each
+    env keeps at least."""
+    check(
+        "buffer_size",
+        buffer_size >= batch_size,
+        f"an int >= batch_size ({batch_size})",
+        buffer_size,
+    )
+    slots = (n_step + 1) * num_envs
+    check(
+        "buffer_size",
+        buffer_size >= slots,
+        f"an int >= (n_step + 1) * num_envs = {slots} (each env keeps n_step + 1 "
+        "transitions at least)",
+        buffer_size,
+    )
 
 
 def check_replay_memory(

@@ -27,7 +27,7 @@ from renshu.distributions import for_space
 from renshu.errors import ConfigError
 from renshu.fastpath import FlatParams, numpy_actor_critic
 from renshu.inputs import observation_problems
-from renshu.nets import RunningNorm
+from renshu.nets import RunningNorm, input_norm
 from renshu.optim import OPTIMIZERS, make_optimizer
 from renshu.rollout import Rollout
 from renshu.train.agent import Agent
@@ -186,7 +186,7 @@ class OnPolicyAgent(Agent):
                 shared=cfg.shared,
                 log_std_init=cfg.log_std_init,
             ).to(self.device)
-        self._obs_norm = getattr(self.policy.preprocess, "norm", None)
+        self._obs_norm = input_norm(self.policy)
         # All parameters in one flat tensor (fastpath.FlatParams): a named optimizer steps one
         # tensor, and gradient clipping is one op (eager torch's per-tensor overhead dominates at
         # this size).
