@@ -229,10 +229,10 @@ class ActionDist(nn.Module):
         """The distributions for a batch of head outputs ``(B, n_outputs)``."""
         raise NotImplementedError
 
-    def to_env(self, actions: torch.Tensor) -> np.ndarray:
+    def to_env(self, actions: torch.Tensor | np.ndarray) -> np.ndarray:
         """Actions as the env takes them: a NumPy array of the space's dtype (a Box's clipped to
         its finite bounds; the log-probabilities stay those of the unclipped actions)."""
-        return actions.detach().cpu().numpy().astype(self.space.dtype, copy=False)
+        return _on_host(actions).astype(self.space.dtype, copy=False)
 
     def extra_repr(self) -> str:
         """Shown by ``print(module)``."""
@@ -310,10 +310,16 @@ class GaussianActions(ActionDist):
         """Gaussians with means ``params`` ``(B, n)`` and this module's ``log_std``."""
         return GaussianDist(params, self.log_std, self.action_shape)
 
-    def to_env(self, actions: torch.Tensor) -> np.ndarray:
+    def to_env(self, actions: torch.Tensor | np.ndarray) -> np.ndarray:
         """Actions clipped to the Box's bounds (infinite bounds clip nothing), space dtype."""
-        out = actions.detach().cpu().numpy().astype(self.space.dtype, copy=False)
+        out = _on_host(actions).astype(self.space.dtype, copy=False)
         return np.clip(out, self.low, self.high) if self.bounded else out
+
+
+def _on_host(actions: torch.Tensor | np.ndarray) -> np.ndarray:
+    if isinstance(actions, np.ndarray):
+        return actions
+    return actions.detach().cpu().numpy()
 
 
 def for_space(action_space: gymnasium.Space[Any], *, log_std_init: float = 0.0) -> ActionDist:

@@ -233,10 +233,19 @@ class Rollout:
             raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if batch_size < 1:
             raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        index = rng.permutation(np.flatnonzero(self.valid[: self.pos].reshape(-1)))
-        if len(index) == 0:
+        valid = self.valid[: self.pos].reshape(-1)
+        index = rng.permutation(np.flatnonzero(valid) if not valid.all() else valid.size)
+        n = len(index)
+        if n == 0:
             return
-        yield from np.array_split(index, -(-len(index) // int(batch_size)))
+        # np.array_split's parts (the first n % parts one longer), without its Python overhead
+        parts = -(-n // int(batch_size))
+        size, longer = divmod(n, parts)
+        start = 0
+        for part in range(parts):
+            end = start + size + (part < longer)
+            yield index[start:end]
+            start = end
 
     def flat_arrays(self) -> dict[str, np.ndarray]:
         """The steps added, flattened to ``N = pos * num_envs`` samples like :meth:`as_tensors`

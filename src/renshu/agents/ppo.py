@@ -16,6 +16,7 @@ the unclipped actions), MultiDiscrete and MultiBinary.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -127,7 +128,7 @@ class PPO(OnPolicyAgent):
         assert self._fast is not None
         advantages = arrays["advantages"][indices]
         if cfg.normalize_advantage and len(indices) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std(ddof=1) + 1e-8)
+            advantages = normalized(advantages)
         figures = self._fast.ppo_loss(
             arrays["obs"][indices],
             arrays["actions"][indices],
@@ -145,6 +146,13 @@ class PPO(OnPolicyAgent):
         self.optimizer.step()
         self.counters.num_updates += 1
         return np.array(figures)
+
+
+def normalized(x: np.ndarray) -> np.ndarray:
+    """``(x - mean) / (std + 1e-8)`` with the sample std, as torch's ``std()`` (NumPy's
+    ``mean``/``std`` wrappers cost more than the arithmetic at minibatch sizes)."""
+    centered = x - np.add.reduce(x) / len(x)
+    return centered / np.float32(math.sqrt(np.dot(centered, centered) / (len(x) - 1)) + 1e-8)
 
 
 def _means(rows: list[Any]) -> list[float]:

@@ -230,7 +230,7 @@ class OnPolicyAgent(Agent):
         return actions.cpu().numpy()
 
     def _to_env(self, actions: np.ndarray) -> np.ndarray:
-        return self.policy.dist.to_env(torch.as_tensor(actions))
+        return self.policy.dist.to_env(actions)
 
     def _explore(self, window: np.ndarray) -> np.ndarray:
         if self._fast is not None:
