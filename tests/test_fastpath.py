@@ -13,12 +13,14 @@ from torch import nn
 
 from renshu.agents.dqn import huber_loss, mse_loss
 from renshu.fastpath import (
+    SIGMOID_TANH_MIN_SIZE,
     FlatParams,
     NumpyDQNLoss,
     NumpyMLP,
     SingleEnv,
     limit_threads,
     numpy_mlp_supported,
+    tanh_,
 )
 from renshu.nets import build_q_network
 from renshu.replay import ArrayBatch
@@ -518,3 +520,29 @@ def test_numpy_ppo_loss_gradient_equals_autograd(
     assert figures[0] == pytest.approx(float(policy_loss.detach()), rel=1e-5, abs=1e-6)
     assert figures[1] == pytest.approx(float(value_loss.detach()), rel=1e-5)
     assert figures[2] == pytest.approx(float(entropy.mean().detach()), rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- tanh_
+@pytest.mark.parametrize("shape", [(4, 8), (256, 64), (3, SIGMOID_TANH_MIN_SIZE + 1), (2, 256, 64)])
+def test_tanh_in_place_matches_numpy_within_float32_rounding(shape: tuple[int, ...]) -> None:
+    x = (np.random.default_rng(0).standard_normal(shape) * 4).astype(np.float32)
+    x.flat[:4] = [0.0, -30.0, 30.0, 1e-8]
+    y = x.copy()
+    tanh_(y)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, np.tanh(x), rtol=0, atol=3e-7)
+    assert np.abs(y).max() <= 1.0
+
+
+def test_tanh_in_place_handles_strided_and_float64_arrays_with_numpy() -> None:
+    x = np.random.default_rng(1).standard_normal((256, 128)).astype(np.float32)
+    view = x[:, ::2]  # not contiguous: np.tanh in place, the rest of x untouched
+    before = x[:, 1::2].copy()
+    expected = np.tanh(view)
+    tanh_(view)
+    np.testing.assert_array_equal(view, expected)
+    np.testing.assert_array_equal(x[:, 1::2], before)
+    d = np.linspace(-3, 3, 5_000)
+    e = np.tanh(d)
+    tanh_(d)
+    np.testing.assert_array_equal(d, e)

@@ -372,3 +372,19 @@ def test_rollout_of_a_gymnasium_vector_env_in_both_autoreset_modes(mode: str) ->
         assert rollout.valid.all()
     batch = rollout.as_tensors()
     assert torch.isfinite(batch.returns).all() and torch.isfinite(batch.advantages).all()
+
+
+@pytest.mark.parametrize("next_step", [False, True])
+def test_minibatches_split_like_array_split_of_the_permuted_valid_indices(
+    next_step: bool,
+) -> None:
+    rollout = new_rollout()
+    data = random_episodes(np.random.default_rng(5), 16, 4, next_step=next_step)
+    fill(rollout, data)
+    valid = np.flatnonzero(data["valid"].reshape(-1))
+    for batch_size in (1, 5, 7, 16, 63, 64, 1_000):
+        ours = list(rollout.minibatches(batch_size, np.random.default_rng(11)))
+        index = np.random.default_rng(11).permutation(valid)
+        expected = np.array_split(index, -(-len(index) // batch_size))
+        assert len(ours) == len(expected)
+        assert all(np.array_equal(a, b) for a, b in zip(ours, expected, strict=True))
