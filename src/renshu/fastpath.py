@@ -583,36 +583,43 @@ class NumpyActorCritic:
         return outputs
 
     def _forward(self, obs: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        if self._memory_key() != self._key:
-            self._refresh()
-        x = numpy_input(np.asarray(obs), self.scale, self.norm)
+        x = self._input(obs)
         return self._run(x, self.policy_layers), self._run(x, self.value_layers)
 
-    def act(
-        self, obs: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Sampled actions, their log-probabilities and the values of ``obs``."""
-        pi, v = self._forward(obs)
-        params, values = pi[-1], v[-1][:, 0]
+    def _input(self, obs: np.ndarray) -> np.ndarray:
+        if self._memory_key() != self._key:
+            self._refresh()
+        return numpy_input(np.asarray(obs), self.scale, self.norm)
+
+    @staticmethod
+    def _output(x: np.ndarray, layers: list[_Dense]) -> np.ndarray:
+        for layer in layers:
+            x = layer.forward(x)
+        return x
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Sampled actions and their log-probabilities (the policy torso only: a rollout's
+        values are computed in one pass, by :meth:`values`, when it is full)."""
+        params = self._output(self._input(obs), self.policy_layers)
         if self.discrete:
             log_p = _log_softmax(params)
             gumbel = -np.log(-np.log(rng.random(params.shape, dtype=np.float32) + 1e-20))
             index = (log_p + gumbel).argmax(axis=1)
-            return index + self.start, log_p[np.arange(len(index)), index], values
+            return index + self.start, log_p[np.arange(len(index)), index]
         assert self.log_std is not None
         noise = rng.standard_normal(params.shape, dtype=np.float32)
         actions = params + np.exp(self.log_std) * noise
-        log_probs = -(0.5 * noise**2 + self.log_std + 0.5 * math.log(2 * math.pi)).sum(axis=1)
-        return actions, log_probs.astype(np.float32), values
+        log_probs = -_row_sum(0.5 * noise**2 + (self.log_std + 0.5 * math.log(2 * math.pi)))
+        return actions, log_probs.astype(np.float32, copy=False)
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         """The most likely actions (the mean of a Gaussian)."""
-        params = self._forward(obs)[0][-1]
+        params = self._output(self._input(obs), self.policy_layers)
         return params.argmax(axis=1) + self.start if self.discrete else params
 
     def values(self, obs: np.ndarray) -> np.ndarray:
         """State values of ``obs``."""
-        return self._forward(obs)[1][-1][:, 0]
+        return self._output(self._input(obs), self.value_layers)[:, 0]
 
     def ppo_loss(
         self,

@@ -160,7 +160,8 @@ class Rollout:
             obs: the observations the actions were chosen on.
             actions: the actions as the policy gave them (unclipped).
             rewards, terminated, truncated: what the env returned for them.
-            values: value estimates of ``obs``.
+            values: value estimates of ``obs``, or None to fill in ``values`` before computing
+                the returns (all at once).
             log_probs: log-probabilities of ``actions``.
             valid: False for Gymnasium NEXT_STEP autoreset steps (default: all True).
             final_values: value of the final observation for envs truncated at this step
@@ -174,7 +175,7 @@ class Rollout:
         self.rewards[t] = _host(rewards)
         self.terminated[t] = _host(terminated)
         self.truncated[t] = _host(truncated)
-        self.values[t] = _host(values)
+        self.values[t] = np.nan if values is None else _host(values)
         self.log_probs[t] = _host(log_probs)
         self.valid[t] = True if valid is None else _host(valid)
         self.final_values[t] = np.nan if final_values is None else _host(final_values)

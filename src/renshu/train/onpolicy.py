@@ -233,9 +233,9 @@ class OnPolicyAgent(Agent):
         return self.policy.dist.to_env(actions)
 
     def _explore(self, window: np.ndarray) -> np.ndarray:
-        if self._fast is not None:
-            actions, log_probs, values = self._fast.act(window, self.rng)
-            self._acted = (window, actions, log_probs, values)
+        if self._fast is not None:  # values later, for the whole rollout at once
+            actions, log_probs = self._fast.act(window, self.rng)
+            self._acted = (window, actions, log_probs, None)
             return self._to_env(actions)
         self._generator.manual_seed(int(self.rng.integers(2**62)))
         with torch.inference_mode():
@@ -295,7 +295,12 @@ class OnPolicyAgent(Agent):
 
     def _finish_rollout(self, window: np.ndarray) -> None:
         cfg = self.config
-        self.rollout.compute_returns_and_advantages(self._values(window), cfg.gamma, cfg.gae_lambda)
+        rollout = self.rollout
+        if self._fast is not None:  # acting left the values out: one pass over the rollout
+            n, obs = rollout.pos, rollout.obs
+            flat = obs[:n].reshape(n * rollout.num_envs, *obs.shape[2:])
+            rollout.values[:n] = self._fast.values(flat).reshape(n, rollout.num_envs)
+        rollout.compute_returns_and_advantages(self._values(window), cfg.gamma, cfg.gae_lambda)
         progress = min(self.num_steps / max(self._end_step, 1), 1.0)
         if cfg.lr_schedule == "linear":
             for group in self.optimizer.param_groups:
