@@ -601,11 +601,10 @@ class NumpyActorCritic:
         """Sampled actions and their log-probabilities (the policy torso only: a rollout's
         values are computed in one pass, by :meth:`values`, when it is full)."""
         params = self._output(self._input(obs), self.policy_layers)
-        if self.discrete:
-            log_p = _log_softmax(params)
-            gumbel = -np.log(-np.log(rng.random(params.shape, dtype=np.float32) + 1e-20))
-            index = (log_p + gumbel).argmax(axis=1)
-            return index + self.start, log_p[np.arange(len(index)), index]
+        if self.discrete:  # Gumbel-max: argmax(logits + Gumbel noise) samples the softmax
+            index = (params + rng.gumbel(size=params.shape)).argmax(axis=1)
+            log_prob = _log_softmax(params)[_arange(len(index)), index]
+            return (index + self.start if self.start else index), log_prob
         assert self.log_std is not None
         noise = rng.standard_normal(params.shape, dtype=np.float32)
         actions = params + np.exp(self.log_std) * noise
@@ -643,8 +642,10 @@ class NumpyActorCritic:
         b = len(obs)
         if self.discrete:
             log_p = _log_softmax(params)
-            rows = np.arange(b)
-            index = actions.astype(np.int64) - self.start
+            rows = _arange(b)
+            index = actions.astype(np.intp, copy=False)
+            if self.start:
+                index = index - self.start
             log_prob = log_p[rows, index]
             p = np.exp(log_p)
             entropy = -_row_sum(p * log_p)
@@ -656,40 +657,42 @@ class NumpyActorCritic:
             entropy = np.full(b, (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum())
         log_ratio = log_prob - old_log_probs
         ratio = np.exp(log_ratio)
-        unclipped, clipped = -advantages * ratio, -advantages * np.clip(ratio, 1 - clip, 1 + clip)
-        policy_loss = _mean(np.maximum(unclipped, clipped))
-        # d(policy loss)/d(log prob): the unclipped branch where it is the larger, the clipped one
-        # (whose gradient is 0 outside the clip range) where it is the smaller, and torch's even
-        # split where they tie (both branches then have the same gradient unless the advantage
-        # is 0, and then both are 0)
-        inside = (ratio >= 1 - clip) & (ratio <= 1 + clip)
-        d_ratio = (unclipped > clipped) + (unclipped == clipped) * (0.5 + 0.5 * inside)
-        d_log_prob = (advantages * ratio * d_ratio).astype(np.float32)
-        d_log_prob *= -1.0 / b
+        clipped_ratio = np.minimum(np.maximum(ratio, 1 - clip), 1 + clip)
+        unclipped, clipped = advantages * ratio, advantages * clipped_ratio  # (negated terms)
+        policy_loss = -_mean(np.minimum(unclipped, clipped))
+        # d(policy loss)/d(log prob) = -A * ratio * d_ratio / b: d_ratio is 1 inside the clip
+        # range (both terms are equal and pass the gradient); outside it, 1 where the unclipped
+        # term is the larger loss, 0 where the clipped one is (its gradient is 0 there), and 1/2
+        # where they tie (torch's even split; only when the advantage is 0)
+        inside = clipped_ratio == ratio
+        larger = np.add(unclipped < clipped, unclipped <= clipped, dtype=np.float32)
+        d_ratio = np.maximum(inside, 0.5 * larger)
+        g = unclipped * d_ratio  # = -b * d_log_prob
+        g *= 1.0 / b
         if clip_vf is not None:
             delta = value - old_values
-            value_used = old_values + np.clip(delta, -clip_vf, clip_vf)
-            d_value_used = (np.abs(delta) <= clip_vf).astype(np.float32)
+            error = old_values + np.clip(delta, -clip_vf, clip_vf) - returns
+            d_value = (vf_coef * 2.0 / b) * error * (np.abs(delta) <= clip_vf)
         else:
-            value_used, d_value_used = value, np.float32(1.0)
-        error = value_used - returns
+            error = value - returns
+            d_value = (vf_coef * 2.0 / b) * error
         value_loss = float(np.dot(error, error)) / b
-        d_value = (vf_coef * 2.0 / b) * error * d_value_used
         # gradients of the policy head's outputs
         if self.discrete:
-            d_params = p * -d_log_prob[:, None]
-            d_params[rows, index] += d_log_prob
+            d_params = p * g[:, None]
+            d_params[rows, index] -= g
             if ent_coef:  # entropy bonus: loss -= ent_coef * mean(H); dH/dlogits = -p(log p + H)
                 d_params += (ent_coef / b) * p * (log_p + entropy[:, None])
         else:
-            d_params = d_log_prob[:, None] * (z / std)
+            d_params = g[:, None] * (z / -std)
             assert self.log_std_grad is not None
-            self.log_std_grad[...] = (d_log_prob[:, None] * (z * z - 1.0)).sum(axis=0) - ent_coef
+            self.log_std_grad[...] = (g[:, None] * (1.0 - z * z)).sum(axis=0) - ent_coef
         self._backward(self.policy_layers, pi, d_params.astype(np.float32, copy=False))
         self._backward(self.value_layers, v, d_value[:, None].astype(np.float32, copy=False))
-        ratio -= 1.0
-        approx_kl = _mean(ratio - log_ratio)
-        clip_fraction = float(np.count_nonzero(np.abs(ratio) > clip)) / b
+        # Schulman's k3 estimator of KL(old || new): mean(ratio - 1 - log ratio)
+        sums = np.add.reduce(ratio, dtype=np.float64) - np.add.reduce(log_ratio, dtype=np.float64)
+        approx_kl = float(sums) / b - 1.0
+        clip_fraction = 1.0 - np.count_nonzero(inside) / b
         return policy_loss, value_loss, _mean(entropy), approx_kl, clip_fraction
 
     @staticmethod
@@ -710,6 +713,18 @@ def _mean(x: np.ndarray) -> float:
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - _row_max(logits)[:, None]
     return shifted - np.log(_row_sum(np.exp(shifted)))[:, None]
+
+
+def _arange(n: int) -> np.ndarray:
+    """``np.arange(n)`` (cached; read-only)."""
+    rows = _ARANGE.get(n)
+    if rows is None:
+        rows = _ARANGE[n] = np.arange(n)
+        rows.flags.writeable = False
+    return rows
+
+
+_ARANGE: dict[int, np.ndarray] = {}
 
 
 def _row_sum(x: np.ndarray) -> np.ndarray:

@@ -72,6 +72,8 @@ class RolloutBatch(NamedTuple):
 
 def _host(x: Any, dtype: np.dtype[Any] | type | None = None) -> np.ndarray:
     """A NumPy array of ``x`` (a torch tensor is copied to the host)."""
+    if dtype is None and type(x) is np.ndarray:
+        return x
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=dtype)

@@ -257,8 +257,8 @@ class OnPolicyAgent(Agent):
         assert self._acted is not None
         window, actions, log_probs, values = self._acted
         final_values = None
-        cut = step.truncated & ~step.terminated
-        if cut.any():  # bootstrap a time-limit end from its final observation
+        cut = step.truncated & ~step.terminated if np.count_nonzero(step.truncated) else None
+        if cut is not None and cut.any():  # bootstrap a time-limit end from its final observation
             final_values = np.zeros(len(cut), np.float32)
             final = step.next_obs
             if self.config.window > 1:
