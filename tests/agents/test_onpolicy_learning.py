@@ -37,3 +37,8 @@ def test_catch_reaches_95_percent_of_the_scripted_controller(algo: str) -> None:
 @pytest.mark.slow
 def test_ppo_pendulum_reaches_minus_300_with_the_preset() -> None:
     assert train_with_preset("ppo", "Pendulum-v1") >= -300.0
+
+
+@pytest.mark.slow
+def test_a2c_cartpole_preset_solves_cartpole() -> None:
+    assert train_with_preset("a2c", "CartPole-v1") >= 475.0
