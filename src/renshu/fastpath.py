@@ -601,9 +601,11 @@ class NumpyActorCritic:
         """Sampled actions and their log-probabilities (the policy torso only: a rollout's
         values are computed in one pass, by :meth:`values`, when it is full)."""
         params = self._output(self._input(obs), self.policy_layers)
-        if self.discrete:  # Gumbel-max: argmax(logits + Gumbel noise) samples the softmax
-            index = (params + rng.gumbel(size=params.shape)).argmax(axis=1)
-            log_prob = _log_softmax(params)[_arange(len(index)), index]
+        if self.discrete:  # Gumbel-max: argmax(log p + Gumbel noise) samples the softmax
+            log_p = _log_softmax(params)
+            gumbel = -np.log(-np.log(rng.random(params.shape, dtype=np.float32) + 1e-20))
+            index = (log_p + gumbel).argmax(axis=1)
+            log_prob = log_p[_arange(len(index)), index]
             return (index + self.start if self.start else index), log_prob
         assert self.log_std is not None
         noise = rng.standard_normal(params.shape, dtype=np.float32)
