@@ -196,3 +196,24 @@ def test_ppo_trains_on_gymnasium_vector_envs(mode: str) -> None:
         assert agent.num_steps >= 96 and agent.num_updates > 0
     finally:
         env.close()
+
+
+def test_values_left_out_by_numpy_acting_are_filled_when_the_rollout_ends() -> None:
+    agent = renshu.PPO("CartPole-v1", seed=0, num_envs=2, n_steps=16, batch_size=32, n_epochs=1)
+    assert agent._fast is not None
+    agent.fit(10, progress=False)  # mid-rollout
+    pos = agent.rollout.pos
+    assert pos == 5 and np.isnan(agent.rollout.values[:pos]).all()
+    seen: list[bool] = []
+    update = agent._update
+
+    def checked(progress: float) -> None:
+        r = agent.rollout
+        seen.append(bool(np.isfinite(r.values[: r.pos]).all()))
+        seen.append(bool(np.isfinite(r.advantages[: r.pos]).all()))
+        update(progress)
+
+    agent._update = checked  # type: ignore[method-assign]
+    agent._fast = None  # the rest of the rollout on the torch path (as on a GPU after a resume)
+    agent.fit(22, progress=False)
+    assert seen == [True, True]

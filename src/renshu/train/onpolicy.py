@@ -296,10 +296,12 @@ class OnPolicyAgent(Agent):
     def _finish_rollout(self, window: np.ndarray) -> None:
         cfg = self.config
         rollout = self.rollout
-        if self._fast is not None:  # acting left the values out: one pass over the rollout
-            n, obs = rollout.pos, rollout.obs
+        n, obs = rollout.pos, rollout.obs
+        # NumPy acting leaves the values out: one pass over the rollout (also when a rollout
+        # begun that way is resumed on a device torch serves)
+        if self._fast is not None or np.isnan(rollout.values[:n]).any():
             flat = obs[:n].reshape(n * rollout.num_envs, *obs.shape[2:])
-            rollout.values[:n] = self._fast.values(flat).reshape(n, rollout.num_envs)
+            rollout.values[:n] = self._values(flat).reshape(n, rollout.num_envs)
         rollout.compute_returns_and_advantages(self._values(window), cfg.gamma, cfg.gae_lambda)
         progress = min(self.num_steps / max(self._end_step, 1), 1.0)
         if cfg.lr_schedule == "linear":
