@@ -167,8 +167,9 @@ def main() -> None:
         "instead of through `SyncVectorEnv`, which deep-copies and batches infos every step.",
         "- **PPO and A2C**: the default MLP actor-critic acts in NumPy (the policy torso only, "
         "Gumbel-max sampling from the agent's NumPy generator; a rollout's values are computed "
-        "in one pass when it is full) and PPO's clipped loss, its gradient and the Adam step run "
-        "in NumPy on flat parameters, checked against autograd (`tests/test_fastpath.py`). "
+        "in one pass when it is full) and PPO's clipped loss (A2C's policy gradient), its "
+        "gradient and the Adam step run in NumPy on flat parameters, checked against autograd "
+        "(`tests/test_fastpath.py`). "
         "Large `tanh`s go through torch's vectorized sigmoid (`2 * sigmoid(2x) - 1`, under half "
         "the time of `np.tanh` here), bias gradients are products with a ones vector, and row "
         "sums and maxima avoid NumPy's slow reductions along a short last axis. What remains is "

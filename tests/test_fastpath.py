@@ -465,11 +465,13 @@ def test_numpy_actor_critic_leaves_other_networks_to_torch(
     ids=["discrete", "box"],
 )
 @pytest.mark.parametrize("clip_vf", [None, 0.05])
-def test_numpy_ppo_loss_gradient_equals_autograd(
-    space: gymnasium.Space, clip_vf: float | None
+@pytest.mark.parametrize("clip", [0.2, None], ids=["ppo", "a2c"])
+def test_numpy_actor_critic_loss_gradient_equals_autograd(
+    space: gymnasium.Space, clip_vf: float | None, clip: float | None
 ) -> None:
-    """The NumPy PPO loss writes the gradient autograd computes for agents/ppo.py's loss (clipped
-    and unclipped ratios, ties, entropy bonus, value clipping), into FlatParams' gradient."""
+    """The NumPy loss writes the gradient autograd computes for agents/ppo.py's loss (clipped
+    and unclipped ratios, ties, entropy bonus, value clipping) and, with ``clip=None``, for
+    agents/a2c.py's plain policy gradient, into FlatParams' gradient."""
     import torch.nn.functional as F
 
     from renshu.actor_critic import build_actor_critic
@@ -482,7 +484,7 @@ def test_numpy_ppo_loss_gradient_equals_autograd(
     fast = numpy_actor_critic(policy)
     assert fast is not None
     rng = np.random.default_rng(1)
-    b, clip, ent_coef, vf_coef = 48, 0.2, 0.01, 0.5
+    b, ent_coef, vf_coef = 48, 0.01, 0.5
     obs = rng.normal(1, 3, (b, 4)).astype(np.float32)
     actions, log_probs = fast.act(obs, rng)
     values = fast.values(obs)
@@ -495,8 +497,11 @@ def test_numpy_ppo_loss_gradient_equals_autograd(
     flat.zero_grad()
     log_prob, entropy, value = policy.evaluate(torch.as_tensor(obs), torch.as_tensor(actions))
     adv = torch.as_tensor(advantages)
-    ratio = (log_prob - torch.as_tensor(old_log_probs)).exp()
-    policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
+    if clip is None:  # A2C
+        policy_loss = -(adv * log_prob).mean()
+    else:
+        ratio = (log_prob - torch.as_tensor(old_log_probs)).exp()
+        policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
     old_v = torch.as_tensor(old_values)
     if clip_vf is not None:
         value = old_v + (value - old_v).clamp(-clip_vf, clip_vf)
@@ -505,7 +510,7 @@ def test_numpy_ppo_loss_gradient_equals_autograd(
     expected = flat.grad.clone()
 
     flat.zero_grad()
-    figures = fast.ppo_loss(
+    figures = fast.loss(
         obs,
         actions,
         old_log_probs,

@@ -534,7 +534,7 @@ class NumpyActorCritic:
     value torsos (Linear + Tanh/ReLU, float32 on the CPU) and a Discrete action space (a
     categorical, sampled by Gumbel-max) or a Box (a diagonal Gaussian); :func:`numpy_actor_critic`
     says whether a network qualifies. Actions are drawn from the NumPy generator given, so an
-    agent's saved RNG state is all a resumed run needs. :meth:`ppo_loss` computes what
+    agent's saved RNG state is all a resumed run needs. :meth:`loss` computes what
     agents/ppo.py computes with autograd and writes the gradient into the parameters' gradients
     (which :class:`FlatParams` keeps in one array).
     """
@@ -622,7 +622,7 @@ class NumpyActorCritic:
         """State values of ``obs``."""
         return self._output(self._input(obs), self.value_layers)[:, 0]
 
-    def ppo_loss(
+    def loss(
         self,
         obs: np.ndarray,
         actions: np.ndarray,
@@ -631,14 +631,15 @@ class NumpyActorCritic:
         returns: np.ndarray,
         old_values: np.ndarray,
         *,
-        clip: float,
+        clip: float | None,
         clip_vf: float | None,
         ent_coef: float,
         vf_coef: float,
     ) -> tuple[float, float, float, float, float]:
         """PPO's loss on a minibatch (advantages as given: normalize them first); writes its
         gradient into the parameters' gradients and returns (policy loss, value loss, entropy,
-        approximate KL, clip fraction)."""
+        approximate KL, clip fraction). With ``clip`` None the policy term is A2C's plain policy
+        gradient ``-mean(A * log_prob)`` (``old_log_probs`` unused; KL and clip fraction 0)."""
         pi, v = self._forward(obs)
         params, value = pi[-1], v[-1][:, 0]
         b = len(obs)
@@ -657,20 +658,31 @@ class NumpyActorCritic:
             z = (actions - params) / std
             log_prob = -_row_sum(0.5 * z * z + (self.log_std + 0.5 * math.log(2 * math.pi)))
             entropy = np.full(b, (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum())
-        log_ratio = log_prob - old_log_probs
-        ratio = np.exp(log_ratio)
-        clipped_ratio = np.minimum(np.maximum(ratio, 1 - clip), 1 + clip)
-        unclipped, clipped = advantages * ratio, advantages * clipped_ratio  # (negated terms)
-        policy_loss = -_mean(np.minimum(unclipped, clipped))
-        # d(policy loss)/d(log prob) = -A * ratio * d_ratio / b: d_ratio is 1 inside the clip
-        # range (both terms are equal and pass the gradient); outside it, 1 where the unclipped
-        # term is the larger loss, 0 where the clipped one is (its gradient is 0 there), and 1/2
-        # where they tie (torch's even split; only when the advantage is 0)
-        inside = clipped_ratio == ratio
-        larger = np.add(unclipped < clipped, unclipped <= clipped, dtype=np.float32)
-        d_ratio = np.maximum(inside, 0.5 * larger)
-        g = unclipped * d_ratio  # = -b * d_log_prob
-        g *= 1.0 / b
+        if clip is None:  # A2C: d(-mean(A * log_prob))/d(log_prob) = -A / b
+            policy_loss = -float(np.dot(advantages, log_prob)) / b
+            g = advantages * (1.0 / b)  # = -d_log_prob
+            approx_kl = clip_fraction = 0.0
+        else:
+            log_ratio = log_prob - old_log_probs
+            ratio = np.exp(log_ratio)
+            clipped_ratio = np.minimum(np.maximum(ratio, 1 - clip), 1 + clip)
+            unclipped, clipped = advantages * ratio, advantages * clipped_ratio  # (negated)
+            policy_loss = -_mean(np.minimum(unclipped, clipped))
+            # d(policy loss)/d(log prob) = -A * ratio * d_ratio / b: d_ratio is 1 inside the
+            # clip range (both terms are equal and pass the gradient); outside it, 1 where the
+            # unclipped term is the larger loss, 0 where the clipped one is (its gradient is 0
+            # there), and 1/2 where they tie (torch's even split; only when A is 0)
+            inside = clipped_ratio == ratio
+            larger = np.add(unclipped < clipped, unclipped <= clipped, dtype=np.float32)
+            d_ratio = np.maximum(inside, 0.5 * larger)
+            g = unclipped * d_ratio  # = -b * d_log_prob
+            g *= 1.0 / b
+            # Schulman's k3 estimator of KL(old || new): mean(ratio - 1 - log ratio)
+            sums = np.add.reduce(ratio, dtype=np.float64) - np.add.reduce(
+                log_ratio, dtype=np.float64
+            )
+            approx_kl = float(sums) / b - 1.0
+            clip_fraction = 1.0 - np.count_nonzero(inside) / b
         if clip_vf is not None:
             delta = value - old_values
             error = old_values + np.clip(delta, -clip_vf, clip_vf) - returns
@@ -691,10 +703,6 @@ class NumpyActorCritic:
             self.log_std_grad[...] = (g[:, None] * (1.0 - z * z)).sum(axis=0) - ent_coef
         self._backward(self.policy_layers, pi, d_params.astype(np.float32, copy=False))
         self._backward(self.value_layers, v, d_value[:, None].astype(np.float32, copy=False))
-        # Schulman's k3 estimator of KL(old || new): mean(ratio - 1 - log ratio)
-        sums = np.add.reduce(ratio, dtype=np.float64) - np.add.reduce(log_ratio, dtype=np.float64)
-        approx_kl = float(sums) / b - 1.0
-        clip_fraction = 1.0 - np.count_nonzero(inside) / b
         return policy_loss, value_loss, _mean(entropy), approx_kl, clip_fraction
 
     @staticmethod

@@ -14,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from renshu.config import OneOf, Range, Satisfies
 from renshu.optim import OPTIMIZERS
-from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig, space_problems
+from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig, normalized, space_problems
 
 
 @dataclass
@@ -60,6 +61,9 @@ class A2C(OnPolicyAgent):
         super().__init__(env, config, options)  # spaces, actor-critic, optimizer, rollout
 
     def _update(self, progress: float) -> None:
+        if self._fast is not None:
+            self._numpy_update()
+            return
         cfg: A2CConfig = self.config
         batch = self.rollout.as_tensors(self.device)
         valid = batch.valid
@@ -75,5 +79,38 @@ class A2C(OnPolicyAgent):
         names = ("policy_loss", "value_loss", "entropy")
         self._record(
             **dict(zip(names, stats.tolist(), strict=True)),
+            explained_variance=self._explained_variance(),
+        )
+
+    def _numpy_update(self) -> None:
+        """The same step with the NumPy loss and gradient of the default MLP (fastpath.py)."""
+        cfg: A2CConfig = self.config
+        assert self._fast is not None
+        arrays = self.rollout.flat_arrays()
+        valid = np.flatnonzero(arrays["valid"])
+        advantages = arrays["advantages"][valid]
+        if cfg.normalize_advantage and len(advantages) > 1:
+            advantages = normalized(advantages)
+        self._flat.attach_grads()
+        policy_loss, value_loss, entropy, _, _ = self._fast.loss(
+            arrays["obs"][valid],
+            arrays["actions"][valid],
+            arrays["log_probs"][valid],
+            advantages,
+            arrays["returns"][valid],
+            arrays["values"][valid],
+            clip=None,  # the plain policy gradient
+            clip_vf=None,
+            ent_coef=cfg.ent_coef,
+            vf_coef=cfg.vf_coef,
+        )
+        if cfg.max_grad_norm is not None:
+            self._flat.clip_grad_norm_(cfg.max_grad_norm)
+        self.optimizer.step()
+        self.counters.num_updates += 1
+        self._record(
+            policy_loss=policy_loss,
+            value_loss=value_loss,
+            entropy=entropy,
             explained_variance=self._explained_variance(),
         )

@@ -16,7 +16,6 @@ the unclipped actions), MultiDiscrete and MultiBinary.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -26,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from renshu.config import OneOf, Range
-from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig, space_problems
+from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig, normalized, space_problems
 
 
 @dataclass
@@ -129,7 +128,7 @@ class PPO(OnPolicyAgent):
         advantages = arrays["advantages"][indices]
         if cfg.normalize_advantage and len(indices) > 1:
             advantages = normalized(advantages)
-        figures = self._fast.ppo_loss(
+        figures = self._fast.loss(
             arrays["obs"][indices],
             arrays["actions"][indices],
             arrays["log_probs"][indices],
@@ -146,13 +145,6 @@ class PPO(OnPolicyAgent):
         self.optimizer.step()
         self.counters.num_updates += 1
         return np.array(figures)
-
-
-def normalized(x: np.ndarray) -> np.ndarray:
-    """``(x - mean) / (std + 1e-8)`` with the sample std, as torch's ``std()`` (NumPy's
-    ``mean``/``std`` wrappers cost more than the arithmetic at minibatch sizes)."""
-    centered = x - np.add.reduce(x) / len(x)
-    return centered / np.float32(math.sqrt(np.dot(centered, centered) / (len(x) - 1)) + 1e-8)
 
 
 def _means(rows: list[Any]) -> list[float]:
