@@ -3,10 +3,10 @@
 Both libraries train with the same settings (the zoo's ``hyperparams/dqn.yml`` block for
 LunarLander-v3, mapped to renshu's option names below) for 100,000 env steps on seeds 0, 1 and 2,
 then play ``--episodes`` greedy episodes on a fresh env whose first reset is seeded with
-``10_000 + seed`` (the same episodes for both libraries: ``agent.test(seed=...)`` and the loop in
-:func:`greedy_mean` reset alike). renshu runs with its defaults otherwise, which include running
-mean/std observation normalization (the zoo's DQN runs without VecNormalize). Each run is a fresh
-process; the libraries take turns. Bar: renshu's mean over the seeds at least SB3's.
+``10_000 + seed`` (the same episodes for both libraries: ``agent.test(seed=...)`` and
+``_common.greedy_rewards`` reset alike). renshu runs with its defaults otherwise, which include
+running mean/std observation normalization (the zoo's DQN runs without VecNormalize). Each run is
+a fresh process; the libraries take turns. Bar: renshu's mean over the seeds at least SB3's.
 
 Needs Box2D: ``pip install -e '.[bench]'``.
 
@@ -23,7 +23,17 @@ import statistics
 import time
 from typing import Any
 
-from _common import RESULTS, fmt, plot_bars, require_sb3, run_one, spread, verdict, write_report
+from _common import (
+    RESULTS,
+    fmt,
+    greedy_rewards,
+    plot_bars,
+    require_sb3,
+    run_one,
+    spread,
+    verdict,
+    write_report,
+)
 
 ENV = "LunarLander-v3"
 STEPS = 100_000
@@ -89,22 +99,6 @@ def run_renshu(seed: int, steps: int, episodes: int) -> dict[str, Any]:
     }
 
 
-def greedy_mean(predict: Any, seed: int, episodes: int) -> list[float]:
-    """Rewards of ``episodes`` greedy episodes, the first reset seeded as ``agent.test`` does."""
-    import gymnasium
-
-    env = gymnasium.make(ENV)
-    rewards = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed if episode == 0 else None)
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(predict(obs))
-            total, done = total + float(reward), bool(terminated or truncated)
-        rewards.append(total)
-    return rewards
-
-
 def run_sb3(seed: int, steps: int, episodes: int) -> dict[str, Any]:
     import gymnasium
     from stable_baselines3 import DQN
@@ -116,8 +110,8 @@ def run_sb3(seed: int, steps: int, episodes: int) -> dict[str, Any]:
     started = time.perf_counter()
     model.learn(total_timesteps=steps)
     seconds = time.perf_counter() - started
-    rewards = greedy_mean(
-        lambda obs: int(model.predict(obs, deterministic=True)[0]), 10_000 + seed, episodes
+    rewards = greedy_rewards(
+        ENV, lambda obs: int(model.predict(obs, deterministic=True)[0]), 10_000 + seed, episodes
     )
     return {
         "mean": float(statistics.fmean(rewards)),

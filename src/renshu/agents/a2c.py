@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from renshu.config import OneOf, Range, Satisfies
 from renshu.optim import OPTIMIZERS
-from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig, normalized, space_problems
+from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig, normalized
 
 
 @dataclass
@@ -51,11 +51,6 @@ class A2C(OnPolicyAgent):
 
     algo = "a2c"
     config_class = A2CConfig
-
-    @staticmethod
-    def space_problems(observation_space: Any, action_space: Any) -> list[tuple[str, str, str]]:
-        """The one verdict on spaces (``renshu check --algo a2c`` asks it)."""
-        return space_problems(observation_space, action_space, "A2C")
 
     def __init__(self, env: Any, *, config: A2CConfig | None = None, **options: Any) -> None:
         super().__init__(env, config, options)  # spaces, actor-critic, optimizer, rollout

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from renshu.config import OneOf, Range
-from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig, normalized, space_problems
+from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig, normalized
 
 
 @dataclass
@@ -56,11 +56,6 @@ class PPO(OnPolicyAgent):
 
     algo = "ppo"
     config_class = PPOConfig
-
-    @staticmethod
-    def space_problems(observation_space: Any, action_space: Any) -> list[tuple[str, str, str]]:
-        """The one verdict on spaces (``renshu check --algo ppo`` asks it)."""
-        return space_problems(observation_space, action_space, "PPO")
 
     def __init__(self, env: Any, *, config: PPOConfig | None = None, **options: Any) -> None:
         super().__init__(env, config, options)  # spaces, actor-critic, optimizer, rollout

@@ -159,6 +159,13 @@ def normalized(x: np.ndarray) -> np.ndarray:
 class OnPolicyAgent(Agent):
     """The part of PPO and A2C that is not their update (see the module docstring)."""
 
+    @classmethod
+    def space_problems(
+        cls, observation_space: Any, action_space: Any
+    ) -> list[tuple[str, str, str]]:
+        """The one verdict on spaces (``renshu check --algo ppo`` asks it too)."""
+        return space_problems(observation_space, action_space, cls.algo.upper())
+
     def __init__(self, env: Any, config: Any, options: dict[str, Any]) -> None:
         super().__init__(env, config, options)  # config, env, spaces, device, seeds, counters
         cfg = self.config
@@ -265,8 +272,8 @@ class OnPolicyAgent(Agent):
         assert self._acted is not None
         window, actions, log_probs, values = self._acted
         final_values = None
-        cut = step.truncated & ~step.terminated if np.count_nonzero(step.truncated) else None
-        if cut is not None and cut.any():  # bootstrap a time-limit end from its final observation
+        cut = step.truncated & ~step.terminated
+        if np.count_nonzero(cut):  # bootstrap a time-limit end from its final observation
             final_values = np.zeros(len(cut), np.float32)
             final = step.next_obs
             if self.config.window > 1:
