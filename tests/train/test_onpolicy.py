@@ -1,0 +1,142 @@
+"""What PPO and A2C share (train/onpolicy.py): every discrete kind of action space, saving and
+exact resume, the space verdict, reward scaling, vector envs, values filled at a rollout's end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+import renshu
+from renshu.agents.a2c import A2C
+from renshu.agents.ppo import PPO
+from renshu.errors import ConfigError
+
+TINY: dict[str, Any] = {"n_steps": 16, "batch_size": 16, "n_epochs": 2, "seed": 0}
+
+
+class TargetEnv(gymnasium.Env[np.ndarray, Any]):
+    """Reward 1 for each action component that equals the observed target; 8-step episodes.
+
+    Works with MultiDiscrete, MultiBinary and Discrete action spaces (a learnable bandit)."""
+
+    def __init__(self, action_space: gymnasium.Space[Any]) -> None:
+        self.action_space = action_space
+        self.size = int(np.prod(action_space.shape)) if action_space.shape else 1
+        self.observation_space = spaces.Box(0.0, 1.0, (self.size * 2,), np.float32)
+        self._t = 0
+
+    def _obs(self) -> np.ndarray:
+        self._target = self.np_random.integers(0, 2, self.size)
+        return np.eye(2, dtype=np.float32)[self._target].reshape(-1)
+
+    def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self._t = 0
+        return self._obs(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        chosen = np.asarray(action).reshape(-1)
+        reward = float(np.mean(chosen == self._target))
+        self._t += 1
+        return self._obs(), reward, False, self._t >= 8, {}
+
+
+@pytest.mark.parametrize("cls", [PPO, A2C])
+@pytest.mark.parametrize(
+    "space",
+    [spaces.Discrete(2), spaces.MultiDiscrete([2, 2, 2]), spaces.MultiBinary(3)],
+    ids=["discrete", "multidiscrete", "multibinary"],
+)
+def test_learns_a_target_with_each_discrete_kind_of_action_space(
+    cls: type, space: gymnasium.Space[Any]
+) -> None:
+    options = {"seed": 0, "learning_rate": 3e-3}
+    if cls is PPO:
+        options.update(n_steps=64, batch_size=64, n_epochs=4)
+    agent = cls(TargetEnv(space), **options)
+    random = np.mean(agent.test(20, seed=1, epsilon=1.0).history["episode_reward"])
+    agent.fit(4_000, progress=False)
+    score = np.mean(agent.test(20, seed=1).history["episode_reward"])
+    assert score >= 7.5 > random + 2, (score, random)
+
+
+@pytest.mark.parametrize("cls", [PPO, A2C])
+def test_save_and_load_act_alike_and_resume_exactly(cls: type, tmp_path: Path) -> None:
+    options = TINY if cls is PPO else {"n_steps": 16, "seed": 0}
+    first = cls("CartPole-v1", **options)
+    first.fit(56, progress=False)  # mid-rollout: the rollout is saved with the checkpoint
+    path = first.save_checkpoint(tmp_path)
+    resumed = renshu.load(path)
+    assert type(resumed) is cls and resumed.num_steps == 56
+    second = cls("CartPole-v1", **options)
+    second.fit(56, progress=False)
+    second.save_checkpoint(tmp_path / "again")  # the cut the resumed run saw
+    for agent in (resumed, second):
+        agent.fit(64, progress=False)
+    obs = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    assert np.array_equal(resumed.act(obs), second.act(obs))
+    for a, b in zip(
+        resumed.policy.state_dict().values(), second.policy.state_dict().values(), strict=True
+    ):
+        assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_unsupported_action_space_names_it_and_the_algorithms_that_can() -> None:
+    env = TargetEnv(spaces.Discrete(2))
+    env.action_space = spaces.Dict({"a": spaces.Discrete(2)})  # type: ignore[assignment]
+    with pytest.raises(
+        ConfigError, match=r"PPO needs a Discrete, Box, MultiDiscrete or MultiBinary"
+    ):
+        PPO(env)
+
+
+def test_reward_scaling_divides_by_the_return_std_and_is_saved(tmp_path: Path) -> None:
+    agent = PPO("Pendulum-v1", seed=0, n_steps=64, batch_size=64, normalize_reward=True)
+    agent.fit(672, progress=False)  # 10 rollouts and half of the next
+    scale = agent.reward_scale
+    assert scale is not None and float(scale.norm.count) > 0
+    stored = agent.rollout.rewards[: agent.rollout.pos]
+    assert np.abs(stored).max() <= 10.0
+    # Pendulum's rewards are in [-16.3, 0]; the returns' std is far above 1, so rewards shrink
+    assert float(scale.norm.scale) < 0.1
+    loaded = renshu.load(agent.save(tmp_path / "agent"))
+    assert float(loaded.reward_scale.norm.count) == float(scale.norm.count)
+    assert np.array_equal(loaded.reward_scale.returns.numpy(), scale.returns.numpy())
+    assert PPO("Pendulum-v1", seed=0).reward_scale is None  # off by default
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_trains_on_gymnasium_vector_envs(mode: str) -> None:
+    env = gymnasium.make_vec("CartPole-v1", num_envs=2, vectorization_mode=mode)
+    try:
+        agent = PPO(env, **TINY)
+        agent.fit(96, progress=False)
+        assert agent.num_steps >= 96 and agent.num_updates > 0
+    finally:
+        env.close()
+
+
+def test_values_left_out_by_numpy_acting_are_filled_when_the_rollout_ends() -> None:
+    agent = renshu.PPO("CartPole-v1", seed=0, num_envs=2, n_steps=16, batch_size=32, n_epochs=1)
+    assert agent._fast is not None
+    agent.fit(10, progress=False)  # mid-rollout
+    pos = agent.rollout.pos
+    assert pos == 5 and np.isnan(agent.rollout.values[:pos]).all()
+    seen: list[bool] = []
+    update = agent._update
+
+    def checked(progress: float) -> None:
+        r = agent.rollout
+        seen.append(bool(np.isfinite(r.values[: r.pos]).all()))
+        seen.append(bool(np.isfinite(r.advantages[: r.pos]).all()))
+        update(progress)
+
+    agent._update = checked  # type: ignore[method-assign]
+    agent._fast = None  # the rest of the rollout on the torch path (as on a GPU after a resume)
+    agent.fit(22, progress=False)
+    assert seen == [True, True]
