@@ -29,6 +29,25 @@ def test_every_env_has_a_preset_file() -> None:
     assert (presets.PRESETS_DIR / "default.yaml").is_file()
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "catch",
+        "catch16",
+        "cave",
+        "shower",
+        "CartPole-v1",
+        "Acrobot-v1",
+        "Pendulum-v1",
+        "LunarLander-v3",
+    ],
+)
+def test_every_built_in_env_and_the_classic_ones_have_ppo_and_a2c_presets(name: str) -> None:
+    from renshu.config import load_yaml
+
+    assert {"ppo", "a2c"} <= set(load_yaml(presets.PRESETS_DIR / f"{name}.yaml"))
+
+
 @pytest.mark.parametrize("name", [*EXPECTED, "default"])
 def test_every_preset_builds_a_valid_config(name: str) -> None:
     from renshu.agents import ALGORITHMS
