@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from renshu.config import OneOf, Range, Satisfies
 from renshu.optim import OPTIMIZERS
-from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig, normalized
+from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig
 
 
 @dataclass
@@ -79,30 +79,12 @@ class A2C(OnPolicyAgent):
 
     def _numpy_update(self) -> None:
         """The same step with the NumPy loss and gradient of the default MLP (fastpath.py)."""
-        cfg: A2CConfig = self.config
-        assert self._fast is not None
         arrays = self.rollout.flat_arrays()
         valid = np.flatnonzero(arrays["valid"])
-        advantages = arrays["advantages"][valid]
-        if cfg.normalize_advantage and len(advantages) > 1:
-            advantages = normalized(advantages)
         self._flat.attach_grads()
-        policy_loss, value_loss, entropy, _, _ = self._fast.loss(
-            arrays["obs"][valid],
-            arrays["actions"][valid],
-            arrays["log_probs"][valid],
-            advantages,
-            arrays["returns"][valid],
-            arrays["values"][valid],
-            clip=None,  # the plain policy gradient
-            clip_vf=None,
-            ent_coef=cfg.ent_coef,
-            vf_coef=cfg.vf_coef,
-        )
-        if cfg.max_grad_norm is not None:
-            self._flat.clip_grad_norm_(cfg.max_grad_norm)
-        self.optimizer.step()
-        self.counters.num_updates += 1
+        # clip None: the plain policy gradient
+        figures = self._numpy_step(arrays, valid, clip=None, clip_vf=None)
+        policy_loss, value_loss, entropy, _, _ = figures
         self._record(
             policy_loss=policy_loss,
             value_loss=value_loss,

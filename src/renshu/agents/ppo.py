@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from renshu.config import OneOf, Range
-from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig, normalized
+from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig
 
 
 @dataclass
@@ -118,28 +118,8 @@ class PPO(OnPolicyAgent):
         self, arrays: dict[str, np.ndarray], indices: np.ndarray, clip: float
     ) -> np.ndarray:
         """The same step with the NumPy loss and gradient of the default MLP."""
-        cfg: PPOConfig = self.config
-        assert self._fast is not None
-        advantages = arrays["advantages"][indices]
-        if cfg.normalize_advantage and len(indices) > 1:
-            advantages = normalized(advantages)
-        figures = self._fast.loss(
-            arrays["obs"][indices],
-            arrays["actions"][indices],
-            arrays["log_probs"][indices],
-            advantages,
-            arrays["returns"][indices],
-            arrays["values"][indices],
-            clip=clip,
-            clip_vf=cfg.clip_range_vf,
-            ent_coef=cfg.ent_coef,
-            vf_coef=cfg.vf_coef,
-        )
-        if cfg.max_grad_norm is not None:
-            self._flat.clip_grad_norm_(cfg.max_grad_norm)
-        self.optimizer.step()
-        self.counters.num_updates += 1
-        return np.array(figures)
+        clip_vf = self.config.clip_range_vf
+        return np.array(self._numpy_step(arrays, indices, clip=clip, clip_vf=clip_vf))
 
 
 def _means(rows: list[Any]) -> list[float]:

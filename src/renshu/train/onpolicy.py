@@ -338,6 +338,41 @@ class OnPolicyAgent(Agent):
         self.optimizer.step()
         self.counters.num_updates += 1
 
+    def _numpy_step(
+        self,
+        arrays: dict[str, np.ndarray],
+        indices: np.ndarray,
+        *,
+        clip: float | None,
+        clip_vf: float | None,
+    ) -> tuple[float, float, float, float, float]:
+        """One gradient step with the NumPy loss and gradient of the default MLP (fastpath.py)
+        on the samples ``indices`` of the rollout's :meth:`~renshu.rollout.Rollout.flat_arrays`
+        (call ``self._flat.attach_grads()`` first). ``clip`` None is A2C's plain policy
+        gradient. Returns (policy loss, value loss, entropy, approximate KL, clip fraction)."""
+        cfg = self.config
+        assert self._fast is not None
+        advantages = arrays["advantages"][indices]
+        if cfg.normalize_advantage and len(indices) > 1:
+            advantages = normalized(advantages)
+        figures = self._fast.loss(
+            arrays["obs"][indices],
+            arrays["actions"][indices],
+            arrays["log_probs"][indices],
+            advantages,
+            arrays["returns"][indices],
+            arrays["values"][indices],
+            clip=clip,
+            clip_vf=clip_vf,
+            ent_coef=cfg.ent_coef,
+            vf_coef=cfg.vf_coef,
+        )
+        if cfg.max_grad_norm is not None:
+            self._flat.clip_grad_norm_(cfg.max_grad_norm)
+        self.optimizer.step()
+        self.counters.num_updates += 1
+        return figures
+
     def _record(self, **metrics: float) -> None:
         for key, value in metrics.items():
             self._sums[key] = self._sums.get(key, 0.0) + value
