@@ -441,16 +441,19 @@ def load(path: str | Path, env: Any = None, *, trust_env: bool = False, **overri
         from renshu.runs import check_device
 
         check_device(overrides["device"])
-    path = agent_path(Path(path))
-    ckpt = read(path)
-    algo = ckpt.config["algo"]
-    cls = ALGORITHMS[algo].agent_class()
+    return build(read(agent_path(Path(path))), env, trust_env=trust_env, **overrides)
+
+
+def build(ckpt: Checkpoint, env: Any = None, *, trust_env: bool = False, **overrides: Any) -> Any:
+    """The agent of a checkpoint :func:`read` returned (what :func:`load` does after reading);
+    any failure is a CheckpointError naming the folder."""
+    cls = ALGORITHMS[ckpt.config["algo"]].agent_class()
     try:
         return cls.from_checkpoint(ckpt, env=env, trust_env=trust_env, **overrides)
     except RenshuError:
         raise
     except Exception as error:
-        raise _unreadable(path, error) from None
+        raise _unreadable(ckpt.path, error) from None
 
 
 def agent_path(path: Path) -> Path:
