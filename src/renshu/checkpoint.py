@@ -19,10 +19,13 @@ replaced only with ``overwrite=True``. Leftovers of a killed save (``.NAME.tmp-*
 folder once they have been idle for a minute, and are never loaded.
 
 Loading never runs code named in the saved files and never trusts them: every file's SHA-256 is
-checked against ``manifest.json`` ("changed since it was saved"), the JSON is validated against
-one schema before anything is built from it, tensors are checked for dtype, shape and finite
-values, and the replay buffer's fields and counters for their ranges. Any problem raises
-:class:`CheckpointError` naming the file and the field. An environment saved as a Python file or
+checked against ``manifest.json`` ("changed since it was saved"; a file it lists must exist, and
+a manifest present is always checked: only format 1 may come without one), the JSON is validated
+against one schema before anything is built from it, tensors are checked for dtype, shape and
+finite values, ``replay.npz``'s declared sizes (zip directory, .npy headers) against what the
+agent's config can hold before anything is decompressed, and the replay buffer's or rollout's
+fields and counters for their ranges. Any problem raises :class:`CheckpointError` naming the
+file and the field. An environment saved as a Python file or
 module reference (``my_env.py:Env``, ``pkg.mod:Env``, a Gymnasium id with a module prefix) is not
 imported unless the caller passes ``env=`` or ``trust_env=True``; built-in short names and
 registered Gymnasium ids are rebuilt. ``renshu.load`` also accepts a run folder (its ``agent/``,
