@@ -237,13 +237,18 @@ def test_damaged_newest_checkpoint_falls_back_to_the_newest_that_loads(tmp_path:
     assert "changed since it was saved" in text
     assert f"using {str(run.checkpoint_dir / '40')!r}" in text
 
+    opened = Run.open(run.path)
     with pytest.warns(UserWarning, match="cannot be used"):
-        result = Run.open(run.path).train(steps=80, gif=False, test=False, progress=False)
+        result = opened.train(steps=80, gif=False, test=False, progress=False)
     assert (result.start_step, result.steps) == (40, 80)
     assert any("60.unused" in note for note in result.notes)  # set aside, not deleted
     assert (run.checkpoint_dir / "60.unused" / "weights.safetensors").is_file()
     assert checkpoint.read(run.checkpoint_dir / "60").state["num_steps"] == 60  # saved anew
     assert Run.open(run.path).resume_point() == run.checkpoint_dir / "80"
+    flip_a_byte(run.checkpoint_dir / "80" / "weights.safetensors")
+    with pytest.warns(UserWarning, match="checkpoints/80' cannot be used") as caught:
+        assert opened.resume_point() == run.checkpoint_dir / "60"  # the new 60 is not skipped
+    assert len(caught) == 1
 
 
 def test_checkpoint_step_is_used_as_asked_and_never_replaced(tmp_path: Path) -> None:

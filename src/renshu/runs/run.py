@@ -118,8 +118,9 @@ class Run:
         """Warnings :func:`renshu.check_env` returned when the run was created."""
         self._new_agent: Agent | None = None  # built by create(), trained by the first train()
         self._made_here = False  # create() made the folder and nothing has trained in it yet
-        # The checkpoint resume_point() chose and read, kept for the load that follows, by the
-        # step asked for; and the saved agents found unusable, with why (warned once chosen).
+        # The checkpoint resume_point() chose and read, kept for the train() or load that
+        # follows, by the step asked for; and the saved agents found unusable in this choice,
+        # with why (warned once one is chosen).
         self._chosen: tuple[int | None, Path, checkpoint.Checkpoint] | None = None
         self._unusable: dict[Path, str] = {}
         self._warned: set[Path] = set()
@@ -323,6 +324,7 @@ class Run:
         checkpoint folders exist but none is complete, or when none loads; warns about
         incomplete ones newer than the one chosen (they are ignored).
         """
+        self._chosen, self._unusable, self._warned = None, {}, set()  # look afresh
         found = self._checked(step)
         return found[0] if found is not None else None
 
@@ -466,6 +468,7 @@ class Run:
         if threads is not None:
             overrides["threads"] = threads
         env = env if env is not None else self._agent_env_for_load()
+        self._unusable, self._warned = {}, set()  # the folder may have changed since
         final = all((self.agent_dir / n).is_file() for n in checkpoint.REQUIRED_FILES)
         if checkpoint_step is None and final:
             try:
@@ -475,7 +478,7 @@ class Run:
                 if not self._complete_checkpoints():
                     raise
                 self._unusable[self.agent_dir] = str(error)
-        if checkpoint_step is None and self.resume_point() is None:
+        if checkpoint_step is None and self._checked(None) is None:
             raise CheckpointError(
                 f"The run {str(self.path)!r} has no agent yet: no agent/ folder and no "
                 "checkpoint. Train it first (renshu train --resume "
@@ -542,7 +545,9 @@ class Run:
             from renshu.agents import get
 
             threads = check_field(get(self.settings["algo"]).config_class(), "threads", threads)
-        start_from = self.resume_point(checkpoint_step)
+        self._unusable, self._warned = {}, set()  # the folder may have changed since
+        found = self._checked(checkpoint_step)  # as resume_point() chose, if it just did
+        start_from = found[0] if found is not None else None
         if start_from is not None and int(start_from.name) >= total:
             start = int(start_from.name)
             files = {"config": self.path / CONFIG_FILE, "metrics": self.path / METRICS_FILE}
