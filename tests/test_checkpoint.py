@@ -739,6 +739,13 @@ def test_npy_header_larger_than_its_entry_is_refused_before_allocating(saved: Pa
         renshu.load(saved)
 
 
+def test_replay_with_thousands_of_entries_is_refused_before_reading_them(saved: Path) -> None:
+    np.savez(saved / "replay.npz", **{f"a{i}": np.zeros(1) for i in range(5_000)})
+    reseal(saved)
+    with pytest.raises(CheckpointError, match="holds 5,000 entries; a replay buffer or rollout"):
+        renshu.load(saved)
+
+
 # ---- the PPO/A2C rollout is checked on load as the replay buffer is ----------------------------
 
 

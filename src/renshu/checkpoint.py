@@ -75,6 +75,7 @@ _LEFTOVER = re.compile(r"^\..+\.(tmp|old)-[0-9a-f]{8}$")
 _BOX_DTYPES = ("uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
 _MAX_COUNTER = 2**53
 _MAX_OBS_ELEMENTS = 2**26
+_MAX_NPZ_ENTRIES = 64
 
 
 @dataclass
@@ -1063,6 +1064,12 @@ def _check_npz_sizes(file: Path, limit: int) -> None:
     fmt = np.lib.format
     with zipfile.ZipFile(file) as archive:
         infos = archive.infolist()
+        if len(infos) > _MAX_NPZ_ENTRIES:
+            raise CheckpointError(
+                f"{str(file)!r} holds {len(infos):,} entries; a replay buffer or rollout saves "
+                f"at most {_MAX_NPZ_ENTRIES}. It was edited or is not this agent's replay; load "
+                "another checkpoint, or load without the replay."
+            )
         declared = sum(info.file_size for info in infos)
         if declared > limit:
             raise CheckpointError(
