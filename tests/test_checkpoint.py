@@ -9,6 +9,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -645,3 +646,183 @@ def test_agent_saved_by_0_1_0_with_bounds_scaling_loads_and_acts_the_same() -> N
     agent.fit(50, progress=False)  # training on: the statistics barely move
     assert float(norm.count) >= count_before
     np.testing.assert_allclose(norm.mean.numpy(), [50.0], atol=1e-6)
+
+
+# ---- the integrity check cannot be switched off; the replay or rollout file -------------------
+
+
+def flip_byte(file: Path, where: float = 0.5) -> None:
+    data = bytearray(file.read_bytes())
+    data[int(len(data) * where)] ^= 0x04
+    file.write_bytes(bytes(data))
+
+
+def test_format_version_1_does_not_turn_off_the_sha256_check(saved: Path) -> None:
+    data = json.loads((saved / "config.json").read_text())
+    data["format_version"] = 1
+    (saved / "config.json").write_text(json.dumps(data))
+    flip_byte(saved / "weights.safetensors", 0.9)
+    with pytest.raises(CheckpointError, match="changed since it was saved"):
+        renshu.load(saved)
+
+
+def test_a_manifest_beside_a_format_1_agent_is_checked(tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "v010"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "agent_v010_shower", copy)
+    renshu.load(copy)  # format 1 wrote no manifest: it loads without one
+    reseal(copy)
+    renshu.load(copy)
+    flip_byte(copy / "weights.safetensors", 0.9)
+    with pytest.raises(CheckpointError, match=r"weights\.safetensors.*changed since it was saved"):
+        renshu.load(copy)
+
+
+def test_replay_the_manifest_lists_but_that_was_deleted_is_refused(saved: Path) -> None:
+    (saved / "replay.npz").unlink()
+    with pytest.raises(CheckpointError, match=r"replay\.npz.*is missing, but manifest\.json"):
+        renshu.load(saved)
+
+
+def test_a_dropped_replay_leaves_a_complete_checkpoint(saved: Path) -> None:
+    checkpoint.drop_replay(saved)
+    assert not (saved / "replay.npz").exists()
+    assert "replay.npz" not in json.loads((saved / "manifest.json").read_text())["sha256"]
+    assert len(renshu.load(saved).buffer) == 0
+
+
+def write_npz_entry(
+    archive_path: Path, name: str, header: dict[str, Any], data_bytes: int
+) -> None:
+    """An npz holding one entry: a .npy header, then ``data_bytes`` zero bytes, deflated."""
+    import zipfile
+
+    with (
+        zipfile.ZipFile(archive_path, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open(f"{name}.npy", "w", force_zip64=True) as member,
+    ):
+        np.lib.format.write_array_header_1_0(member, header)
+        block = bytes(1 << 20)
+        left = data_bytes
+        while left > 0:
+            member.write(block[: min(left, len(block))])
+            left -= len(block)
+
+
+def test_zip_bomb_replay_is_refused_from_its_headers_before_decompressing(
+    saved: Path,
+) -> None:
+    import tracemalloc
+
+    bomb = saved / "replay.npz"
+    size = 64 << 20  # 64 MiB of zeros, about 64 KiB deflated
+    header = {"descr": "<f8", "fortran_order": False, "shape": (size // 8,)}
+    write_npz_entry(bomb, "frames", header, size)
+    assert bomb.stat().st_size < 1 << 20
+    reseal(saved)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match=r"declares 67,1\d\d,\d\d\d bytes.*at most"):
+            renshu.load(saved)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+
+
+def test_npy_header_larger_than_its_entry_is_refused_before_allocating(saved: Path) -> None:
+    header = {"descr": "<f8", "fortran_order": False, "shape": (1 << 40,)}
+    write_npz_entry(saved / "replay.npz", "frames", header, 64)
+    reseal(saved)
+    with pytest.raises(CheckpointError, match=r"'frames\.npy' declares a float64 array of shape"):
+        renshu.load(saved)
+
+
+def test_replay_with_thousands_of_entries_is_refused_before_reading_them(saved: Path) -> None:
+    np.savez(saved / "replay.npz", **{f"a{i}": np.zeros(1) for i in range(5_000)})
+    reseal(saved)
+    with pytest.raises(CheckpointError, match="holds 5,000 entries; a replay buffer or rollout"):
+        renshu.load(saved)
+
+
+# ---- the PPO/A2C rollout is checked on load as the replay buffer is ----------------------------
+
+
+@pytest.fixture(scope="module")
+def ppo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    agent = renshu.PPO("CartPole-v1", n_steps=16, batch_size=16, num_envs=2, net=(8,), seed=0)
+    agent.fit(40, progress=False)
+    assert agent.rollout.pos > 0
+    return agent.save(tmp_path_factory.mktemp("ppo") / "agent", replay=True)
+
+
+def damaged_rollout(ppo_path: Path, tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
+    import shutil
+
+    copy = tmp_path / "agent"
+    shutil.copytree(ppo_path, copy)
+    with np.load(copy / "replay.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    change(arrays)
+    np.savez(copy / "replay.npz", **arrays)
+    reseal(copy)
+    return copy
+
+
+def _put(name: str, value: float, at: tuple = (0, 0)):  # type: ignore[no-untyped-def,type-arg]
+    def change(arrays: dict) -> None:  # type: ignore[type-arg]
+        arrays[name] = arrays[name].copy()
+        arrays[name][at] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (_put("rewards", np.nan), "rewards must be finite values"),
+        (_put("obs", np.nan, (0, 0, 1)), "obs must be finite values"),
+        (_put("log_probs", np.inf), "log_probs must be finite values"),
+        (_put("values", -np.inf), "values must be finite or NaN"),
+        (_put("actions", 2), "actions must be actions within Discrete(2)"),
+        (_put("actions", -1), "actions must be actions within Discrete(2)"),
+        (lambda a: a.update(pos=np.array(16)), "pos must be in [0, 16)"),
+        (lambda a: a.update(pos=np.array(2.0)), "pos must be one integer"),
+        (lambda a: a.update(rewards=a["rewards"][:1]), "rewards must be float32 of shape"),
+        (lambda a: a.update(actions=a["actions"].astype(np.float32)), "actions must be int64"),
+        (lambda a: a.pop("valid"), "valid is missing"),
+    ],
+    ids=[
+        "nan-reward", "nan-obs", "inf-log-prob", "inf-value", "action-past-n", "negative-action",
+        "pos-past-the-end", "float-pos", "short-rewards", "float-actions", "no-valid",
+    ],
+)  # fmt: skip
+def test_damaged_rollout_is_refused_naming_the_field(
+    ppo_path: Path, tmp_path: Path, change, field: str  # type: ignore[no-untyped-def]
+) -> None:
+    path = damaged_rollout(ppo_path, tmp_path, change)
+    with pytest.raises(CheckpointError) as caught:
+        renshu.load(path)
+    text = " ".join(str(caught.value).split())
+    assert "replay.npz" in text and field in text
+
+
+def test_rollout_position_must_match_state_json(ppo_path: Path, tmp_path: Path) -> None:
+    def shorter(arrays: dict) -> None:  # type: ignore[type-arg]
+        pos = int(arrays["pos"]) - 1
+        for name, array in list(arrays.items()):
+            if array.ndim >= 2:
+                arrays[name] = array[:pos]
+        arrays["pos"] = np.array(pos)
+
+    path = damaged_rollout(ppo_path, tmp_path, shorter)
+    with pytest.raises(CheckpointError, match=r"pos must be \d+ \(rollout_pos in state\.json\)"):
+        renshu.load(path)
+
+
+def test_undamaged_rollout_loads_exactly(ppo_path: Path) -> None:
+    agent = renshu.load(ppo_path)
+    with np.load(ppo_path / "replay.npz") as data:
+        assert agent.rollout.pos == int(data["pos"])
+        np.testing.assert_array_equal(agent.rollout.rewards[: agent.rollout.pos], data["rewards"])

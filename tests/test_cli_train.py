@@ -328,6 +328,40 @@ def test_resume_of_a_finished_run_has_nothing_to_do(trained: Path, capsys) -> No
     assert "already at step 120 of 120; nothing to train" in capsys.readouterr().out
 
 
+def test_damaged_newest_checkpoint_is_skipped_and_checkpoint_step_is_accepted(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    assert train(tiny, tmp_path, "--steps", "60", "--checkpoint-every", "30") == 0
+    run = tmp_path / "shower-dqn-0"
+    newest = run / "checkpoints" / "60"
+    data = bytearray((newest / "weights.safetensors").read_bytes())
+    data[len(data) // 2] ^= 0x10
+    (newest / "weights.safetensors").write_bytes(bytes(data))
+    shutil.rmtree(run / "agent")
+    capsys.readouterr()
+
+    assert main(["test", str(run), "--episodes", "1"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"'{newest}' cannot be used ('{newest}/weights.safetensors' changed since" in err
+    assert f"using '{run / 'checkpoints' / '30'}'" in err
+    assert main(["test", str(run), "--episodes", "1", "--checkpoint", "30"]) == 0
+    assert main(["test", str(run), "--episodes", "1", "--checkpoint", "60"]) == 2
+    assert "changed since it was saved" in capsys.readouterr().err
+    assert main(["test", str(run), "--checkpoint", "45"]) == 2
+    assert "no checkpoint at step 45" in " ".join(capsys.readouterr().err.split())
+
+    assert main(["train", "--resume", str(run), "--checkpoint", "0", "--steps", "90"]) == 2
+    assert "no checkpoint at step 0" in " ".join(capsys.readouterr().err.split())
+    assert main(["train", "--resume", str(run), "--steps", "90", "--no-gif"]) == 0
+    captured = capsys.readouterr()
+    assert "from step 30, up to 90 steps" in captured.out and "cannot be used" in captured.err
+    assert (run / "checkpoints" / "60.unused").is_dir()
+    assert main(["train", "--resume", str(run), "--checkpoint", "60", "--steps", "120"]) == 0
+    assert "from step 60, up to 120 steps" in capsys.readouterr().out
+    assert main(["train", "shower", "--checkpoint", "60"]) == 2
+    assert "use it with --resume RUN" in " ".join(capsys.readouterr().err.split())
+
+
 # ---- exact resume across processes -----------------------------------------------------------
 
 

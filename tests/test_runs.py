@@ -206,3 +206,104 @@ def test_create_builds_the_agent_before_the_folder(tmp_path: Path) -> None:
     run = Run.create("shower", runs_dir=tmp_path, steps=40, options=TINY, test_episodes=1)
     assert run.name == "shower-dqn-0"
     assert [p.name for p in run.path.iterdir()] == ["config.yaml"]
+
+
+# ---- which checkpoint a resume or a test loads ------------------------------------------------
+
+
+def three_checkpoints(tmp_path: Path) -> Run:
+    """A Shower run with checkpoints at steps 20, 40 and 60 and its final agent."""
+    run = Run.create(
+        "shower", steps=60, options=TINY, runs_dir=tmp_path, checkpoint_every=20, check_env=False
+    )
+    run.train(gif=False, test=False, progress=False)
+    assert sorted(int(p.name) for p in run.checkpoint_dir.iterdir()) == [20, 40, 60]
+    return Run.open(run.path)
+
+
+def flip_a_byte(file: Path) -> None:
+    data = bytearray(file.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    file.write_bytes(bytes(data))
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_newest_that_loads(tmp_path: Path) -> None:
+    run = three_checkpoints(tmp_path)
+    flip_a_byte(run.checkpoint_dir / "60" / "weights.safetensors")
+    with pytest.warns(UserWarning) as caught:
+        assert run.resume_point() == run.checkpoint_dir / "40"
+    text = " ".join(str(w.message) for w in caught)
+    assert f"{str(run.checkpoint_dir / '60')!r} cannot be used" in text
+    assert "changed since it was saved" in text
+    assert f"using {str(run.checkpoint_dir / '40')!r}" in text
+
+    opened = Run.open(run.path)
+    with pytest.warns(UserWarning, match="cannot be used"):
+        result = opened.train(steps=80, gif=False, test=False, progress=False)
+    assert (result.start_step, result.steps) == (40, 80)
+    assert any("60.unused" in note for note in result.notes)  # set aside, not deleted
+    assert (run.checkpoint_dir / "60.unused" / "weights.safetensors").is_file()
+    assert checkpoint.read(run.checkpoint_dir / "60").state["num_steps"] == 60  # saved anew
+    assert Run.open(run.path).resume_point() == run.checkpoint_dir / "80"
+    flip_a_byte(run.checkpoint_dir / "80" / "weights.safetensors")
+    with pytest.warns(UserWarning, match="checkpoints/80' cannot be used") as caught:
+        assert opened.resume_point() == run.checkpoint_dir / "60"  # the new 60 is not skipped
+    assert len(caught) == 1
+
+
+def test_checkpoint_step_is_used_as_asked_and_never_replaced(tmp_path: Path) -> None:
+    run = three_checkpoints(tmp_path)
+    assert run.resume_point(20) == run.checkpoint_dir / "20"
+    assert run.load_agent(checkpoint_step=20).num_steps == 20
+    with pytest.raises(CheckpointError, match=r"no checkpoint at step 50 .*steps: 20, 40, 60"):
+        run.resume_point(50)
+    flip_a_byte(run.checkpoint_dir / "40" / "optimizer.safetensors")
+    with pytest.raises(CheckpointError, match="changed since it was saved"):
+        Run.open(run.path).resume_point(40)
+    result = Run.open(run.path).train(
+        steps=40, gif=False, test=False, progress=False, checkpoint_step=20
+    )
+    assert (result.start_step, result.steps) == (20, 40)
+
+
+def test_damaged_final_agent_falls_back_to_a_checkpoint_for_testing(tmp_path: Path) -> None:
+    run = three_checkpoints(tmp_path)
+    flip_a_byte(run.agent_dir / "weights.safetensors")
+    flip_a_byte(run.checkpoint_dir / "60" / "weights.safetensors")
+    with pytest.warns(UserWarning) as caught:
+        agent = run.load_agent()
+    assert agent.num_steps == 40
+    text = " ".join(str(w.message) for w in caught)
+    assert f"{str(run.agent_dir)!r} cannot be used" in text
+    assert f"{str(run.checkpoint_dir / '60')!r} cannot be used" in text
+
+
+def test_no_checkpoint_that_loads_is_one_error_naming_the_newest(tmp_path: Path) -> None:
+    run = three_checkpoints(tmp_path)
+    for step in (20, 40, 60):
+        flip_a_byte(run.checkpoint_dir / str(step) / "weights.safetensors")
+    with pytest.raises(CheckpointError, match=r"No checkpoint of the run .* loads: each of its 3"):
+        run.resume_point()
+
+
+def test_checkpoint_of_another_run_in_the_checkpoints_folder_is_skipped(tmp_path: Path) -> None:
+    import shutil
+
+    run = three_checkpoints(tmp_path)
+    other = renshu.A2C("shower", n_steps=5, net=(8,), seed=0)
+    other.fit(10, progress=False)
+    other.save(run.checkpoint_dir / "99999", replay=True)
+    shutil.copytree(run.checkpoint_dir / "40", run.checkpoint_dir / "99998")
+    with pytest.warns(UserWarning) as caught:
+        assert run.resume_point() == run.checkpoint_dir / "60"
+    text = " ".join(str(w.message) for w in caught)
+    assert "is a a2c agent, but the run trains dqn" in text
+    assert "is at step 40, but its folder is named 99998" in text
+
+
+def test_unknown_algo_in_config_yaml_names_the_known_ones(tmp_path: Path) -> None:
+    run = Run.create("shower", steps=60, options=TINY, runs_dir=tmp_path, check_env=False)
+    text = (run.path / "config.yaml").read_text().replace("algo: dqn", "algo: sac")
+    (run.path / "config.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=r"algo must be \"dqn\", \"ppo\", \"a2c\", got 'sac'"):
+        Run.open(run.path)

@@ -19,10 +19,13 @@ replaced only with ``overwrite=True``. Leftovers of a killed save (``.NAME.tmp-*
 folder once they have been idle for a minute, and are never loaded.
 
 Loading never runs code named in the saved files and never trusts them: every file's SHA-256 is
-checked against ``manifest.json`` ("changed since it was saved"), the JSON is validated against
-one schema before anything is built from it, tensors are checked for dtype, shape and finite
-values, and the replay buffer's fields and counters for their ranges. Any problem raises
-:class:`CheckpointError` naming the file and the field. An environment saved as a Python file or
+checked against ``manifest.json`` ("changed since it was saved"; a file it lists must exist, and
+a manifest present is always checked: only format 1 may come without one), the JSON is validated
+against one schema before anything is built from it, tensors are checked for dtype, shape and
+finite values, ``replay.npz``'s declared sizes (zip directory, .npy headers) against what the
+agent's config can hold before anything is decompressed, and the replay buffer's or rollout's
+fields and counters for their ranges. Any problem raises :class:`CheckpointError` naming the
+file and the field. An environment saved as a Python file or
 module reference (``my_env.py:Env``, ``pkg.mod:Env``, a Gymnasium id with a module prefix) is not
 imported unless the caller passes ``env=`` or ``trust_env=True``; built-in short names and
 registered Gymnasium ids are rebuilt. ``renshu.load`` also accepts a run folder (its ``agent/``,
@@ -72,6 +75,7 @@ _LEFTOVER = re.compile(r"^\..+\.(tmp|old)-[0-9a-f]{8}$")
 _BOX_DTYPES = ("uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
 _MAX_COUNTER = 2**53
 _MAX_OBS_ELEMENTS = 2**26
+_MAX_NPZ_ENTRIES = 64
 
 
 @dataclass
@@ -253,6 +257,33 @@ def save(
     return write_atomic(path, writer, overwrite=overwrite)
 
 
+def drop_replay(path: str | Path) -> None:
+    """Remove ``replay.npz`` from a saved agent and from its manifest, so that the agent stays
+    complete and loadable without it (a run keeps the replay only in its newest checkpoint).
+
+    The manifest is rewritten first (to a temporary file, renamed into place), then the file is
+    deleted: a crash in between leaves a replay the manifest does not record, which loading
+    refuses by name, never a checkpoint that loads with a silently missing replay."""
+    path = Path(path)
+    file, manifest_file = path / "replay.npz", path / MANIFEST
+    if not file.is_file():
+        return
+    if manifest_file.is_file():
+        manifest = _read_json(manifest_file)
+        digests = manifest.get("sha256")
+        if isinstance(digests, dict) and "replay.npz" in digests:
+            manifest["sha256"] = {k: v for k, v in digests.items() if k != "replay.npz"}
+            tmp = path / f".{MANIFEST}.tmp-{uuid.uuid4().hex[:8]}"
+            try:
+                tmp.write_text(json.dumps(manifest, indent=2))
+                with open(tmp, "rb") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(tmp, manifest_file)
+            finally:
+                tmp.unlink(missing_ok=True)
+    file.unlink()
+
+
 def _sha256(file: Path) -> str:
     digest = hashlib.sha256()
     with open(file, "rb") as handle:
@@ -313,7 +344,13 @@ def _read(path: Path, replay: bool) -> Checkpoint:
             f"{str(path)!r} was saved by a newer renshu ({_show(config.get('renshu_version'))}, "
             f"format {version}); this one reads format {FORMAT_VERSION}. Upgrade renshu."
         )
-    if version >= 2:
+    # The SHA-256 check is never switched off by what config.json says: config.json is itself
+    # in the manifest, so a format_version edited down to 1 is refused as a changed file. Only
+    # format 1 (renshu 0.1.0, which wrote no manifest) may come without one; such an agent gets
+    # the schema, range and finite-value checks below. Deleting the manifest *and* editing
+    # config.json is a deliberate edit, which a digest stored beside the files cannot stop
+    # (the editor could as well rewrite the digests).
+    if version >= 2 or (path / MANIFEST).exists():
         _verify_manifest(path)
     _check_config_json(config, path / "config.json")
     state = _read_json(path / "state.json")
@@ -321,7 +358,9 @@ def _read(path: Path, replay: bool) -> Checkpoint:
     tensors = {
         stem: _read_tensors(path / f"{stem}.safetensors") for stem in ("weights", "optimizer")
     }
-    arrays = _read_npz(path / "replay.npz") if replay and (path / "replay.npz").is_file() else None
+    arrays = None
+    if replay and (path / "replay.npz").is_file():
+        arrays = _read_npz(path / "replay.npz", replay_limit(config))
     return Checkpoint(path, config, state, tensors, arrays)
 
 
@@ -362,8 +401,11 @@ def _verify_manifest(path: Path) -> None:
                 "checkpoint."
             )
         target = path / name
-        if name in OPTIONAL_FILES and not target.exists():
-            continue  # e.g. replay.npz dropped from an older checkpoint of a run
+        if not target.exists():
+            raise CheckpointError(
+                f"{str(target)!r} is missing, but {MANIFEST} records it as saved with this "
+                "agent: it was deleted or not copied. Copy it back, or load another checkpoint."
+            )
         if not target.is_file():
             raise CheckpointError(f"{str(target)!r} is not a file. Load another checkpoint.")
         if _sha256(target) != digest:
@@ -403,16 +445,19 @@ def load(path: str | Path, env: Any = None, *, trust_env: bool = False, **overri
         from renshu.runs import check_device
 
         check_device(overrides["device"])
-    path = agent_path(Path(path))
-    ckpt = read(path)
-    algo = ckpt.config["algo"]
-    cls = ALGORITHMS[algo].agent_class()
+    return build(read(agent_path(Path(path))), env, trust_env=trust_env, **overrides)
+
+
+def build(ckpt: Checkpoint, env: Any = None, *, trust_env: bool = False, **overrides: Any) -> Any:
+    """The agent of a checkpoint :func:`read` returned (what :func:`load` does after reading);
+    any failure is a CheckpointError naming the folder."""
+    cls = ALGORITHMS[ckpt.config["algo"]].agent_class()
     try:
         return cls.from_checkpoint(ckpt, env=env, trust_env=trust_env, **overrides)
     except RenshuError:
         raise
     except Exception as error:
-        raise _unreadable(path, error) from None
+        raise _unreadable(ckpt.path, error) from None
 
 
 def agent_path(path: Path) -> Path:
@@ -804,6 +849,101 @@ def load_replay(buffer: Any, arrays: Mapping[str, np.ndarray], n_actions: int, f
         ) from None
 
 
+def check_rollout(
+    arrays: Mapping[str, np.ndarray], rollout: Any, action_space: gymnasium.Space[Any], file: Path
+) -> None:
+    """Every field of a saved rollout (:meth:`renshu.rollout.Rollout.state_dict`) against
+    ``rollout``: sizes and the write position, shapes and dtypes, observations and rewards
+    finite, log-probabilities finite, values, final values, advantages and returns finite or
+    NaN (NaN: not computed yet), actions within ``action_space``."""
+
+    def need(ok: Any, field: str, expected: str, value: Any) -> None:
+        _need(ok, file, field, expected, value)
+
+    fields = ("obs", "actions", *rollout.FLOAT_FIELDS, *rollout.BOOL_FIELDS)
+    for name in (*fields, "pos", "n_steps", "num_envs"):
+        need(name in arrays, name, "present", None)
+    for name in ("pos", "n_steps", "num_envs"):
+        value = np.asarray(arrays[name])
+        need(value.shape == () and value.dtype.kind in "iu", name, "one integer", value)
+    sizes = (int(arrays["n_steps"]), int(arrays["num_envs"]))
+    if sizes != (rollout.n_steps, rollout.num_envs):
+        raise CheckpointError(
+            f"{str(file)!r} holds a rollout of n_steps x num_envs = {sizes[0]} x {sizes[1]}, but "
+            f"this agent's is {rollout.n_steps} x {rollout.num_envs}. Load without overriding "
+            "n_steps or num_envs, or load another checkpoint."
+        )
+    pos = int(arrays["pos"])
+    need(0 <= pos < rollout.n_steps, "pos", f"in [0, {rollout.n_steps}) (n_steps)", pos)
+    for name in fields:
+        own, saved = getattr(rollout, name), arrays[name]
+        expected = (pos, *own.shape[1:])
+        need(
+            saved.shape == expected and saved.dtype == own.dtype,
+            name,
+            f"{own.dtype} of shape {expected}",
+            f"{saved.dtype} of shape {saved.shape}",
+        )
+    for name in ("obs", "rewards", "log_probs"):
+        if arrays[name].dtype.kind == "f":
+            need(bool(np.isfinite(arrays[name]).all()), name, "finite values", "NaN or inf")
+    for name in ("values", "final_values", "advantages", "returns"):
+        need(not np.isinf(arrays[name]).any(), name, "finite or NaN (not computed)", "inf")
+    actions = arrays["actions"]
+    if isinstance(action_space, spaces.Box):
+        need(bool(np.isfinite(actions).all()), "actions", "finite values", "NaN or inf")
+        return
+    if isinstance(action_space, spaces.Discrete):
+        low, high = np.int64(action_space.start), np.int64(action_space.start + action_space.n)
+    elif isinstance(action_space, spaces.MultiDiscrete):
+        low, high = action_space.start, action_space.start + action_space.nvec
+    else:  # MultiBinary
+        low, high = np.int64(0), np.int64(2)
+    inside = (actions >= low) & (actions < high)
+    need(
+        bool(inside.all()),
+        "actions",
+        f"actions within {action_space}",
+        _extremes(actions),
+    )
+
+
+def load_rollout(
+    rollout: Any,
+    arrays: Mapping[str, np.ndarray],
+    action_space: gymnasium.Space[Any],
+    file: Path,
+    *,
+    pos: int,
+) -> None:
+    """Check a saved rollout (:func:`check_rollout`; its write position must be ``pos``, the
+    one ``state.json`` records) and load it into ``rollout`` (a
+    :class:`renshu.rollout.Rollout`), or raise CheckpointError naming the file and field."""
+    check_rollout(arrays, rollout, action_space, file)
+    saved = int(arrays["pos"])
+    _need(saved == pos, file, "pos", f"{pos} (rollout_pos in state.json)", saved)
+    rollout.load_state_dict(dict(arrays))
+
+
+def check_in_run(ckpt: Checkpoint, algo: str) -> None:
+    """A checkpoint of a run folder (``RUN/checkpoints/<step>/``) belongs to it: its own
+    algorithm (config.json) is the run's, and its step (state.json ``num_steps``) is the
+    folder's name. A checkpoint copied in from another run is refused naming both."""
+    saved_algo, steps = ckpt.config["algo"], ckpt.state["num_steps"]
+    if saved_algo != algo:
+        raise CheckpointError(
+            f"{str(ckpt.path / 'config.json')!r} is a {saved_algo} agent, but the run trains "
+            f"{algo} (its config.yaml): the checkpoint was copied in from another run. Move it "
+            "out of the run folder."
+        )
+    if ckpt.path.name.isdigit() and steps != int(ckpt.path.name):
+        raise CheckpointError(
+            f"{str(ckpt.path / 'state.json')!r} is at step {steps:,}, but its folder is named "
+            f"{ckpt.path.name} (the step it was saved at): it was renamed or copied in from "
+            "another run. Move it out of the run folder."
+        )
+
+
 def _extremes(array: np.ndarray) -> str:
     if array.size == 0:
         return "empty"
@@ -878,12 +1018,79 @@ def _read_tensors(file: Path) -> dict[str, torch.Tensor]:
         ) from None
 
 
-def _read_npz(file: Path) -> dict[str, np.ndarray]:
+def replay_limit(config: Mapping[str, Any]) -> int:
+    """The most bytes the replay buffer or rollout of the agent ``config.json`` describes can
+    hold once decompressed: its rows (``buffer_size`` slots, or ``n_steps * num_envs``) times a
+    generous row (the observation's flat size at 8 bytes an element, plus 256 bytes of actions,
+    rewards, flags and priorities), plus 1 MiB for counters and JSON."""
+    options = config.get("config") or {}
+
+    def option(name: str, default: int) -> int:
+        value = options.get(name, default)
+        return value if _is_int(value) and 1 <= value <= _MAX_COUNTER else default
+
+    envs = option("num_envs", 1)
+    rows = max(
+        -(-option("buffer_size", 1) // envs) * envs + 2 * envs,
+        (option("n_steps", 1) + 1) * envs,
+    )
     try:
+        row = gymnasium.spaces.flatdim(space_from_json(config["observation_space"])) * 8 + 256
+    except Exception:  # a space the schema check refused already; no replay can match it
+        row = 256
+    return rows * row + (1 << 20)
+
+
+def _read_npz(file: Path, limit: int) -> dict[str, np.ndarray]:
+    """The arrays of ``replay.npz``, read only once the archive's declared sizes (the zip
+    entries' uncompressed sizes, the .npy headers' shapes and dtypes) fit in ``limit`` bytes:
+    a small archive that inflates to gigabytes is refused before anything is decompressed."""
+    try:
+        _check_npz_sizes(file, limit)
         with np.load(file, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
         raise CheckpointError(
             f"{str(file)!r} is corrupt or truncated and cannot be read ({_show(str(exc), 160)}). "
             "Load an earlier checkpoint, or load without the replay buffer."
         ) from None
+
+
+def _check_npz_sizes(file: Path, limit: int) -> None:
+    """Refuse ``file`` unless its entries are .npy arrays whose declared sizes add up to at most
+    ``limit`` bytes; reads only the zip directory and each entry's .npy header."""
+    fmt = np.lib.format
+    with zipfile.ZipFile(file) as archive:
+        infos = archive.infolist()
+        if len(infos) > _MAX_NPZ_ENTRIES:
+            raise CheckpointError(
+                f"{str(file)!r} holds {len(infos):,} entries; a replay buffer or rollout saves "
+                f"at most {_MAX_NPZ_ENTRIES}. It was edited or is not this agent's replay; load "
+                "another checkpoint, or load without the replay."
+            )
+        declared = sum(info.file_size for info in infos)
+        if declared > limit:
+            raise CheckpointError(
+                f"{str(file)!r} declares {declared:,} bytes of arrays once decompressed, but "
+                f"the replay of the agent config.json describes holds at most {limit:,}. It "
+                "was edited or is not this agent's replay; load another checkpoint, or load "
+                "without the replay."
+            )
+        for info in infos:
+            with archive.open(info) as member:
+                version = fmt.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = fmt.read_array_header_1_0(member)
+                elif version == (2, 0):
+                    shape, _, dtype = fmt.read_array_header_2_0(member)
+                else:
+                    raise ValueError(f"entry {info.filename!r} has .npy version {version}")
+            size = math.prod(shape) * dtype.itemsize
+            if dtype.hasobject or size > info.file_size:
+                raise CheckpointError(
+                    f"{str(file)!r}: entry {info.filename!r} declares a {dtype} array of shape "
+                    f"{shape} ({size:,} bytes) in {info.file_size:,} bytes. The file was "
+                    "edited or damaged; load another checkpoint, or load without the replay."
+                )

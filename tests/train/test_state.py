@@ -273,3 +273,105 @@ def test_from_bounds_scaling_turns_bounds_into_running_statistics() -> None:
     # bounds of another shape: left as they are, for the weights check to name
     odd = {"q.preprocess.centre": torch.zeros(3), "q.preprocess.inv_half": torch.ones(3)}
     assert from_bounds_scaling(odd, expected).keys() == odd.keys()
+
+
+# ---- optimizer and normalizer state out of range; options missing from config.json -----------
+
+
+@pytest.fixture(scope="module")
+def ppo_saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A PPO agent with observation normalization and reward scaling, after some updates."""
+    from renshu.agents.ppo import PPO
+
+    agent = PPO(
+        "CartPole-v1", n_steps=16, batch_size=16, num_envs=2, net=(8,), seed=0,
+        normalize_reward=True,
+    )  # fmt: skip
+    agent.fit(40, progress=False)
+    assert agent.num_updates > 0
+    return agent.save(tmp_path_factory.mktemp("ppo") / "agent", replay=True)
+
+
+def _set(tensors: dict[str, torch.Tensor], key: str, value: float) -> None:
+    tensors[key] = torch.full_like(tensors[key], value)
+
+
+@pytest.mark.parametrize(
+    ("damage", "file", "field"),
+    [
+        (lambda c: _set(c.tensors["weights"], "policy.preprocess.norm.var", -1.0),
+         "weights.safetensors", "policy.preprocess.norm.var"),
+        (lambda c: _set(c.tensors["weights"], "reward_scale.norm.count", -5.0),
+         "weights.safetensors", "reward_scale.norm.count"),
+        (lambda c: _set(c.tensors["weights"], "policy.preprocess.norm.pending_count", 99),
+         "weights.safetensors", "policy.preprocess.norm.pending_count"),
+        (lambda c: _set(c.tensors["optimizer"], "0.exp_avg_sq", -1e-3),
+         "optimizer.safetensors", "0.exp_avg_sq"),
+        (lambda c: _set(c.tensors["optimizer"], "0.step", -1.0),
+         "optimizer.safetensors", "0.step"),
+        (lambda c: _set(c.tensors["optimizer"], "0.step", 1e30),
+         "optimizer.safetensors", "0.step"),
+        (lambda c: c.state["optimizer"]["param_groups"][0].update(lr=-3e-4),
+         "state.json", "param_groups[0].lr"),
+        (lambda c: c.state["optimizer"]["param_groups"][0].update(betas=[0.9, 1.5]),
+         "state.json", "param_groups[0].betas"),
+        (lambda c: c.state["optimizer"]["param_groups"][0].update(eps=-1e-8),
+         "state.json", "param_groups[0].eps"),
+        (lambda c: c.tensors["optimizer"].clear(), "optimizer.safetensors", "0 of 1 parameter"),
+    ],
+    ids=[
+        "negative-variance", "negative-count", "pending-past-the-buffer", "negative-second-moment",
+        "step-minus-one", "step-overflow", "negative-lr", "beta-above-1", "negative-eps",
+        "empty-optimizer-file",
+    ],
+)  # fmt: skip
+def test_optimizer_and_normalizer_state_out_of_range_is_refused_naming_file_and_field(
+    ppo_saved: Path, damage: Any, file: str, field: str
+) -> None:
+    from renshu.agents.ppo import PPO
+
+    ckpt = checkpoint.read(ppo_saved)
+    damage(ckpt)
+    with pytest.raises(CheckpointError) as caught:
+        load_agent(PPO, ckpt)
+    text = str(caught.value)
+    assert file in text and field in text and "Load another checkpoint" in text
+
+
+def test_undamaged_optimizer_and_normalizer_state_loads(ppo_saved: Path) -> None:
+    from renshu.agents.ppo import PPO
+
+    agent = load_agent(PPO, checkpoint.read(ppo_saved))
+    assert agent.num_updates > 0 and agent.optimizer.state_dict()["state"]
+
+
+def test_saved_config_missing_an_option_is_refused_naming_it(tmp_path: Path) -> None:
+    ckpt = saved(trained(steps=10), tmp_path / "agent")
+    del ckpt.config["config"]["seed"]
+    with pytest.raises(CheckpointError, match=r"config\.seed is missing"):
+        load_agent(LinearAgent, ckpt)
+    agent = load_agent(LinearAgent, ckpt, seed=5)  # given to load: nothing is missing
+    assert agent.config.seed == 5
+
+
+def test_options_format_1_did_not_save_take_their_defaults_only_in_format_1(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    from renshu.agents.dqn import DQN
+
+    fixture = Path(__file__).parents[1] / "fixtures" / "agent_v010_shower"
+    ckpt = checkpoint.read(fixture)
+    assert "normalize_obs" not in ckpt.config["config"]
+    agent = load_agent(DQN, ckpt)
+    assert agent.config.normalize_obs is True and agent.config.per_beta_steps is None
+    del ckpt.config["config"]["seed"]  # format 1 saved the seed: it may not be missing
+    with pytest.raises(CheckpointError, match=r"config\.seed is missing"):
+        load_agent(DQN, ckpt)
+    copy = tmp_path / "v2"
+    shutil.copytree(fixture, copy)
+    ckpt = checkpoint.read(copy)
+    ckpt.config["format_version"] = 2  # format 2 saves every option
+    with pytest.raises(CheckpointError, match=r"config\.(per_beta_steps|normalize_obs) is miss"):
+        load_agent(DQN, ckpt)

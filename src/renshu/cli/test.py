@@ -11,6 +11,7 @@ from rich.console import Console
 from renshu.cli._text import (
     _add_env_kwargs,
     _env_kwargs,
+    _natural_int,
     _num,
     _paragraph,
     _positive_int,
@@ -36,6 +37,7 @@ def add_test_command(subparsers: Subparsers) -> None:
             "  renshu test runs/catch-dqn-0 --episodes 10\n"
             "  renshu test runs/catch-dqn-0 --gif       writes runs/catch-dqn-0/videos/test-1.gif\n"
             "  renshu test runs/catch-dqn-0 --gif catch.gif --seed 3\n"
+            "  renshu test runs/catch-dqn-0 --checkpoint 20000   the agent of checkpoints/20000\n"
             "  renshu test runs/shower-dqn-0 --episodes 1 --render ansi"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -66,6 +68,14 @@ def add_test_command(subparsers: Subparsers) -> None:
         metavar="N",
         help="end an episode after N steps, as truncated (default: the env's own time limit, "
         "else 10000 with a warning when an episode reaches it)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=_natural_int,
+        default=None,
+        metavar="STEP",
+        help="test RUN/checkpoints/STEP instead of RUN/agent (by default a damaged agent/ or "
+        "newest checkpoint is skipped for the newest one that loads, with a warning)",
     )
     parser.add_argument("--device", default=None, help='"cpu", "cuda", ... (default: as saved)')
     parser.add_argument(
@@ -116,6 +126,12 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
         overrides["threads"] = args.threads
     kwargs = _env_kwargs(args)
     if (path / "config.json").is_file():  # a saved agent folder
+        if args.checkpoint is not None:
+            raise ConfigError(
+                f"{str(path)!r} is a saved agent folder; --checkpoint STEP chooses among a run "
+                "folder's checkpoints. Pass the run folder (renshu test RUN --checkpoint STEP), "
+                "or the checkpoint folder itself (RUN/checkpoints/STEP)."
+            )
         agent = checkpoint.load(path, env=args.env, trust_env=args.trust_env, **overrides)
         run = _enclosing_run(path, env=args.env, trust_env=args.trust_env)
         env_spec = args.env or agent.env_spec
@@ -131,7 +147,9 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
     else:
         run = Run.open(path, env=args.env, trust_env=args.trust_env)
         kwargs = run.settings["env_kwargs"] = {**run.env_kwargs, **kwargs}
-        agent = run.load_agent(device=args.device, threads=args.threads)
+        agent = run.load_agent(
+            device=args.device, threads=args.threads, checkpoint_step=args.checkpoint
+        )
         env_spec = run.env
     if env_spec is None:
         raise ConfigError(

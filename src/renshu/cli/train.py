@@ -37,6 +37,7 @@ examples:
   renshu train my_env.py:GridEnv --env-kwargs size=12 walls=true
   renshu train --resume runs/catch-dqn-0         after Ctrl+C: continue from the last checkpoint
   renshu train --resume runs/catch-dqn-0 --steps 60000    train a finished run further
+  renshu train --resume runs/catch-dqn-0 --checkpoint 20000   resume from another checkpoint
 
 The run folder (runs/<env>-<algo>-<seed>, or -1, -2, ... if taken; nothing is overwritten):
   config.yaml  metrics.csv  tb/  checkpoints/<step>/  agent/  plots/learning_curve.png
@@ -179,7 +180,16 @@ def add_train_command(subparsers: Subparsers) -> None:
         "--resume",
         metavar="RUN",
         default=None,
-        help="continue the run in folder RUN from its last complete checkpoint",
+        help="continue the run in folder RUN from its newest checkpoint that loads (a damaged "
+        "newer one is skipped, with a warning)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=_natural_int,
+        default=None,
+        metavar="STEP",
+        help="with --resume: resume from RUN/checkpoints/STEP instead (newer checkpoints are "
+        "moved aside to checkpoints/<step>.unused once training starts)",
     )
     parser.add_argument(
         "--trust-env",
@@ -201,6 +211,11 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
     if args.resume is not None:
         run = _reopen(args)
         return _train(run, args, console, steps=args.steps, resumed=True)
+    if args.checkpoint is not None:
+        raise ConfigError(
+            "--checkpoint STEP chooses the checkpoint a resume starts from; use it with "
+            "--resume RUN (a new run has no checkpoints)."
+        )
     if not args.env:
         raise ConfigError(
             "renshu train needs an environment (e.g. renshu train catch), or --resume RUN to "
@@ -273,7 +288,8 @@ def _reopen(args: argparse.Namespace) -> Any:
         raise ConfigError(
             f"--resume continues a run with the settings in its config.yaml, so "
             f"{', '.join(given)} cannot be changed. Leave {'it' if len(given) == 1 else 'them'} "
-            "out (--steps, --device, --threads and --no-gif are allowed), or start a new run."
+            "out (--steps, --checkpoint, --device, --threads and --no-gif are allowed), or "
+            "start a new run."
         )
     run = Run.open(args.resume, env=args.env, trust_env=args.trust_env)
     if args.env is not None and args.env != run.settings["env"]:
@@ -287,13 +303,12 @@ def _reopen(args: argparse.Namespace) -> Any:
 def _train(
     run: Any, args: argparse.Namespace, console: Console, *, steps: int | None, resumed: bool
 ) -> int:
-    from renshu import checkpoint
     from renshu.errors import EnvError
     from renshu.runs import LineProgress
 
     total = steps if steps is not None else run.steps
     if resumed:
-        found = checkpoint.latest(run.checkpoint_dir)
+        found = run.resume_point(args.checkpoint)
         where = f"step {int(found.name):,}" if found else "step 0 (no checkpoint yet)"
         _say(console, f"Resuming {run.path} from {where}, up to {total:,} steps.")
         if found is not None and int(found.name) < total:
@@ -315,6 +330,7 @@ def _train(
             threads=args.threads if resumed else None,  # a new run has it in its config
             gif=not args.no_gif,
             callbacks=callbacks,
+            checkpoint_step=args.checkpoint if resumed else None,
         )
     except EnvError as error:
         _env_failed(error)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from renshu.config import Range, dump_yaml, field_names, load_yaml, validate
+from renshu.agents import ALGORITHMS
+from renshu.config import OneOf, Range, dump_yaml, field_names, load_yaml, validate
 from renshu.config import check_device as _check_device
 from renshu.errors import ConfigError, RunFileError, os_error_message
 
@@ -31,8 +32,8 @@ class RunSettings:
 
     env: str | None
     """The environment as given on the command line; None for an environment object."""
-    algo: str
-    """The algorithm (``dqn``)."""
+    algo: Annotated[str, OneOf(*ALGORITHMS)]
+    """The algorithm (``dqn``): one of :data:`renshu.agents.ALGORITHMS`."""
     seed: Annotated[int, Range(ge=0)]
     """Seeds the networks, replay, exploration and envs, >= 0."""
     steps: Annotated[int, Range(ge=1)]

@@ -101,13 +101,14 @@ class CheckpointKeeper(CheckpointEvery):
 
 
 def prune_replays(directory: Path) -> None:
-    """Delete ``replay.npz`` from every complete checkpoint under ``directory`` but the newest."""
+    """Delete ``replay.npz`` (and its manifest entry) from every complete checkpoint under
+    ``directory`` but the newest."""
     newest = checkpoint.latest(directory)
     if newest is None:
         return
     for child in directory.iterdir():
         if child.name.isdigit() and child != newest and (child / "replay.npz").is_file():
-            (child / "replay.npz").unlink()
+            checkpoint.drop_replay(child)
 
 
 class LineProgress(Callback):

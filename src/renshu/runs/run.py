@@ -118,6 +118,12 @@ class Run:
         """Warnings :func:`renshu.check_env` returned when the run was created."""
         self._new_agent: Agent | None = None  # built by create(), trained by the first train()
         self._made_here = False  # create() made the folder and nothing has trained in it yet
+        # The checkpoint resume_point() chose and read, kept for the train() or load that
+        # follows, by the step asked for; and the saved agents found unusable in this choice,
+        # with why (warned once one is chosen).
+        self._chosen: tuple[int | None, Path, checkpoint.Checkpoint] | None = None
+        self._unusable: dict[Path, str] = {}
+        self._warned: set[Path] = set()
 
     # ---------------------------------------------------------------- properties
     @property
@@ -305,16 +311,45 @@ class Run:
         return cls(path, settings, env, trust_env=trust_env)
 
     # ---------------------------------------------------------------- agents
-    def resume_point(self) -> Path | None:
-        """The newest complete checkpoint, or None if there is none yet.
+    def resume_point(self, step: int | None = None) -> Path | None:
+        """The checkpoint a resume starts from: the one at ``step`` (``--checkpoint STEP``), or
+        else the newest complete checkpoint that loads; None if there is none yet.
 
-        Raises CheckpointError when checkpoint folders exist but none is complete; warns about
-        incomplete ones newer than the newest complete one (they are ignored).
+        Every candidate is read and checked whole (:func:`renshu.checkpoint.read`) and must
+        belong to this run: its algorithm is the run's, its step its folder's name. A newer one
+        that fails is skipped with a warning saying why and which one is used instead; one
+        asked for by ``step`` is never replaced by another.
+
+        Raises CheckpointError when ``step`` names no checkpoint or one that does not load, when
+        checkpoint folders exist but none is complete, or when none loads; warns about
+        incomplete ones newer than the one chosen (they are ignored).
         """
+        self._chosen, self._unusable, self._warned = None, {}, set()  # look afresh
+        found = self._checked(step)
+        return found[0] if found is not None else None
+
+    def _checked(self, step: int | None) -> tuple[Path, checkpoint.Checkpoint] | None:
+        """The chosen checkpoint and what reading it gave (see :meth:`resume_point`)."""
+        if self._chosen is not None and self._chosen[0] == step:
+            return self._chosen[1], self._chosen[2]
         checkpoint.remove_leftovers(self.checkpoint_dir)
-        found = checkpoint.latest(self.checkpoint_dir)
+        if step is not None:
+            path = self.checkpoint_dir / str(step)
+            if not path.is_dir():
+                steps = sorted(int(p.name) for p in self._complete_checkpoints())
+                have = ", ".join(f"{s}" for s in steps) if steps else "none"
+                raise CheckpointError(
+                    f"The run {str(self.path)!r} has no checkpoint at step {step:,} "
+                    f"({str(path)!r} does not exist); its complete checkpoints are at steps: "
+                    f"{have}. Pass one of those to --checkpoint, or leave --checkpoint out to "
+                    "use the newest one that loads."
+                )
+            ckpt = self._read_checkpoint(path)
+            self._chosen = (step, path, ckpt)
+            return path, ckpt
+        complete = sorted(self._complete_checkpoints(), key=lambda p: -int(p.name))
         partial = self._incomplete_checkpoints()
-        if found is None and partial:
+        if not complete and partial:
             first = partial[-1]
             absent = [n for n in checkpoint.REQUIRED_FILES if not (first / n).is_file()]
             raise CheckpointError(
@@ -323,15 +358,81 @@ class Run:
                 "cut off while being written. Delete the incomplete folder to train this run "
                 "again from step 0, or start a new run."
             )
-        if found is not None:
-            newer = [p for p in partial if int(p.name) > int(found.name)]
-            for p in newer:
+        for path in complete:
+            if path in self._unusable:
+                continue
+            try:
+                ckpt = self._read_checkpoint(path)
+            except CheckpointError as error:
+                self._unusable[path] = str(error)
+                continue
+            self._warn_unusable(path)
+            for p in partial:
+                if int(p.name) > int(path.name):
+                    warnings.warn(
+                        f"{str(p)!r} is an incomplete checkpoint and is ignored; resuming from "
+                        f"{str(path)!r}.",
+                        stacklevel=3,
+                    )
+            self._chosen = (None, path, ckpt)
+            return path, ckpt
+        if complete:
+            newest = complete[0]
+            raise CheckpointError(
+                f"No checkpoint of the run {str(self.path)!r} loads: "
+                f"each of its {len(complete)} complete checkpoint(s) was tried, newest first. "
+                f"{str(newest)!r}: {self._unusable[newest]}"
+            )
+        return None
+
+    def _read_checkpoint(self, path: Path) -> checkpoint.Checkpoint:
+        """Read and check the saved agent at ``path`` and that it belongs to this run."""
+        ckpt = checkpoint.read(path)
+        checkpoint.check_in_run(ckpt, self.settings["algo"])
+        return ckpt
+
+    def _warn_unusable(self, used: Path) -> None:
+        """Say which saved agents were skipped, and why, now that ``used`` was chosen."""
+        for path, reason in self._unusable.items():
+            if path not in self._warned:
+                self._warned.add(path)
                 warnings.warn(
-                    f"{str(p)!r} is an incomplete checkpoint and is ignored; resuming from "
-                    f"{str(found)!r}.",
-                    stacklevel=2,
+                    f"{str(path)!r} cannot be used ({reason.rstrip('.')}); using {str(used)!r}.",
+                    stacklevel=4,
                 )
-        return found
+
+    def _load_chosen(
+        self, step: int | None, env: Any, overrides: Mapping[str, Any]
+    ) -> tuple[Path, Agent]:
+        """Build the agent of the checkpoint :meth:`resume_point` chooses; one that is read but
+        does not build (its tensors or state do not fit the agent) is skipped like a damaged
+        one, unless ``step`` asked for it."""
+        while True:
+            found = self._checked(step)
+            if found is None:
+                raise CheckpointError(
+                    f"The run {str(self.path)!r} has no checkpoint to load. Train it first "
+                    f"({self.resume_command})."
+                )
+            path, ckpt = found
+            self._chosen = None  # read once, loaded once
+            try:
+                return path, _build(ckpt, env, overrides)
+            except CheckpointError as error:
+                if step is not None:
+                    raise
+                self._unusable[path] = str(error)
+
+    def _complete_checkpoints(self) -> list[Path]:
+        if not self.checkpoint_dir.is_dir():
+            return []
+        return [
+            child
+            for child in self.checkpoint_dir.iterdir()
+            if child.is_dir()
+            and child.name.isdigit()
+            and all((child / n).is_file() for n in checkpoint.REQUIRED_FILES)
+        ]
 
     def _incomplete_checkpoints(self) -> list[Path]:
         if not self.checkpoint_dir.is_dir():
@@ -348,27 +449,42 @@ class Run:
         )
 
     def load_agent(
-        self, *, device: str | None = None, env: Any = None, threads: int | None = None
+        self,
+        *,
+        device: str | None = None,
+        env: Any = None,
+        threads: int | None = None,
+        checkpoint_step: int | None = None,
     ) -> Agent:
-        """The final agent (``agent/``), or else the newest complete checkpoint.
+        """The final agent (``agent/``), or else the newest complete checkpoint that loads (see
+        :meth:`resume_point`); with ``checkpoint_step``, the checkpoint of that step.
 
-        ``threads`` replaces the agent's ``threads`` option (CPU threads while it tests)."""
+        A final agent that does not load is skipped for the newest checkpoint that does, with
+        a warning. ``threads`` replaces the agent's ``threads`` option (CPU threads while it
+        tests)."""
         if device is not None:
             check_device(device)
         overrides: dict[str, Any] = {"device": device} if device else {}
         if threads is not None:
             overrides["threads"] = threads
         env = env if env is not None else self._agent_env_for_load()
-        if all((self.agent_dir / n).is_file() for n in checkpoint.REQUIRED_FILES):
-            return _load(checkpoint.agent_path(self.path), env, overrides)
-        found = self.resume_point()
-        if found is None:
+        self._unusable, self._warned = {}, set()  # the folder may have changed since
+        final = all((self.agent_dir / n).is_file() for n in checkpoint.REQUIRED_FILES)
+        if checkpoint_step is None and final:
+            try:
+                ckpt = self._read_checkpoint(checkpoint.agent_path(self.path))
+                return _build(ckpt, env, overrides)
+            except CheckpointError as error:
+                if not self._complete_checkpoints():
+                    raise
+                self._unusable[self.agent_dir] = str(error)
+        if checkpoint_step is None and self._checked(None) is None:
             raise CheckpointError(
                 f"The run {str(self.path)!r} has no agent yet: no agent/ folder and no "
                 "checkpoint. Train it first (renshu train --resume "
                 f"{self.path}), or pass another run."
             )
-        return _load(found, env, overrides)
+        return self._load_chosen(checkpoint_step, env, overrides)[1]
 
     def metrics(self) -> dict[str, np.ndarray]:
         """The columns of ``metrics.csv``."""
@@ -403,8 +519,10 @@ class Run:
         progress: bool | None = None,
         callbacks: Sequence[Callback] = (),
         log_every: int | None = None,
+        checkpoint_step: int | None = None,
     ) -> RunResult:
-        """Train up to ``steps`` total (default: the run's), resuming from the last checkpoint.
+        """Train up to ``steps`` total (default: the run's), resuming from the newest
+        checkpoint that loads (see :meth:`resume_point`), or from ``checkpoint_step``'s.
 
         Writes metrics, TensorBoard events and checkpoints while training; then a checkpoint
         at the last step, (unless a signal stopped training) the final agent, a greedy test of
@@ -413,7 +531,8 @@ class Run:
 
         A checkpoint ends the episodes under way (see the module doc); resuming restores the
         weights, target network, optimizer, replay buffer, counters and random states, and
-        starts new episodes.
+        starts new episodes. Resuming from a checkpoint older than others of the run moves the
+        newer ones aside (``checkpoints/<step>.unused``): they are no longer its history.
 
         Raises:
             RunFileError: a file of the run cannot be written (read-only folder, full disk);
@@ -426,7 +545,9 @@ class Run:
             from renshu.agents import get
 
             threads = check_field(get(self.settings["algo"]).config_class(), "threads", threads)
-        start_from = self.resume_point()
+        self._unusable, self._warned = {}, set()  # the folder may have changed since
+        found = self._checked(checkpoint_step)  # as resume_point() chose, if it just did
+        start_from = found[0] if found is not None else None
         if start_from is not None and int(start_from.name) >= total:
             start = int(start_from.name)
             files = {"config": self.path / CONFIG_FILE, "metrics": self.path / METRICS_FILE}
@@ -439,7 +560,7 @@ class Run:
         fresh, self._made_here = self._made_here and start_from is None, False
         agent: Agent | None = None
         try:
-            agent = self._agent(start_from, device, threads)
+            start_from, agent = self._agent(start_from, device, threads, checkpoint_step)
             return self._train(agent, start_from, total, gif, test, progress, callbacks, log_every)
         except BaseException as error:
             if fresh and (agent is None or agent.num_steps == 0) and not self._has_checkpoints():
@@ -490,6 +611,8 @@ class Run:
                 f"Dropped {dropped} metrics rows logged after step {start:,} (the checkpoint "
                 "training resumes from)."
             )
+        if start_from is not None:
+            notes.extend(self._set_aside_after(start))
         if start_from is not None and (start_from / "replay.npz").is_file() is False:
             notes.append(
                 f"{start_from} has no replay buffer: training resumes with an empty one, so it "
@@ -562,6 +685,28 @@ class Run:
             csv_log.close()
             tb.close()
 
+    def _set_aside_after(self, step: int) -> list[str]:
+        """Move checkpoints newer than ``step`` (the one training resumes from: an older one
+        was chosen, or the newer ones do not load) to ``checkpoints/<step>.unused``, so that
+        training saves its own there and a later resume does not take them for its history.
+        Nothing is deleted; returns what to tell the user."""
+        notes = []
+        for path in sorted(self.checkpoint_dir.iterdir(), key=lambda p: p.name):
+            if not (path.is_dir() and path.name.isdigit() and int(path.name) > step):
+                continue
+            target = path.with_name(f"{path.name}.unused")
+            number = 1
+            while target.exists():
+                number += 1
+                target = path.with_name(f"{path.name}.unused-{number}")
+            path.rename(target)
+            notes.append(
+                f"Moved {path} to {target.name}: it is newer than step {step:,}, where training "
+                "resumed, so it is not this run's history any more. Delete it when you no "
+                "longer need it."
+            )
+        return notes
+
     def _save_before_failure(self, agent: Agent) -> Path | None:
         """A checkpoint of the state before the step the env failed on (nothing of that step
         was stored); None if it cannot be written."""
@@ -575,17 +720,24 @@ class Run:
         prune_replays(self.checkpoint_dir)
         return saved
 
-    def _agent(self, start_from: Path | None, device: str | None, threads: int | None) -> Agent:
+    def _agent(
+        self,
+        start_from: Path | None,
+        device: str | None,
+        threads: int | None,
+        checkpoint_step: int | None = None,
+    ) -> tuple[Path | None, Agent]:
+        """The agent to train and the checkpoint it was loaded from (None: a new one)."""
         overrides: dict[str, Any] = {"device": device} if device else {}
         if threads is not None:
             overrides["threads"] = threads
         if start_from is not None:
-            return _load(start_from, self._agent_env_for_load(), overrides)
+            return self._load_chosen(checkpoint_step, self._agent_env_for_load(), overrides)
         built, self._new_agent = self._new_agent, None
         if built is not None and (device is None or device == built.config.device):
             if threads is not None:
                 built.config.threads = threads
-            return built
+            return None, built
         algorithm = algorithms.get(self.settings["algo"])
         options = {**self.settings["config"], **overrides}
         custom = [k for k, v in options.items() if isinstance(v, str) and v.startswith("<custom")]
@@ -604,7 +756,7 @@ class Run:
                 "options) and run again."
             ) from None
         agent: Agent = algorithm.agent_class()(self._agent_env_for_load(), config=config)
-        return agent
+        return None, agent
 
     def plot_learning_curve(self, out: str | Path | None = None) -> Path:
         """Draw episode reward against step from ``metrics.csv`` (``plots/learning_curve.png``),
@@ -684,19 +836,20 @@ def _build_agent(algo: str, env: Any, config: Any) -> Agent:
     return agent
 
 
-def _load(path: Path, env: Any, overrides: Mapping[str, Any]) -> Agent:
-    """``renshu.load`` for ``renshu test`` and ``--resume``: every failure is renshu's error.
+def _build(ckpt: checkpoint.Checkpoint, env: Any, overrides: Mapping[str, Any]) -> Agent:
+    """The agent of a checkpoint read for ``renshu test`` and ``--resume``: every failure is
+    renshu's error.
 
     The env is the run's (already trusted or given by the user), so it is built as is.
     """
     try:
-        agent: Agent = checkpoint.load(path, env=env, **overrides)
+        agent: Agent = checkpoint.build(ckpt, env=env, **overrides)
     except RenshuError:
         raise
-    except Exception as error:  # checkpoint.load wraps its own; this is the last guard
+    except Exception as error:  # checkpoint.build wraps its own; this is the last guard
         raise CheckpointError(
-            f"{str(path)!r} cannot be loaded into a new agent ({type(error).__name__}: {error}). "
-            "Its files are damaged or were not written by this version of renshu; load another "
-            "checkpoint."
+            f"{str(ckpt.path)!r} cannot be loaded into a new agent ({type(error).__name__}: "
+            f"{error}). Its files are damaged or were not written by this version of renshu; "
+            "load another checkpoint."
         ) from None
     return agent

@@ -404,13 +404,15 @@ class OnPolicyAgent(Agent):
 
     def _load_extra_state(self, saved: dict[str, Any], ckpt: checkpoint.Checkpoint) -> None:
         checkpoint.check_counter(saved, "rollout_pos", ckpt.path / "state.json")
+        self._saved_rollout_pos = int(saved["rollout_pos"])  # the rollout file must agree
 
     def _replay_state(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(v) for k, v in self.rollout.state_dict().items()}
 
     def _load_replay(self, arrays: dict[str, np.ndarray], file: Path) -> None:
+        pos = getattr(self, "_saved_rollout_pos", 0)
         try:
-            self.rollout.load_state_dict(dict(arrays))
+            checkpoint.load_rollout(self.rollout, arrays, self.action_space, file, pos=pos)
         except (ConfigError, KeyError, ValueError, TypeError) as error:
             raise checkpoint.CheckpointError(
                 f"{str(file)!r} does not fit this agent's rollout ({error}). Load without "

@@ -23,7 +23,7 @@ import torch
 from renshu import checkpoint
 from renshu.config import build, is_custom, to_plain
 from renshu.errors import ConfigError, RenshuError
-from renshu.nets import NORM_EPS
+from renshu.nets import NORM_CHUNK, NORM_EPS, RunningNorm
 from renshu.optim import make_optimizer
 
 if TYPE_CHECKING:
@@ -31,6 +31,30 @@ if TYPE_CHECKING:
 
 COUNTERS = ("num_steps", "num_episodes", "num_updates", "iteration")
 """The counters every agent saves in state.json (the algorithm may add its own)."""
+
+OPTIONS_NOT_IN_FORMAT: dict[int, frozenset[str]] = {
+    # renshu 0.1.0 (format 1, DQN only) did not save these options; they take their documented
+    # defaults: per_beta_steps None (beta anneals over each fit call, as in 0.1.0) and
+    # normalize_obs True (from_bounds_scaling turns 0.1.0's bounds scaling into running
+    # statistics that compute the same inputs).
+    1: frozenset({"per_beta_steps", "normalize_obs"}),
+}
+"""Options a saved config.json of an older format may lack. From format 2 on every option is
+saved, and a missing one is refused (a missing ``seed`` would otherwise become a fresh random
+one)."""
+
+_GROUP_RANGES: dict[str, tuple[float, float, str]] = {
+    "lr": (0.0, math.inf, ">= 0 (a negative rate climbs the loss)"),
+    "eps": (0.0, math.inf, ">= 0"),
+    "weight_decay": (0.0, math.inf, ">= 0"),
+    "alpha": (0.0, 1.0, "in [0, 1]"),
+    "momentum": (0.0, 1.0, "in [0, 1]"),
+    "betas": (0.0, 1.0, "two numbers in [0, 1)"),
+}
+"""Ranges of the optimizer hyperparameters saved in state.json (torch's own limits; decay rates
+of running averages at most 1)."""
+_NON_NEGATIVE_STATE = ("exp_avg_sq", "max_exp_avg_sq", "square_avg")
+"""Optimizer state tensors that are running averages of squares (never negative)."""
 
 
 def save_agent(agent: Agent, path: str | Path, *, replay: bool, overwrite: bool) -> Path:
@@ -103,6 +127,7 @@ def load_agent(
                 "net=<the same architecture> to renshu.load to rebuild it."
             )
         saved.pop(name)  # recorded by name only: the default, or the object given now
+    check_saved_options(cls.config_class, ckpt.config, overrides, file)
     if "device" not in overrides:
         saved["device"] = loadable_device(saved.get("device", "auto"), file)
     check_saved_config(
@@ -170,6 +195,7 @@ def load_state(agent: Agent, ckpt: checkpoint.Checkpoint) -> None:
     if ckpt.config.get("format_version") == 1:  # saved by renshu 0.1.0
         weights = from_bounds_scaling(weights, expected)
     checkpoint.check_tensors(weights, expected, path / "weights.safetensors")
+    check_statistics(networks, weights, path / "weights.safetensors")
     for prefix, module in networks.items():
         start = f"{prefix}."
         module.load_state_dict(
@@ -183,6 +209,60 @@ def load_state(agent: Agent, ckpt: checkpoint.Checkpoint) -> None:
     agent.rng.bit_generator.state = state["rng"]
     if ckpt.replay is not None:
         agent._load_replay(ckpt.replay, path / "replay.npz")
+
+
+def check_saved_options(
+    config_class: type, config: Mapping[str, Any], overrides: Mapping[str, Any], file: Path
+) -> None:
+    """Every option of ``config_class`` is in the saved ``config`` (config.json), given in
+    ``overrides``, or one that the file's format did not save (:data:`OPTIONS_NOT_IN_FORMAT`)."""
+    version = config.get("format_version")
+    optional = OPTIONS_NOT_IN_FORMAT.get(version, frozenset()) if isinstance(version, int) else ()
+    present = {*config["config"], *config.get("custom", []), *overrides, *optional}
+    missing = [f.name for f in fields(config_class) if f.name not in present]
+    if missing:
+        raise checkpoint.CheckpointError(
+            f"{str(file)!r} is damaged or was edited: config.{missing[0]} is missing"
+            + (f" (and {', '.join(missing[1:])})" if missing[1:] else "")
+            + f". Every option is saved with the agent (format {version}); a missing one would "
+            "silently take its default. Restore it, pass it to renshu.load, or load another "
+            "checkpoint."
+        )
+
+
+def check_statistics(
+    networks: Mapping[str, torch.nn.Module], weights: Mapping[str, torch.Tensor], file: Path
+) -> None:
+    """The running statistics of every :class:`~renshu.nets.RunningNorm` in ``networks``
+    (observation normalization, reward scaling) are in range: variances and counts >= 0, the
+    pending rows within the buffer."""
+    for prefix, module in networks.items():
+        for name, sub in module.named_modules():
+            if not isinstance(sub, RunningNorm):
+                continue
+            base = f"{prefix}.{name}." if name else f"{prefix}."
+            var, count = weights[f"{base}var"], weights[f"{base}count"]
+            pending = weights[f"{base}pending_count"]
+            for key, ok, expected, found in (
+                (f"{base}var", bool((var >= 0).all()), ">= 0", float(var.min())),
+                (
+                    f"{base}count",
+                    0 <= float(count) <= 2**53,
+                    f"in [0, {2**53}]",
+                    float(count),
+                ),
+                (
+                    f"{base}pending_count",
+                    0 <= int(pending) <= NORM_CHUNK,
+                    f"in [0, {NORM_CHUNK}]",
+                    int(pending),
+                ),
+            ):
+                if not ok:
+                    raise checkpoint.CheckpointError(
+                        f"{str(file)!r} is damaged or was edited: tensor {key!r} must be "
+                        f"{expected}, found {found}. Load another checkpoint."
+                    )
 
 
 def check_saved_config(config_class: type, saved: dict[str, Any], file: Path) -> None:
@@ -253,6 +333,14 @@ def _checked_optimizer_state(agent: Agent, ckpt: checkpoint.Checkpoint) -> dict[
             f"match this agent's optimizer ({len(own_groups)} group(s) with the keys "
             f"{sorted(own_groups[0])}). Load another checkpoint."
         )
+    for number, group in enumerate(groups):
+        for key, (low, high, expected) in _GROUP_RANGES.items():
+            if key in group and not _in_range(group[key], low, high, open_high=key == "betas"):
+                raise checkpoint.CheckpointError(
+                    f"{str(state_file)!r} is damaged or was edited: "
+                    f"optimizer.param_groups[{number}].{key} must be {expected}, found "
+                    f"{group[key]!r}. Load another checkpoint."
+                )
     params = [p for group in optimizer.param_groups for p in group["params"]]
     opt_state: dict[int, dict[str, Any]] = {}
     entries = [
@@ -277,6 +365,7 @@ def _checked_optimizer_state(agent: Agent, ckpt: checkpoint.Checkpoint) -> dict[
                     "Load another checkpoint."
                 )
             value = value.to(agent.device)
+        _check_optimizer_value(key, name, value, file)
         opt_state.setdefault(int(index), {})[name] = value
     keys = _optimizer_state_keys(agent)
     for index, entry in opt_state.items():
@@ -286,7 +375,47 @@ def _checked_optimizer_state(agent: Agent, ckpt: checkpoint.Checkpoint) -> dict[
                 f"{sorted(entry)}, expected {sorted(keys)} for optimizer "
                 f"{agent.config.optimizer!r}. Load another checkpoint."
             )
+    updates = ckpt.state["num_updates"]
+    if keys is not None and updates > 0 and len(opt_state) != len(params):
+        raise checkpoint.CheckpointError(
+            f"{str(tensor_file)!r} is damaged or was edited: it holds optimizer state for "
+            f"{len(opt_state)} of {len(params)} parameter(s), but the agent made {updates:,} "
+            f"updates with {agent.config.optimizer!r}, which keeps state for every parameter "
+            "(an empty file would silently restart the optimizer). Load another checkpoint."
+        )
     return {"state": opt_state, "param_groups": groups}
+
+
+def _check_optimizer_value(key: str, name: str, value: Any, file: Path) -> None:
+    """``step`` is a whole number in [0, 2**53]; running averages of squares are >= 0."""
+    if name == "step":
+        number = float(value) if not isinstance(value, torch.Tensor) or value.numel() == 1 else -1
+        ok = 0 <= number <= 2**53 and number == int(number)
+        expected = f"a whole number in [0, {2**53}]"
+    elif name in _NON_NEGATIVE_STATE and isinstance(value, torch.Tensor):
+        ok = bool((value >= 0).all())
+        number = float(value.min()) if value.numel() else 0.0
+        expected = ">= 0 (a running average of squares)"
+    else:
+        return
+    if not ok:
+        raise checkpoint.CheckpointError(
+            f"{str(file)!r} is damaged or was edited: optimizer entry {key!r} must be {expected}, "
+            f"found {number}. Load another checkpoint."
+        )
+
+
+def _in_range(value: Any, low: float, high: float, *, open_high: bool) -> bool:
+    """``value`` (or each of a list of them) is a number in [low, high] ([low, high) with
+    ``open_high``)."""
+    items = value if isinstance(value, list | tuple) else [value]
+    return all(
+        not isinstance(v, bool)
+        and isinstance(v, int | float)
+        and low <= v <= high
+        and not (open_high and v == high)
+        for v in items
+    )
 
 
 def _optimizer_state_keys(agent: Agent) -> set[str] | None:
