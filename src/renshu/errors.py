@@ -80,6 +80,10 @@ class EnvError(RenshuError):
     """The checkpoint saved before the failing step, if one was saved."""
     resume: str | None = None
     """The command that resumes the run after the env is fixed, if there is a run."""
+    cut_episodes: int = 0
+    """Episodes under way that the saved checkpoint ended (not counted as episodes)."""
+    cut_steps: int = 0
+    """The steps those cut episodes had taken."""
 
 
 def _package_dir(name: str) -> str | None:

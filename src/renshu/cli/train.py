@@ -328,12 +328,7 @@ def _train(
             f"Saved {result.files['checkpoint']} and {result.files['learning_curve']}.",
         )
         if result.cut_episodes:
-            _say(
-                console,
-                f"{_cut_words(result.cut_episodes, result.cut_steps)} under way there "
-                f"{'was' if result.cut_episodes == 1 else 'were'} cut: not counted as "
-                "episodes (metrics.csv marks the cut); a resume starts new episodes.",
-            )
+            _say(console, _cut_sentence(result.cut_episodes, result.cut_steps))
         _say(console, f"Resume with: {run.resume_command}")
         return 130 if result.interrupted == "SIGINT" else 143
     if result.steps > result.start_step:
@@ -358,6 +353,14 @@ def _resume_keeps(run: Any, step: int) -> str:
     )
 
 
+def _cut_sentence(episodes: int, steps: int) -> str:
+    """What a checkpoint that stopped training cut, and what a resume does about it."""
+    return (
+        f"{_cut_words(episodes, steps)} under way there {'was' if episodes == 1 else 'were'} "
+        "cut: not counted as episodes (metrics.csv marks the cut); a resume starts new episodes."
+    )
+
+
 def _cut_words(episodes: int, steps: int) -> str:
     """``1 episode (37 steps)`` / ``4 episodes (130 steps)``."""
     return f"{_plural(episodes, 'episode').capitalize()} ({_plural(steps, 'step')})"
@@ -370,6 +373,8 @@ def _env_failed(error: Any) -> None:
     errors.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
     if error.checkpoint is not None:
         _say(errors, f"Saved {error.checkpoint} (the state before the failing step).")
+        if error.cut_episodes:
+            _say(errors, _cut_sentence(error.cut_episodes, error.cut_steps))
     if error.resume:
         _say(errors, f"Fix the environment, then resume with: {error.resume}")
 
