@@ -12,6 +12,7 @@ steps the env) -> store -> train -> update target.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -314,6 +315,8 @@ class DQN(Agent):
             self._flat.attach_grads()
             arrays = self.buffer.sample_arrays(cfg.batch_size, beta=beta)
             loss_value, q_mean, td_error = fast_loss(arrays)
+            if not math.isfinite(loss_value):  # (a float: free to check every update)
+                raise self._diverged("the TD loss")
             indices = arrays.indices
             self._loss_sum += loss_value
             self._q_sum += q_mean

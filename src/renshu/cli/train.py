@@ -288,7 +288,7 @@ def _train(
     run: Any, args: argparse.Namespace, console: Console, *, steps: int | None, resumed: bool
 ) -> int:
     from renshu import checkpoint
-    from renshu.errors import EnvError
+    from renshu.errors import DivergenceError, EnvError
     from renshu.runs import LineProgress
 
     total = steps if steps is not None else run.steps
@@ -318,6 +318,9 @@ def _train(
         )
     except EnvError as error:
         _env_failed(error)
+        return 1
+    except DivergenceError as error:
+        _diverged(error, run)
         return 1
     for note in result.notes:
         _say(console, note)
@@ -377,6 +380,25 @@ def _env_failed(error: Any) -> None:
             _say(errors, _cut_sentence(error.cut_episodes, error.cut_steps))
     if error.resume:
         _say(errors, f"Fix the environment, then resume with: {error.resume}")
+
+
+def _diverged(error: Any, run: Any) -> None:
+    """Print a divergence: what broke and which options to change (in the message), the
+    checkpoint kept, and the two ways on."""
+    errors = Console(stderr=True, highlight=False)
+    errors.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
+    if error.checkpoint is not None:
+        _say(
+            errors,
+            f"Kept {error.checkpoint}, the newest checkpoint, written before the divergence. "
+            f"Resume with: {error.resume} (with the same options it diverges again, unless "
+            "the cause was in your env and you fixed it).",
+        )
+    _say(
+        errors,
+        f"Or start a new run with the option changed, e.g.: renshu train {run.settings['env']} "
+        f"--algo {run.settings['algo']} --set learning_rate=...",
+    )
 
 
 def _results_table(run: Any, result: Any) -> Table:

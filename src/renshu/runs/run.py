@@ -25,6 +25,7 @@ from renshu.config import build, check_field, dump_yaml, to_plain
 from renshu.errors import (
     CheckpointError,
     ConfigError,
+    DivergenceError,
     EnvError,
     RenshuError,
     RunFileError,
@@ -560,6 +561,10 @@ class Run:
             if gif:
                 self._gif(agent, result)
             return result
+        except DivergenceError as error:  # nothing diverged was saved: point at what was
+            error.checkpoint = checkpoint.latest(self.checkpoint_dir)
+            error.resume = self.resume_command
+            raise
         finally:
             csv_log.close()
             tb.close()

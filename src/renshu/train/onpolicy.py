@@ -323,6 +323,8 @@ class OnPolicyAgent(Agent):
             for group in self.optimizer.param_groups:
                 group["lr"] = cfg.learning_rate * (1.0 - progress)
         self._update(progress)
+        if not bool(torch.isfinite(self._flat.data).all()):  # one reduction per rollout
+            raise self._diverged("a weight after the update")
         self.rollout.reset()
 
     def _update(self, progress: float) -> None:
@@ -367,6 +369,8 @@ class OnPolicyAgent(Agent):
             ent_coef=cfg.ent_coef,
             vf_coef=cfg.vf_coef,
         )
+        if not math.isfinite(figures[0] + figures[1]):  # (floats: free to check)
+            raise self._diverged("the policy or value loss")
         if cfg.max_grad_norm is not None:
             self._flat.clip_grad_norm_(cfg.max_grad_norm)
         self.optimizer.step()
