@@ -49,6 +49,7 @@ from renshu.train.divergence import (
 )
 from renshu.train.evaluate import evaluate
 from renshu.train.loop import Counters, EnvLoop, Step, env_class_name, env_name, signals, vectorize
+from renshu.train.memory import check_env_copies
 
 
 class Agent:
@@ -72,6 +73,7 @@ class Agent:
         self.env: VectorEnv | None = None
         self._train_env_instance: gymnasium.Env[Any, Any] | None = None
         if env is not None:
+            check_env_copies(cfg.num_envs)  # before building any of them
             self.env, self._train_env_instance = vectorize(env, cfg.num_envs, self._check_spaces)
             cfg.num_envs = self.env.num_envs
             obs_space = self.env.single_observation_space
