@@ -148,7 +148,27 @@ def test_renshu_train_exits_1_keeps_the_last_checkpoint_and_says_how_to_go_on(
     assert "test reward" not in captured.out  # no results table
     assert f"Kept {run / 'checkpoints' / '500'}, the newest checkpoint" in err
     assert f"Resume with: renshu train --resume {run}" in err
-    assert "renshu train CartPole-v1 --algo dqn --set learning_rate=..." in err
+    assert (
+        "or start a new run with the option changed, e.g.: renshu train CartPole-v1 --algo dqn "
+        "--set learning_rate=..." in err
+    )
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["500"]
     assert not (run / "agent").exists()
     renshu.load(run / "checkpoints" / "500")
+
+
+def test_renshu_train_diverging_before_any_checkpoint_says_to_start_a_new_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--runs-dir", str(tmp_path), "--steps", "3000", "--checkpoint-every", "10000"]
+    sets = ["--set", "learning_rate=1e30", "--set", "warmup_steps=600", "--no-gif"]
+    assert main(["train", "CartPole-v1", *args, *sets]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "No checkpoint was written before the divergence; start a new run with the option "
+        "changed, e.g.: renshu train CartPole-v1 --algo dqn --set learning_rate=..." in err
+    )
+    assert "Resume with" not in err
+    assert not (tmp_path / "CartPole-v1-dqn-0" / "checkpoints").exists() or not any(
+        (tmp_path / "CartPole-v1-dqn-0" / "checkpoints").iterdir()
+    )

@@ -387,17 +387,18 @@ def _diverged(error: Any, run: Any) -> None:
     checkpoint kept, and the two ways on."""
     errors = Console(stderr=True, highlight=False)
     errors.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
-    if error.checkpoint is not None:
-        _say(
-            errors,
-            f"Kept {error.checkpoint}, the newest checkpoint, written before the divergence. "
-            f"Resume with: {error.resume} (with the same options it diverges again, unless "
-            "the cause was in your env and you fixed it).",
-        )
+    new_run = (
+        f"start a new run with the option changed, e.g.: renshu train {run.settings['env']} "
+        f"--algo {run.settings['algo']} --set learning_rate=..."
+    )
+    if error.checkpoint is None:
+        _say(errors, f"No checkpoint was written before the divergence; {new_run}")
+        return
     _say(
         errors,
-        f"Or start a new run with the option changed, e.g.: renshu train {run.settings['env']} "
-        f"--algo {run.settings['algo']} --set learning_rate=...",
+        f"Kept {error.checkpoint}, the newest checkpoint, written before the divergence. "
+        f"Resume with: {error.resume} (with the same options it diverges again, unless the "
+        f"cause was in your env and you fixed it), or {new_run}",
     )
 
 
