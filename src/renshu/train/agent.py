@@ -334,9 +334,6 @@ class Agent:
         bad = losses_not_finite(metrics)  # the torch paths' losses, checked once per log
         if bad:
             raise self._diverged(f"the logged {' and '.join(bad)}")
-        broken = not_finite_tensor(self._networks())
-        if broken is not None:
-            raise self._diverged(broken)
         recent = history.history.get("episode_reward", [])[-20:]
         if recent:
             metrics["charts/episode_reward"] = float(np.mean(recent))

@@ -6,9 +6,9 @@ Training checks what it computes anyway, at the cheapest place for each:
 
 * every update's loss where it is a Python float (the NumPy fast paths), and the logged losses
   at each periodic log (the torch paths keep their losses as tensors, to avoid a device sync
-  per update);
-* the weights after each on-policy update (one reduction over the flat parameter tensor), and
-  every network at each periodic log;
+  per update; NaN weights make NaN losses);
+* the weights after each on-policy update (one reduction over the flat parameter tensor, once
+  per rollout);
 * every batch of continuous actions before it reaches the env (one reduction), so the env is
   never blamed for the agent's NaN;
 * every network and the optimizer's state before anything is saved, so a checkpoint never
