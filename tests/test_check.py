@@ -425,3 +425,26 @@ def test_global_random_state_is_restored() -> None:
 def test_exported_from_the_package() -> None:
     assert renshu.check_env is check_env
     assert renshu.EnvCheckError is EnvCheckError
+
+
+@pytest.mark.parametrize("flag", ["terminated", "truncated"])
+def test_an_array_terminated_or_truncated_is_reported_in_plain_words_not_a_crash(
+    flag: str,
+) -> None:
+    from renshu.envs.toy import ScriptedEnv
+
+    def reset(env: ScriptedEnv) -> tuple[np.ndarray, dict[str, Any]]:
+        return np.zeros(1, np.float32), {}
+
+    def step(env: ScriptedEnv, action: Any) -> tuple[Any, ...]:
+        flags = {"terminated": False, "truncated": False, flag: np.array([False, False])}
+        return np.zeros(1, np.float32), 1.0, flags["terminated"], flags["truncated"], {}
+
+    with pytest.raises(EnvCheckError) as caught:
+        check_env(ScriptedEnv(reset, step), **FAST)
+    problems = caught.value.problems
+    assert [p.code for p in problems] == [f"{flag}-type"]
+    assert problems[0].message == (
+        f"step() returned {flag}=[False False] (ndarray) at a step of the probe; expected a bool."
+    )
+    assert problems[0].fix == f"Return a bool: `{flag} = bool(...)`."

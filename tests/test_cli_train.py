@@ -771,6 +771,61 @@ def test_resume_says_what_it_keeps_and_the_cut_episodes_add_up(
     )
 
 
+def test_an_env_error_mid_episode_cuts_that_episode_and_the_steps_still_add_up(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # step() raises after step 95: the checkpoint before it cuts the second 60-step episode
+    # after 35 steps, as Ctrl+C there would (the stop and resume messages and metrics.csv).
+    import renshu.runs
+    from renshu.envs.shower import ShowerEnv
+
+    broken: list[int] = []
+
+    class BreakAt95(renshu.runs.LineProgress):
+        def on_tick(self, step: int) -> None:
+            if step == 95:
+                broken.append(step)
+
+    real_step = ShowerEnv.step
+
+    def step(self: ShowerEnv, action: object) -> object:
+        if broken:
+            raise ZeroDivisionError("the heater broke")
+        return real_step(self, action)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ShowerEnv, "step", step)
+    monkeypatch.setattr(renshu.runs, "LineProgress", BreakAt95)
+    assert train(tiny, tmp_path, "--steps", "1000", "--checkpoint-every", "1000") == 1
+    err = " ".join(capsys.readouterr().err.split())
+    run = tmp_path / "shower-dqn-0"
+    assert "step() raised ZeroDivisionError: the heater broke" in err
+    assert f"Saved {run / 'checkpoints' / '95'} (the state before the failing step)." in err
+    assert (
+        "1 episode (35 steps) under way there was cut: not counted as episodes (metrics.csv "
+        "marks the cut); a resume starts new episodes." in err
+    )
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(run), "--steps", "240", "--no-gif"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "Restarted: the environments, with new episodes from step 95; 1 episode (35 steps) "
+        "under way there was cut (not counted as episodes)." in out
+    )
+    data = read_metrics(run)
+    episodes = ~np.isnan(data["episode"])
+    cuts = ~np.isnan(data["checkpoint/cut_episodes"])
+    assert data["step"][cuts].tolist() == [95, 240]
+    assert data["checkpoint/cut_steps"][cuts][0] == 35
+    assert (
+        np.nansum(data["charts/episode_length"][episodes]) + np.nansum(data["checkpoint/cut_steps"])
+        == 240
+    )
+    assert (
+        int(episodes.sum()) + int(np.nansum(data["checkpoint/cut_episodes"]))
+        == renshu.load(run / "agent").num_episodes
+    )
+
+
 # ---- no GIF for an env without an rgb_array render ---------------------------------------------
 
 

@@ -339,3 +339,88 @@ def test_buffer_smaller_than_n_step_slots_per_env_is_refused() -> None:
         ConfigError, match=r"buffer_size must be an int >= \(n_step \+ 1\) \* num_envs = 40"
     ):
         DQNConfig(buffer_size=32, n_step=9, num_envs=4)
+
+
+@pytest.mark.parametrize(
+    ("algo", "option", "value", "message"),
+    [
+        (
+            "DQN",
+            "threads",
+            100_000,
+            "threads must be an int in [1, 256] (more only wait for each other) or None, got "
+            "100000.",
+        ),
+        (
+            "PPO",
+            "threads",
+            2**31,
+            "threads must be an int in [1, 256] (more only wait for each other) or None, got "
+            "2147483648.",
+        ),
+        (
+            "DQN",
+            "gradient_steps",
+            1e9,
+            "gradient_steps must be an int in [1, 10000] (each is a full update: 1e9 would never "
+            "finish), got 1000000000.0.",
+        ),
+        (
+            "PPO",
+            "n_epochs",
+            10**9,
+            "n_epochs must be an int in [1, 10000] (each is a full pass: 1e9 would never finish), "
+            "got 1000000000.",
+        ),
+        (
+            "A2C",
+            "num_envs",
+            10**7,
+            "num_envs must be an int in [1, 65536] (copies are built one by one: 1e7 take hours), "
+            "got 10000000.",
+        ),
+        (
+            "DQN",
+            "num_envs",
+            10**7,
+            "num_envs must be an int in [1, 65536] (copies are built one by one: 1e7 take hours), "
+            "got 10000000.",
+        ),
+    ],
+)
+def test_unbounded_sizes_are_refused_at_once_naming_the_bound_and_why(
+    algo: str, option: str, value: Any, message: str
+) -> None:
+    import renshu
+
+    started = time.perf_counter()
+    with pytest.raises(ConfigError) as caught:
+        getattr(renshu, algo)("CartPole-v1", **{option: value})
+    assert str(caught.value) == message
+    assert time.perf_counter() - started < 5
+
+
+def test_the_largest_accepted_sizes_still_build() -> None:
+    from renshu.agents.ppo import PPOConfig
+    from renshu.config import MAX_ENVS, MAX_REPEATS, MAX_THREADS
+
+    assert DQNConfig(threads=MAX_THREADS, gradient_steps=MAX_REPEATS).threads == 256
+    assert PPOConfig(n_epochs=MAX_REPEATS, num_envs=MAX_ENVS).num_envs == 65_536
+
+
+def test_num_envs_that_would_not_fit_in_memory_is_refused_before_any_env_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import renshu.train.memory as memory
+
+    built: list[int] = []
+    monkeypatch.setattr(memory, "memory_available", lambda: 100 * 2**20)
+    monkeypatch.setattr(IdentityEnv, "__init__", lambda self, *a, **k: built.append(1))
+    with pytest.raises(ConfigError) as caught:
+        DQN(IdentityEnv, num_envs=60_000, buffer_size=600_000)
+    assert str(caught.value) == (
+        "num_envs=60000 needs about 938 MiB for the env copies (about 16 KiB each for a small "
+        "env, more for a large one); this machine has 100 MiB of memory available. Lower "
+        "num_envs."
+    )
+    assert built == []

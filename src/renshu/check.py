@@ -60,6 +60,7 @@ __all__ = [
     "Problem",
     "Severity",
     "StepChecks",
+    "StepTypes",
     "check_env",
     "obs_problem",
     "step_problems",
@@ -569,6 +570,12 @@ class _Checker:
                 "Return `obs, reward, terminated, truncated, info`.",
             )
             raise _Stop
+        for name, flag in (("terminated", result[2]), ("truncated", result[3])):
+            if _truth(flag) is None:  # e.g. an array of several values: no episode end to read
+                problem = flag_problem(name, flag, "a step of the probe")
+                assert problem is not None
+                self.problems.append(problem)
+                raise _Stop
         return result
 
     def probe_seeding(self) -> None:
@@ -661,7 +668,12 @@ class _Checker:
             result = self.env.step(action)
         except Exception:
             return  # refusing to step past the end is fine
-        if isinstance(result, tuple) and len(result) == 5 and not result[2] and not result[3]:
+        if (
+            isinstance(result, tuple)
+            and len(result) == 5
+            and _truth(result[2]) is False
+            and _truth(result[3]) is False
+        ):
             self.add(
                 "warning",
                 "step-after-end",
@@ -940,6 +952,82 @@ class StepChecks(gymnasium.Wrapper[Any, Any, Any, Any]):
             raise EnvCheckError(errors, self.label)
 
 
+_REWARD_TYPES = frozenset(
+    {float, int, np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8}
+)
+_FLAG_TYPES = frozenset({bool, np.bool_})
+
+
+class StepTypes(gymnasium.Wrapper[Any, Any, Any, Any]):
+    """The checks of every training step after :class:`StepChecks`' first ones, cheap enough
+    for each step (a few type and shape comparisons, no ``space.contains``): ``step()`` returns
+    five values, the reward is a real number (a Python or NumPy scalar), ``terminated`` and
+    ``truncated`` are bools (NumPy's too), and a Box observation is an array of the space's
+    shape and dtype. A fault raises :class:`EnvCheckError` naming the step (``where``) and the
+    fix, as the first steps' checks do.
+    """
+
+    def __init__(
+        self, env: gymnasium.Env[Any, Any], *, label: str, where: Callable[[], str]
+    ) -> None:
+        super().__init__(env)
+        self.label, self.where = label, where
+        space = env.observation_space
+        self._box = space if isinstance(space, spaces.Box) else None
+        self._shape = space.shape
+        self._dtype = space.dtype
+
+    def reset(self, **kwargs: Any) -> Any:
+        result = self.env.reset(**kwargs)
+        if not (isinstance(result, tuple) and len(result) == 2) or self._odd_obs(result[0]):
+            self._refuse(reset_problems(result, self.env.observation_space, self.where()))
+        return result
+
+    def step(self, action: Any) -> Any:
+        result = self.env.step(action)
+        if type(result) is not tuple or len(result) != 5:
+            self._refuse(step_problems(result, self.env.observation_space, self.where()))
+        obs, reward, terminated, truncated, _ = result
+        if (
+            type(reward) not in _REWARD_TYPES
+            or type(terminated) not in _FLAG_TYPES
+            or type(truncated) not in _FLAG_TYPES
+            or self._odd_obs(obs)
+        ):  # a closer look, only now: refuse the errors (0/1 flags, a subclass pass)
+            where_ = self.where()
+            found = [
+                reward_problem(reward, where_),
+                flag_problem("terminated", terminated, where_),
+                flag_problem("truncated", truncated, where_),
+                self._obs_problem(obs, where_),
+            ]
+            self._refuse([p for p in found if p is not None])
+        return result
+
+    def _odd_obs(self, obs: Any) -> bool:
+        return self._box is not None and (
+            type(obs) is not np.ndarray or obs.shape != self._shape or obs.dtype != self._dtype
+        )
+
+    def _obs_problem(self, obs: Any, where_: str) -> Problem | None:
+        """The shape or dtype problem of a Box observation (values are not looked at)."""
+        box = self._box
+        if box is None or (
+            isinstance(obs, np.ndarray)
+            and obs.shape == box.shape
+            and np.can_cast(obs.dtype, box.dtype)
+        ):
+            return None
+        with warnings.catch_warnings():  # Gymnasium's "Casting input x" on a scalar
+            warnings.simplefilter("ignore")
+            return obs_problem(obs, box, where_)
+
+    def _refuse(self, problems: list[Problem]) -> None:
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            raise EnvCheckError(errors, self.label)
+
+
 # --------------------------------------------------------------------------------------------
 # Observations
 # --------------------------------------------------------------------------------------------
@@ -950,6 +1038,14 @@ def _is_gym(obj: Any) -> bool:
         c.__module__.split(".")[0] == "gym" and c.__name__ in ("Env", "Wrapper")
         for c in type(obj).__mro__
     )
+
+
+def _truth(value: Any) -> bool | None:
+    """``bool(value)``, or None when it has none (an array of several values raises)."""
+    try:
+        return bool(value)
+    except Exception:
+        return None
 
 
 def _equivalent(a: Any, b: Any) -> bool:
@@ -1109,6 +1205,7 @@ _SUPERSEDED = {
     "step-ignores-seed": ("reset-ignores-seed", "reward-not-finite", "obs-not-finite"),
     "reset-return": ("reset-bare-obs",),
     "step-return": ("step-4-tuple",),
+    "ambiguous-truth": ("terminated-type", "truncated-type"),
 }
 """A Gymnasium finding is dropped when renshu's own probe explained the same cause."""
 
@@ -1163,6 +1260,12 @@ _RULES = (
         "terminated-type",
         "warning",
         "Return a bool: `terminated = bool(...)`.",
+    ),
+    _Rule(
+        r"truth value of an array with more than one element is ambiguous",
+        "ambiguous-truth",
+        "error",
+        "Return plain bools for terminated and truncated (`terminated = bool(...)`), not arrays.",
     ),
     _Rule(
         r"`truncated` signal to be a boolean",

@@ -212,6 +212,19 @@ def dump_yaml(data: Mapping[str, Any], path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(dict(data), sort_keys=False), encoding="utf-8")
 
 
+MAX_THREADS = 256
+"""Most CPU threads an agent's ``threads`` option asks for: threads beyond a machine's cores
+only wait for each other (one is fastest for small networks), and at 100,000 torch's thread
+pool crashed the process (SIGSEGV) after exhausting the machine's threads."""
+MAX_REPEATS = 10_000
+"""Most updates on one batch of experience (PPO's ``n_epochs``, DQN's ``gradient_steps``): each
+is a full pass, so 1e9 of them make ``fit()`` run for years instead of failing."""
+MAX_ENVS = 65_536
+"""Most environments an agent steps together (``num_envs``): the copies are built one by one
+(about 1 ms and 3 KiB each for a small Python env, measured), so 10 million take hours and
+gigabytes before the first step."""
+
+
 def check(name: str, ok: bool, allowed: str, value: Any) -> None:
     """Raise ConfigError ``name must be <allowed>, got <value>`` unless ``ok``."""
     if not ok:

@@ -80,6 +80,25 @@ class EnvError(RenshuError):
     """The checkpoint saved before the failing step, if one was saved."""
     resume: str | None = None
     """The command that resumes the run after the env is fixed, if there is a run."""
+    cut_episodes: int = 0
+    """Episodes under way that the saved checkpoint ended (not counted as episodes)."""
+    cut_steps: int = 0
+    """The steps those cut episodes had taken."""
+
+
+class DivergenceError(RenshuError, ArithmeticError):
+    """Training diverged: a loss, the weights or the actions became NaN or inf (see
+    :mod:`renshu.train.divergence`). The message names what broke and the options to change
+    (``learning_rate``, the reward scale, ``max_grad_norm``).
+
+    Nothing diverged is saved: a run (``renshu train``) keeps its checkpoints, the newest of
+    which is recorded in ``checkpoint``, with the command that resumes from it in ``resume``.
+    """
+
+    checkpoint: Path | None = None
+    """The newest checkpoint of the run (written before the divergence), if there is one."""
+    resume: str | None = None
+    """The command that resumes the run from that checkpoint, if there is a run."""
 
 
 def _package_dir(name: str) -> str | None:

@@ -15,7 +15,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
 from renshu.callbacks import Callback, CallbackList
-from renshu.check import EnvCheckError
+from renshu.check import EnvCheckError, StepTypes
 from renshu.errors import ConfigError, EnvError
 from renshu.fastpath import SingleEnv
 from renshu.train import loop as loop_module
@@ -416,7 +416,9 @@ def test_warn_if_never_ending_warns_once(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "TimeLimit" in text
 
 
-def test_first_steps_are_checked_then_unwrapped(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_first_steps_are_checked_in_full_then_by_type_and_shape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(loop_module, "FIRST_STEPS_CHECKED", 3)
     env = SyncVectorEnv([lambda: Ticker(10)] * 2)
     originals = list(env.envs)
@@ -424,9 +426,92 @@ def test_first_steps_are_checked_then_unwrapped(monkeypatch: pytest.MonkeyPatch)
     loop.check_first_steps()
     assert all(type(e).__name__ == "StepChecks" for e in env.envs)
     run(loop, 3)
-    assert env.envs == originals
+    assert all(type(e) is StepTypes for e in env.envs)
+    assert [e.env for e in env.envs] == originals  # type: ignore[attr-defined]
     loop.check_first_steps()  # once per env: not wrapped again
-    assert env.envs == originals
+    assert [e.env for e in env.envs] == originals  # type: ignore[attr-defined]
+
+
+class Faulty(gymnasium.Env[np.ndarray, np.int64]):
+    """Correct for ``good`` steps (over all episodes), then returns ``fault`` in place of one of
+    the step's values (``key``: obs, reward, terminated or truncated)."""
+
+    def __init__(self, key: str, fault: Any, good: int) -> None:
+        self.observation_space = spaces.Box(0.0, 1.0, (2,), np.float32)
+        self.action_space = spaces.Discrete(2)
+        self.key, self.fault, self.good, self.calls, self.t = key, fault, good, 0, 0
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action: Any) -> tuple[Any, ...]:
+        self.calls += 1
+        self.t += 1
+        values = {
+            "obs": np.full(2, 0.5, np.float32),
+            "reward": 1.0,
+            "terminated": False,
+            "truncated": self.t >= 7,
+        }
+        if self.calls > self.good:
+            values[self.key] = self.fault
+        return values["obs"], values["reward"], values["terminated"], values["truncated"], {}
+
+
+LATE_FAULTS = [
+    ("reward", np.array([1.0, 2.0]), "reward-type", "step() returned reward [1. 2.] (ndarray)"),
+    ("reward", np.array([1.0]), "reward-type", "step() returned reward [1.] (ndarray)"),
+    ("reward", "1.0", "reward-type", "step() returned reward '1.0' (str)"),
+    ("reward", None, "reward-type", "step() returned reward None (NoneType)"),
+    ("terminated", "False", "terminated-type", "step() returned terminated='False' (str)"),
+    ("truncated", np.array([False]), "truncated-type", "returned truncated=[False] (ndarray)"),
+    ("obs", np.float32(0.5), "obs-type", "The observation np.float32(0.5) is a float32, not a"),
+    ("obs", np.zeros(3, np.float32), "obs-shape", "has shape (3,), not (2,)"),
+    ("obs", np.zeros(2, np.float64), "obs-dtype", "has dtype float64, not float32"),
+]
+
+
+@pytest.mark.parametrize("num_envs", [1, 2])
+@pytest.mark.parametrize(("key", "fault", "code", "message"), LATE_FAULTS)
+def test_env_faults_after_the_first_checked_steps_raise_env_check_error_naming_the_step(
+    monkeypatch: pytest.MonkeyPatch, num_envs: int, key: str, fault: Any, code: str, message: str
+) -> None:
+    monkeypatch.setattr(loop_module, "FIRST_STEPS_CHECKED", 5)
+    if num_envs == 1:
+        env: VectorEnv = SingleEnv(Faulty(key, fault, good=20))
+    else:
+        env = SyncVectorEnv(
+            [lambda: Faulty(key, fault, good=20)] * 2, autoreset_mode=AutoresetMode.SAME_STEP
+        )
+    loop, _, _ = make_loop(env)
+    loop.check_first_steps()
+    loop.begin_segment()
+    for _ in range(20):  # fine, and past the full checks
+        loop.step(np.zeros(num_envs, dtype=np.int64))
+    with pytest.raises(EnvCheckError) as caught:
+        loop.step(np.zeros(num_envs, dtype=np.int64))
+    text = " ".join(str(caught.value).split())
+    assert f"[error] {code}: " in text and message in text
+    assert f"at training step {20 * num_envs:,} (env 0)" in text
+    assert "Fix: " in text
+
+
+def test_late_steps_accept_numpy_scalars_and_bools_and_int_flags() -> None:
+    class Relaxed(Faulty):
+        def step(self, action: Any) -> tuple[Any, ...]:
+            obs, _, _, truncated, info = super().step(action)
+            return obs, np.float32(1.0), np.bool_(False), int(truncated), info
+
+    env = SingleEnv(Relaxed("obs", None, good=10**9))
+    loop, _, _ = make_loop(env)
+    env.env = StepTypes(env.env, label="Relaxed", where=lambda: "a step")
+    loop.begin_segment()
+    steps = [loop.step(np.zeros(1, dtype=np.int64)) for _ in range(14)]
+    assert sum(bool(s.truncated[0]) for s in steps) == 2
 
 
 def test_first_steps_check_names_a_bad_step() -> None:

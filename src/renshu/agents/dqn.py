@@ -12,6 +12,7 @@ steps the env) -> store -> train -> update target.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,17 @@ import torch
 import torch.nn.functional as F
 
 from renshu import checkpoint
-from renshu.config import Note, OneOf, Range, Satisfies, check_device, validate
+from renshu.config import (
+    MAX_ENVS,
+    MAX_REPEATS,
+    MAX_THREADS,
+    Note,
+    OneOf,
+    Range,
+    Satisfies,
+    check_device,
+    validate,
+)
 from renshu.exploration import POLICIES, from_options, is_exploration
 from renshu.fastpath import FlatParams, numpy_dqn
 from renshu.inputs import discrete_action_problems, observation_problems
@@ -56,8 +67,10 @@ class DQNConfig:
     (keras-rl's nb_steps_warmup)."""
     train_every: Annotated[int, Range(ge=1)] = 1
     """Env steps between training calls, >= 1 (counted over all envs)."""
-    gradient_steps: Annotated[int, Range(ge=1)] = 1
-    """Gradient steps per training call, >= 1."""
+    gradient_steps: Annotated[
+        int, Range(1, MAX_REPEATS), Note("each is a full update: 1e9 would never finish")
+    ] = 1
+    """Gradient steps per training call, in [1, 10000]."""
     target_update: (
         Annotated[int, Range(ge=1), Note("hard copy every N steps")]
         | Annotated[float, Range(gt=0, lt=1), Note("soft update rate")]
@@ -109,8 +122,10 @@ class DQNConfig:
     window: Annotated[int, Range(1, MAX_WINDOW)] = 1
     """Frames per observation, in [1, 1000]: the last W frames, stacked by the agent (replay
     stores each once)."""
-    num_envs: Annotated[int, Range(ge=1)] = 1
-    """Environments stepped together (a vector env), >= 1."""
+    num_envs: Annotated[
+        int, Range(1, MAX_ENVS), Note("copies are built one by one: 1e7 take hours")
+    ] = 1
+    """Environments stepped together (a vector env), in [1, 65536]."""
     net: (
         Annotated[str, OneOf("auto", "mlp", "cnn")]
         | list[Annotated[int, Range(ge=1)]]
@@ -122,11 +137,11 @@ class DQNConfig:
     device: str = "auto"
     """"auto" (CUDA when available), "cpu", "cuda", "cuda:1", ..., "mps": one torch can use
     here."""
-    threads: Annotated[int, Range(ge=1)] | None = 1
-    """CPU threads for torch and NumPy's BLAS while fit/test run (restored afterwards), >= 1, or
-    None to leave them alone. One is fastest for the small networks of DQN: more threads wait
-    for each other at this size, which made training 8x-40x slower on a busy 2-core laptop
-    (BENCHMARKS.md). Raise it for a large CNN on an idle many-core machine."""
+    threads: Annotated[int, Range(1, MAX_THREADS), Note("more only wait for each other")] | None = 1
+    """CPU threads for torch and NumPy's BLAS while fit/test run (restored afterwards), in
+    [1, 256], or None to leave them alone. One is fastest for the small networks of DQN: more
+    threads wait for each other at this size, which made training 8x-40x slower on a busy 2-core
+    laptop (BENCHMARKS.md). Raise it for a large CNN on an idle many-core machine."""
     seed: Annotated[int, Range(ge=0)] | None = None
     """Seeds networks, replay sampling, exploration and envs, >= 0; None draws one at random."""
     per_beta_steps: Annotated[int, Range(1, 2**53)] | None = None
@@ -314,6 +329,8 @@ class DQN(Agent):
             self._flat.attach_grads()
             arrays = self.buffer.sample_arrays(cfg.batch_size, beta=beta)
             loss_value, q_mean, td_error = fast_loss(arrays)
+            if not math.isfinite(loss_value):  # (a float: free to check every update)
+                raise self._diverged("the TD loss")
             indices = arrays.indices
             self._loss_sum += loss_value
             self._q_sum += q_mean

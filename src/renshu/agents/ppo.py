@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from renshu.config import OneOf, Range
+from renshu.config import MAX_REPEATS, Note, OneOf, Range
 from renshu.train.onpolicy import OnPolicyAgent, OnPolicyConfig
 
 
@@ -37,8 +37,10 @@ class PPOConfig(OnPolicyConfig):
 
     batch_size: Annotated[int, Range(ge=1)] = 64
     """Transitions per minibatch, >= 1."""
-    n_epochs: Annotated[int, Range(ge=1)] = 10
-    """Passes over each rollout, >= 1."""
+    n_epochs: Annotated[
+        int, Range(1, MAX_REPEATS), Note("each is a full pass: 1e9 would never finish")
+    ] = 10
+    """Passes over each rollout, in [1, 10000]."""
     clip_range: Annotated[float, Range(gt=0)] = 0.2
     """How far the probability ratio may move from 1 before its gradient is cut, > 0."""
     clip_range_schedule: Annotated[str, OneOf("constant", "linear")] = "constant"

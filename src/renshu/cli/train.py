@@ -303,7 +303,7 @@ def _reopen(args: argparse.Namespace) -> Any:
 def _train(
     run: Any, args: argparse.Namespace, console: Console, *, steps: int | None, resumed: bool
 ) -> int:
-    from renshu.errors import EnvError
+    from renshu.errors import DivergenceError, EnvError
     from renshu.runs import LineProgress
 
     total = steps if steps is not None else run.steps
@@ -335,6 +335,9 @@ def _train(
     except EnvError as error:
         _env_failed(error)
         return 1
+    except DivergenceError as error:
+        _diverged(error, run)
+        return 1
     for note in result.notes:
         _say(console, note)
     if result.interrupted:
@@ -344,12 +347,7 @@ def _train(
             f"Saved {result.files['checkpoint']} and {result.files['learning_curve']}.",
         )
         if result.cut_episodes:
-            _say(
-                console,
-                f"{_cut_words(result.cut_episodes, result.cut_steps)} under way there "
-                f"{'was' if result.cut_episodes == 1 else 'were'} cut: not counted as "
-                "episodes (metrics.csv marks the cut); a resume starts new episodes.",
-            )
+            _say(console, _cut_sentence(result.cut_episodes, result.cut_steps))
         _say(console, f"Resume with: {run.resume_command}")
         return 130 if result.interrupted == "SIGINT" else 143
     if result.steps > result.start_step:
@@ -374,6 +372,14 @@ def _resume_keeps(run: Any, step: int) -> str:
     )
 
 
+def _cut_sentence(episodes: int, steps: int) -> str:
+    """What a checkpoint that stopped training cut, and what a resume does about it."""
+    return (
+        f"{_cut_words(episodes, steps)} under way there {'was' if episodes == 1 else 'were'} "
+        "cut: not counted as episodes (metrics.csv marks the cut); a resume starts new episodes."
+    )
+
+
 def _cut_words(episodes: int, steps: int) -> str:
     """``1 episode (37 steps)`` / ``4 episodes (130 steps)``."""
     return f"{_plural(episodes, 'episode').capitalize()} ({_plural(steps, 'step')})"
@@ -386,8 +392,30 @@ def _env_failed(error: Any) -> None:
     errors.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
     if error.checkpoint is not None:
         _say(errors, f"Saved {error.checkpoint} (the state before the failing step).")
+        if error.cut_episodes:
+            _say(errors, _cut_sentence(error.cut_episodes, error.cut_steps))
     if error.resume:
         _say(errors, f"Fix the environment, then resume with: {error.resume}")
+
+
+def _diverged(error: Any, run: Any) -> None:
+    """Print a divergence: what broke and which options to change (in the message), the
+    checkpoint kept, and the two ways on."""
+    errors = Console(stderr=True, highlight=False)
+    errors.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
+    new_run = (
+        f"start a new run with the option changed, e.g.: renshu train {run.settings['env']} "
+        f"--algo {run.settings['algo']} --set learning_rate=..."
+    )
+    if error.checkpoint is None:
+        _say(errors, f"No checkpoint was written before the divergence; {new_run}")
+        return
+    _say(
+        errors,
+        f"Kept {error.checkpoint}, the newest checkpoint, written before the divergence. "
+        f"Resume with: {error.resume} (with the same options it diverges again, unless the "
+        f"cause was in your env and you fixed it), or {new_run}",
+    )
 
 
 def _results_table(run: Any, result: Any) -> Table:

@@ -4,6 +4,7 @@ contents."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import math
@@ -24,6 +25,7 @@ from renshu.config import build, check_field, dump_yaml, to_plain
 from renshu.errors import (
     CheckpointError,
     ConfigError,
+    DivergenceError,
     EnvError,
     RenshuError,
     RunFileError,
@@ -634,7 +636,8 @@ class Run:
                     log_every=every,
                 )
             except EnvError as error:  # the env failed: keep the work, say how to go on
-                error.checkpoint = self._save_before_failure(agent)
+                error.checkpoint, cut = self._save_before_failure(agent, csv_log)
+                error.cut_episodes, error.cut_steps = len(cut), int(sum(cut))
                 error.resume = self.resume_command
                 raise
             wall = time.perf_counter() - started
@@ -681,6 +684,10 @@ class Run:
             if gif:
                 self._gif(agent, result)
             return result
+        except DivergenceError as error:  # nothing diverged was saved: point at what was
+            error.checkpoint = checkpoint.latest(self.checkpoint_dir)
+            error.resume = self.resume_command
+            raise
         finally:
             csv_log.close()
             tb.close()
@@ -707,18 +714,24 @@ class Run:
             )
         return notes
 
-    def _save_before_failure(self, agent: Agent) -> Path | None:
+    def _save_before_failure(
+        self, agent: Agent, csv_log: MetricsCSV
+    ) -> tuple[Path | None, list[int]]:
         """A checkpoint of the state before the step the env failed on (nothing of that step
-        was stored); None if it cannot be written."""
+        was stored; None if it cannot be written), and the lengths of the episodes it cut.
+        ``metrics.csv`` marks the cut as at any checkpoint (lengths + cut steps = steps)."""
         newest = checkpoint.latest(self.checkpoint_dir)
         if newest is not None and int(newest.name) == agent.num_steps:
-            return newest
+            return newest, []  # that checkpoint cut the episodes and recorded it
+        cut = agent.episodes_in_progress()
         try:
             saved = agent.save_checkpoint(self.checkpoint_dir, replay=True)
         except (OSError, RenshuError):
-            return newest
+            return newest, []
         prune_replays(self.checkpoint_dir)
-        return saved
+        with contextlib.suppress(OSError):  # the checkpoint is saved; the mark is a note on it
+            record_cut(csv_log, agent.num_steps, cut)
+        return saved, cut
 
     def _agent(
         self,

@@ -35,14 +35,21 @@ from gymnasium.vector import VectorEnv
 from renshu import checkpoint
 from renshu.callbacks import Callback, CallbackList, History, ProgressBar
 from renshu.config import build, check
-from renshu.errors import ConfigError
+from renshu.errors import ConfigError, DivergenceError
 from renshu.fastpath import limit_threads
 from renshu.inputs import EncodedVectorEnv, ObsEncoder, needs_encoder
 from renshu.make import make
 from renshu.nets import RunningNorm, summary
 from renshu.train import state
+from renshu.train.divergence import (
+    actions_finite,
+    divergence_error,
+    losses_not_finite,
+    not_finite_tensor,
+)
 from renshu.train.evaluate import evaluate
 from renshu.train.loop import Counters, EnvLoop, Step, env_class_name, env_name, signals, vectorize
+from renshu.train.memory import check_env_copies
 
 
 class Agent:
@@ -66,6 +73,7 @@ class Agent:
         self.env: VectorEnv | None = None
         self._train_env_instance: gymnasium.Env[Any, Any] | None = None
         if env is not None:
+            check_env_copies(cfg.num_envs)  # before building any of them
             self.env, self._train_env_instance = vectorize(env, cfg.num_envs, self._check_spaces)
             cfg.num_envs = self.env.num_envs
             obs_space = self.env.single_observation_space
@@ -272,6 +280,11 @@ class Agent:
 
         Ctrl+C or SIGTERM finishes the current step and stops cleanly (callbacks run their
         ``on_train_end``; ``history.interrupted`` names the signal).
+
+        Raises:
+            DivergenceError: a loss, the weights or the actions became NaN or inf (see
+                :mod:`renshu.train.divergence`); nothing diverged reaches the env or a save.
+            EnvError: the env's ``step()``/``reset()`` raised or returned what it must not.
         """
         check("steps", _is_int(steps) and steps >= 1, "an int >= 1", steps)
         if self.env is None:
@@ -289,6 +302,7 @@ class Agent:
         log_at = counters.num_steps + log_every
         started, steps_at_start = time.perf_counter(), counters.num_steps
         look_at = counters.num_steps + 1_000  # the next look for episodes that never end
+        float_actions = isinstance(self.action_space, spaces.Box)
 
         cbs.on_train_begin({"steps": steps})
         with signals() as interrupted, limit_threads(self.config.threads):
@@ -297,7 +311,10 @@ class Agent:
             while counters.num_steps < end_step and not self.stop_training and not interrupted:
                 if loop.frames is None:  # an eval on the training env or a checkpoint cut
                     window = loop.begin_segment()
-                step = loop.step(self._explore(window))  # act, step, count, log
+                actions = self._explore(window)
+                if float_actions and not actions_finite(actions):  # never hand NaN to the env
+                    raise self._diverged("an action the policy chose")
+                step = loop.step(actions)  # step, count, log
                 self._learn(step)  # store, update (the algorithm's part)
                 window = step.window
                 cbs.on_tick(counters.num_steps)
@@ -314,6 +331,9 @@ class Agent:
 
     def _log(self, history: History, sps: float) -> None:
         metrics = {"charts/SPS": sps, **self._metrics()}
+        bad = losses_not_finite(metrics)  # the torch paths' losses, checked once per log
+        if bad:
+            raise self._diverged(f"the logged {' and '.join(bad)}")
         recent = history.history.get("episode_reward", [])[-20:]
         if recent:
             metrics["charts/episode_reward"] = float(np.mean(recent))
@@ -323,6 +343,17 @@ class Agent:
         """Send metrics to the callbacks of the running ``fit`` (e.g. TensorBoard, CSV)."""
         if self._loop is not None:
             self._loop.callbacks.on_log(step, metrics)
+
+    def _diverged(self, what: str, *, saving: bool = False) -> DivergenceError:
+        """The error for training that diverged: ``what`` became NaN or inf."""
+        return divergence_error(self, what, saving=saving)
+
+    def _refuse_diverged(self) -> None:
+        """Raise DivergenceError before saving weights or optimizer state that are not finite
+        (such a save would not load, and would replace the last good one)."""
+        broken = not_finite_tensor(self._networks(), self.optimizer)
+        if broken is not None:
+            raise self._diverged(broken, saving=True)
 
     def progress_metrics(self) -> dict[str, str]:
         """Short figures a progress display shows besides reward and loss (``{"eps": ...}``)."""
@@ -449,13 +480,17 @@ class Agent:
 
         Saving never deletes what renshu did not write: a file or a non-empty folder that is
         not a saved agent at ``path`` is refused; a saved agent there is replaced only with
-        ``overwrite=True``. Raises CheckpointError naming the path when writing fails.
+        ``overwrite=True``. Raises CheckpointError naming the path when writing fails, and
+        DivergenceError (writing nothing) when the weights or optimizer state hold NaN or inf.
         """
+        self._refuse_diverged()
         return state.save_agent(self, path, replay=replay, overwrite=overwrite)
 
     def save_checkpoint(self, directory: str | Path, *, replay: bool = True) -> Path:
         """Save ``directory/<num_steps>/`` mid-training; envs restart after it, so a resumed run
-        continues exactly as this one does. A checkpoint of the same step is replaced."""
+        continues exactly as this one does. A checkpoint of the same step is replaced (never by
+        diverged weights: DivergenceError, before anything is written)."""
+        self._refuse_diverged()
         self._close_episodes()
         return self.save(Path(directory) / str(self.num_steps), replay=replay, overwrite=True)
 

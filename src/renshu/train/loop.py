@@ -6,8 +6,9 @@ ended (not the reset observation after it), which sub-envs' steps are transition
 ``NEXT_STEP`` mode the step after an episode's end is a reset, not a transition), and the window
 of frames to act on next. It keeps the episode counts, rewards and lengths, sends keras-rl's step
 and episode logs to the callbacks, guards against NaN/inf from the env, checks the first steps
-as ``renshu check`` does, and turns an exception in the user's ``step()``/``reset()`` into an
-:class:`~renshu.errors.EnvError` that names their code.
+as ``renshu check`` does (and the types and shapes of every later one), and turns an exception
+in the user's ``step()``/``reset()`` into an :class:`~renshu.errors.EnvError` that names their
+code.
 
 Training runs in segments: each ``fit()`` (and each restart after a checkpoint or a test on the
 training env) resets the envs with :func:`segment_seed`, so a resumed run steps exactly as an
@@ -33,7 +34,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
 from renshu.callbacks import CallbackList
-from renshu.check import EnvCheckError, StepChecks, obs_problem, reward_problem
+from renshu.check import EnvCheckError, StepChecks, StepTypes, obs_problem, reward_problem
 from renshu.errors import ConfigError, EnvError, RenshuError, user_frames
 from renshu.fastpath import SingleEnv
 from renshu.make import make, make_vec
@@ -47,7 +48,7 @@ NEVER_ENDING_STEPS = 100_000
 """fit() warns once when an episode has gone on for this many steps (per env) without ending."""
 FIRST_STEPS_CHECKED = 1_000
 """fit() checks what reset()/step() return for this many steps per env after an env is attached
-(as ``renshu check`` does), then steps without the checks."""
+(as ``renshu check`` does), then only the types and shapes (cheap enough for every step)."""
 
 
 @dataclass
@@ -351,19 +352,23 @@ class EnvLoop:
 
     def check_first_steps(self) -> None:
         """Check the first FIRST_STEPS_CHECKED reset()/step() results of each env as
-        ``renshu check`` does (wrapping it in StepChecks, taken out after); once per env."""
+        ``renshu check`` does (wrapping it in StepChecks), then every later one cheaply (types
+        and shapes: StepTypes replaces StepChecks); once per env."""
         if self.first_steps_checked:
             return
         self.first_steps_checked = True
         env, label, counters = self.env, self.label, self.counters
 
         def checked(inner: Any, e: int, put: Callable[[Any], None]) -> StepChecks:
+            def where() -> str:
+                return f"training step {counters.num_steps:,} (env {e})"
+
             return StepChecks(
                 inner,
                 steps=FIRST_STEPS_CHECKED,
                 label=label,
-                where=lambda: f"training step {counters.num_steps:,} (env {e})",
-                done=lambda: put(inner),
+                where=where,
+                done=lambda: put(StepTypes(inner, label=label, where=where)),
             )
 
         if isinstance(env, SingleEnv) and isinstance(env.env, gymnasium.Env):

@@ -23,7 +23,17 @@ from gymnasium import spaces
 
 from renshu import checkpoint
 from renshu.actor_critic import ActorCritic, build_actor_critic
-from renshu.config import OneOf, Range, Satisfies, check_device, format_bytes, validate
+from renshu.config import (
+    MAX_ENVS,
+    MAX_THREADS,
+    Note,
+    OneOf,
+    Range,
+    Satisfies,
+    check_device,
+    format_bytes,
+    validate,
+)
 from renshu.distributions import for_space
 from renshu.errors import ConfigError
 from renshu.fastpath import FlatParams, numpy_actor_critic
@@ -75,8 +85,10 @@ class OnPolicyConfig:
     """Initial log standard deviation of the Gaussian policy of a Box action space."""
     window: Annotated[int, Range(1, MAX_WINDOW)] = 1
     """Frames per observation, in [1, 1000]: the last W frames, stacked by the agent."""
-    num_envs: Annotated[int, Range(ge=1)] = 1
-    """Environments stepped together (a vector env), >= 1."""
+    num_envs: Annotated[
+        int, Range(1, MAX_ENVS), Note("copies are built one by one: 1e7 take hours")
+    ] = 1
+    """Environments stepped together (a vector env), in [1, 65536]."""
     normalize_obs: bool = True
     """Normalize non-uint8 observations by their running mean and standard deviation (kept in
     the network, updated while fit() runs, frozen in test and act)."""
@@ -86,8 +98,9 @@ class OnPolicyConfig:
     Episode rewards in logs and tests stay the env's own."""
     device: str = "auto"
     """"auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...: one torch can use here."""
-    threads: Annotated[int, Range(ge=1)] | None = 1
-    """CPU threads for torch and NumPy's BLAS while fit/test run, >= 1, or None to leave them."""
+    threads: Annotated[int, Range(1, MAX_THREADS), Note("more only wait for each other")] | None = 1
+    """CPU threads for torch and NumPy's BLAS while fit/test run, in [1, 256], or None to leave
+    them."""
     seed: Annotated[int, Range(ge=0)] | None = None
     """Seeds the network, action sampling, minibatches and envs, >= 0; None draws one."""
 
@@ -323,6 +336,8 @@ class OnPolicyAgent(Agent):
             for group in self.optimizer.param_groups:
                 group["lr"] = cfg.learning_rate * (1.0 - progress)
         self._update(progress)
+        if not bool(torch.isfinite(self._flat.data).all()):  # one reduction per rollout
+            raise self._diverged("a weight after the update")
         self.rollout.reset()
 
     def _update(self, progress: float) -> None:
@@ -367,6 +382,8 @@ class OnPolicyAgent(Agent):
             ent_coef=cfg.ent_coef,
             vf_coef=cfg.vf_coef,
         )
+        if not math.isfinite(figures[0] + figures[1]):  # (floats: free to check)
+            raise self._diverged("the policy or value loss")
         if cfg.max_grad_norm is not None:
             self._flat.clip_grad_norm_(cfg.max_grad_norm)
         self.optimizer.step()
