@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -25,6 +27,7 @@ import yaml
 
 import renshu
 from renshu import checkpoint
+from renshu.agents import ALGORITHMS
 from renshu.agents.dqn import DQNConfig
 from renshu.cli import main
 from renshu.config import field_names
@@ -116,6 +119,47 @@ def test_train_help_lists_presets_and_every_option_with_its_doc(
     assert "  double=false\n" in text and "  warmup_steps=1000\n" in text
     for flag in ("--set KEY=VALUE", "--resume RUN", "--no-gif", "--checkpoint-every"):
         assert flag in text
+
+
+@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_train_help_lists_the_options_of_the_algo_asked_for(
+    algo: str, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    from renshu.config import field_docs
+
+    args = ["--algo", algo, "--help"] if where == "before" else ["--help", "--algo", algo]
+    assert main(["train", *args]) == 0
+    text = capsys.readouterr().out
+    config = ALGORITHMS[algo].config_class()
+    assert f"options of --algo {algo}, " in text
+    docs: dict[str, str] = {}
+    for cls in reversed(config.__mro__):  # the docstring of each field, inherited ones too
+        if dataclasses.is_dataclass(cls):
+            docs.update(field_docs(cls))
+    names = field_names(config)
+    for name in names:
+        assert re.search(rf"^  {name}(=|$)", text, re.MULTILINE), name
+        if name != "seed":
+            first = " ".join(docs[name].replace("``", "`").split()).split()[:4]
+            assert " ".join(first) in " ".join(text.split()), name
+    options = text.split("for --set KEY=VALUE")[1]
+    listed = re.findall(r"^  ([a-z_]+)(?:=|$)", options, re.MULTILINE)
+    assert listed == names  # every option of the algorithm, none of another's
+    others = [name for name in ALGORITHMS if name != algo]
+    assert f"The other algorithms ({', '.join(others)})" in " ".join(text.split())
+
+
+def test_plain_train_help_lists_dqn_and_says_how_to_see_the_others(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["train", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "options of --algo dqn, " in text
+    assert "`renshu train --algo ppo --help` lists them." in text
+    assert "clip_range=" not in text
 
 
 @pytest.mark.parametrize("command", ["test", "plot"])
@@ -394,7 +438,7 @@ def test_ctrl_c_and_sigterm_save_a_checkpoint_and_the_run_resumes(
         assert latest is not None and (latest / "replay.npz").is_file()
         step = int(latest.name)
         assert f"Stopped by {sig.name} at step {step:,} of 1,000,000" in out
-        assert f"Resume with: renshu train --resume runs/{name}" in out
+        assert f"Resume with: renshu train --resume {run}" in out
         assert (run / "plots" / "learning_curve.png").is_file()
         assert not (run / "agent").exists()
 
@@ -1131,3 +1175,91 @@ def test_test_on_a_device_torch_cannot_use_names_the_device(
     err = " ".join(capsys.readouterr().err.split())
     assert message in err
     assert "another version" not in err and "Traceback" not in err
+
+
+# ---- commands renshu prints ----------------------------------------------------------------------
+
+
+def _printed(out: str, pattern: str) -> list[str]:
+    """The argv of the command ``pattern`` finds in ``out`` (shell words, as pasted)."""
+    import shlex
+
+    found = re.search(pattern, out)
+    assert found is not None, out
+    return shlex.split(found.group(1))
+
+
+def test_printed_test_and_resume_commands_work_as_printed_from_another_folder(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # The user's env file in a project folder whose path has a space; training runs there with
+    # relative paths, the printed commands are pasted in another folder.
+    monkeypatch.setenv("COLUMNS", "1000")
+    project, elsewhere = tmp_path / "my project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    shutil.copy(FIXTURES / "corridor.py", project / "my_env.py")
+    monkeypatch.chdir(project)
+    args = ["--config", str(tiny), "--steps", "60", "--no-gif"]
+    assert main(["train", "my_env.py:Corridor", *args]) == 0
+    out = capsys.readouterr().out
+    resume = _printed(out, r"resume with: (renshu train .*)")
+    test = _printed(out, r"\((renshu test .*?)\)\s*│")
+    run = project / "runs" / "Corridor-dqn-0"
+    assert test == ["renshu", "test", str(run), "--trust-env"]
+    assert resume == ["renshu", "train", "--resume", str(run), "--trust-env"]
+    monkeypatch.chdir(elsewhere)
+    assert main([*test[1:], "--episodes", "1"]) == 0
+    assert re.search(r"^Episode:1 Score:", capsys.readouterr().out, re.MULTILINE)
+    assert main([*resume[1:], "--steps", "120", "--no-gif"]) == 0
+    assert "Resuming" in capsys.readouterr().out
+
+
+def test_run_records_its_env_file_so_it_loads_from_another_folder(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    shutil.copy(FIXTURES / "corridor.py", project / "my_env.py")
+    monkeypatch.chdir(project)
+    args = ["--config", str(tiny), "--steps", "60", "--no-gif"]
+    assert main(["train", "my_env.py:Corridor", *args]) == 0
+    run = project / "runs" / "Corridor-dqn-0"
+    recorded = yaml.safe_load((run / "config.yaml").read_text())["env"]
+    assert recorded == f"{project / 'my_env.py'}:Corridor"
+    monkeypatch.chdir(elsewhere)
+    assert renshu.load(run, trust_env=True).env_spec == recorded
+    assert main(["test", str(run), "--trust-env", "--episodes", "1"]) == 0
+
+
+def test_relative_env_file_of_an_older_run_is_found_from_another_folder(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # A run folder written before paths were recorded absolute names the file relative to the
+    # folder training ran in: found from the current folder, else the folders above the run.
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    shutil.copy(FIXTURES / "corridor.py", project / "my_env.py")
+    monkeypatch.chdir(project)
+    args = ["--config", str(tiny), "--steps", "60", "--no-gif"]
+    assert main(["train", "my_env.py:Corridor", *args]) == 0
+    run = project / "runs" / "Corridor-dqn-0"
+    for file in (run / "config.yaml", run / "agent" / "config.json"):
+        file.write_text(file.read_text().replace(str(project / "my_env.py"), "my_env.py"))
+    manifest = json.loads((run / "agent" / "manifest.json").read_text())
+    digest = hashlib.sha256((run / "agent" / "config.json").read_bytes()).hexdigest()
+    manifest["sha256"]["config.json"] = digest
+    (run / "agent" / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.chdir(elsewhere)
+    assert main(["test", str(run), "--trust-env", "--episodes", "1"]) == 0
+    found = f"{project / 'my_env.py'}:Corridor"
+    assert renshu.load(run, trust_env=True).env_spec == found
+    (project / "my_env.py").rename(project / "moved.py")
+    capsys.readouterr()
+    assert main(["test", str(run), "--trust-env", "--episodes", "1"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Environment file 'my_env.py'" in err and "was not found" in err
+    assert f"Tried: {elsewhere / 'my_env.py'}, {project / 'runs' / 'my_env.py'}, " in err
+    assert str(project / "my_env.py") in err

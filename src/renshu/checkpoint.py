@@ -37,6 +37,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import time
 import uuid
@@ -435,7 +436,7 @@ def agent_path(path: Path) -> Path:
     raise CheckpointError(
         f"{str(path)!r} is a run folder without an agent yet: no complete agent/ and no "
         "complete checkpoint under checkpoints/. Train it first (renshu train --resume "
-        f"{path}), or pass another run."
+        f"{shlex.quote(str(path.absolute()))}), or pass another run."
     )
 
 

@@ -69,15 +69,36 @@ def field_docs(cls: type) -> dict[str, str]:
 
 def source_field_docs(module: str, class_name: str) -> dict[str, tuple[str, str]]:
     """Field name -> (default as written, docstring) of a dataclass, read from its module's
-    source without importing the module (so ``--help`` stays fast); ``{}`` if not found."""
+    source without importing the module (so ``--help`` stays fast); ``{}`` if not found.
+
+    Fields of its base classes come first, in dataclass order (a base defined in the same
+    module or imported with ``from module import Name``); a field the class redefines keeps
+    its base's place and takes the class's default and docstring."""
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:  # pragma: no cover - module missing
         return {}
     source = Path(spec.origin).read_text(encoding="utf-8")
-    for node in ast.parse(source).body:
+    tree = ast.parse(source)
+    for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == class_name:
-            return _class_fields(node, source)
+            fields: dict[str, tuple[str, str]] = {}
+            for base in node.bases:
+                if isinstance(base, ast.Name):
+                    fields.update(source_field_docs(*_defined_in(tree, module, base.id)))
+            fields.update(_class_fields(node, source))
+            return fields
     return {}
+
+
+def _defined_in(tree: ast.Module, module: str, name: str) -> tuple[str, str]:
+    """(module, class name) of the class ``name`` as the module ``tree`` sees it: imported with
+    ``from X import Y [as name]``, else defined in ``module`` itself."""
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    return node.module, alias.name
+    return module, name
 
 
 def _class_fields(node: ast.ClassDef, source: str) -> dict[str, tuple[str, str]]:

@@ -107,7 +107,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
-    if handler in (run_train, run_test):
+    if handler in (run_train, run_test) and getattr(args, "help", None) is None:
         _import_torch_holding_sigterm()
     with warnings.catch_warnings():
         warnings.showwarning = _warning_printer(errors)

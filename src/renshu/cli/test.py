@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -122,8 +123,8 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
         if env_spec is None and agent._env_ref is not None:
             raise ConfigError(
                 checkpoint.untrusted_env_message(agent._env_ref, where=repr(str(path)))
-                + f" If you trust it, name it: renshu test {path} --env {agent._env_ref}, or "
-                "add --trust-env."
+                + f" If you trust it, add --trust-env (renshu test {_shell(path)} --trust-env), "
+                f"or name it: renshu test {_shell(path)} --env {shlex.quote(agent._env_ref)}."
             )
         if env_spec is None and run is not None and run._untrusted_env is None:
             env_spec = run.env  # an agent folder inside a run: the run names the env
@@ -137,7 +138,8 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(
             f"{str(path)!r} was trained on an environment object ({agent.env_name or 'unnamed'}), "
             "which saved files cannot record. Name it: renshu test "
-            f"{path} --env my_env.py:ClassName, or from Python: renshu.load(path, env=...).test()."
+            f"{_shell(path)} --env my_env.py:ClassName, or from Python: "
+            "renshu.load(path, env=...).test()."
         )
     episodes = args.episodes or (int(run.settings["test_episodes"]) if run else 10)
     env = None
@@ -199,6 +201,11 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
             ) from None
         _say(console, f"GIF: {out}")
     return 0
+
+
+def _shell(path: Any) -> str:
+    """``path`` absolute and quoted for the shell, for a command printed to be pasted."""
+    return shlex.quote(str(path.absolute()))
 
 
 def _enclosing_run(path: Any, *, env: Any = None, trust_env: bool = False) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -22,6 +23,7 @@ from renshu.cli._text import (
     _say,
 )
 from renshu.cli.check import _problem_table
+from renshu.errors import RenshuError
 
 if TYPE_CHECKING:
     from renshu.cli._text import Subparsers
@@ -55,24 +57,41 @@ A preset file (--config) looks like:
     config: {{double: true, target_update: 500}}
 or is a flat mapping of options (plus optional steps, test_episodes).
 
-options for --set KEY=VALUE (values are YAML: 0.99, 1e-3, true or false, [64, 64], null):
 {options}"""
 
 
-def _options_help(width: int = 100) -> str:
-    """The DQNConfig options with their defaults and docs, read without importing torch."""
+def _options_help(algo: str, width: int = 100) -> str:
+    """The options of the algorithm ``algo`` (its config dataclass in
+    :data:`renshu.agents.ALGORITHMS`) with their defaults and docs, read without importing
+    torch; then how to see the other algorithms' options."""
     import textwrap
 
+    from renshu.agents import ALGORITHMS
     from renshu.config import source_field_docs
 
-    lines = []
-    for name, (default, doc) in source_field_docs("renshu.agents.dqn", "DQNConfig").items():
+    algorithm = ALGORITHMS[algo]
+    module, _, class_name = algorithm.config.partition(":")
+    lines = [
+        f"options of --algo {algo}, {algorithm.summary}, for --set KEY=VALUE",
+        "(values are YAML: 0.99, 1e-3, true or false, [64, 64], null):",
+    ]
+    for name, (default, doc) in source_field_docs(module, class_name).items():
         head = f"  {name}={_as_yaml(default)}" if default else f"  {name}"
         if name == "seed":
             head, doc = "  seed", "Set with --seed (default 0)."
         body = textwrap.wrap(" ".join(doc.replace("``", "`").split()), width - 6)
         lines.append(head)
         lines.extend(f"      {line}" for line in body)
+    others = [name for name in ALGORITHMS if name != algo]
+    if others:
+        lines.append("")
+        lines.extend(
+            textwrap.wrap(
+                f"The other algorithms ({', '.join(others)}) have options of their own: "
+                f"`renshu train --algo {others[0]} --help` lists them.",
+                width - 2,
+            )
+        )
     return "\n".join(lines)
 
 
@@ -97,6 +116,7 @@ def add_train_command(subparsers: Subparsers) -> None:
 
     parser = subparsers.add_parser(
         "train",
+        add_help=False,  # -h lists the options of --algo, which may come after it
         help="train an agent on ENV into a run folder (or --resume one)",
         description=_paragraph(
             "Train an agent on ENV with the environment's preset (see below), laid over with "
@@ -104,8 +124,14 @@ def add_train_command(subparsers: Subparsers) -> None:
             "TensorBoard events and a checkpoint every tenth of the steps; at the end: the "
             "agent, a learning curve, a greedy test and a GIF of it, and a results table."
         ),
-        epilog=TRAIN_EPILOG.format(presets=", ".join(available()), options=_options_help()),
+        epilog=TRAIN_EPILOG.format(presets=", ".join(available()), options="{options}"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-h",
+        "--help",
+        action=_HelpAfterParsing,
+        help="show this help and exit; with --algo ALGO it lists that algorithm's options",
     )
     parser.add_argument("env", metavar="ENV", nargs="?", help=ENV_HELP)
     parser.add_argument(
@@ -190,8 +216,32 @@ def add_train_command(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=run_train)
 
 
+class _HelpAfterParsing(argparse.Action):
+    """``-h``/``--help`` that keeps parsing, so ``--algo`` counts wherever it stands: it
+    records the parser, and :func:`run_train` prints its help for that algorithm."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=None, **kwargs)
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        setattr(namespace, self.dest, parser)
+
+
+def print_help(args: argparse.Namespace, console: Console) -> int:
+    """``renshu train [--algo ALGO] --help``: the help with the options of ALGO (default
+    DQN's)."""
+    from renshu.agents import DEFAULT
+
+    parser: argparse.ArgumentParser = args.help
+    text = parser.format_help().replace("{options}", _options_help(args.algo or DEFAULT))
+    console.file.write(text)
+    return 0
+
+
 def run_train(args: argparse.Namespace, console: Console) -> int:
     """Create (or reopen) a run folder, train, and print the results; 130/143 on a signal."""
+    if args.help is not None:
+        return print_help(args, console)
     from renshu import presets
     from renshu.agents import DEFAULT
     from renshu.check import EnvCheckError
@@ -239,7 +289,8 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(
             f"{args.env} failed the environment check with {_plural(errors, 'error')} (see the "
             "table above), so no run was started. Fix them and train again (`renshu check "
-            f"{args.env} --algo {algo}` re-checks without training), or pass --no-check to "
+            f"{shlex.quote(args.env)} --algo {algo}` re-checks without training), or pass "
+            "--no-check to "
             "train anyway."
         ) from None
     if run.check_warnings:
@@ -247,7 +298,7 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
         _say(
             console,
             f"check: {_plural(len(run.check_warnings), 'warning')} ({codes}); "
-            f"`renshu check {args.env}` explains.",
+            f"`renshu check {shlex.quote(args.env)}` explains.",
         )
     return _train(run, args, console, steps=None, resumed=False)
 
@@ -276,12 +327,26 @@ def _reopen(args: argparse.Namespace) -> Any:
             "out (--steps, --device, --threads and --no-gif are allowed), or start a new run."
         )
     run = Run.open(args.resume, env=args.env, trust_env=args.trust_env)
-    if args.env is not None and args.env != run.settings["env"]:
+    if args.env is not None and not _same_env(args.env, run):
         raise ConfigError(
             f"The run {args.resume!r} trains {run.settings['env']!r}, not {args.env!r}. Leave "
             "ENV out with --resume (the run's config.yaml names it)."
         )
     return run
+
+
+def _same_env(env: str, run: Any) -> bool:
+    """Whether ``env`` names the environment ``run`` trains (a file path may be written
+    relative to the current folder, and recorded absolute or relative to another)."""
+    from renshu.make import absolute_env, find_saved_env
+
+    recorded = run.settings["env"]
+    if env == recorded or absolute_env(env) == absolute_env(recorded):
+        return True
+    try:
+        return bool(absolute_env(env) == find_saved_env(recorded, run.path))
+    except RenshuError:
+        return False
 
 
 def _train(
@@ -395,11 +460,12 @@ def _results_table(run: Any, result: Any) -> Table:
     table.add_row("config", str(files["config"]))
     table.add_row("metrics", str(files["metrics"]))
     if "tensorboard" in files:
-        table.add_row("TensorBoard", f"tensorboard --logdir {files['tensorboard']}")
+        logdir = shlex.quote(str(files["tensorboard"].absolute()))
+        table.add_row("TensorBoard", f"tensorboard --logdir {logdir}")
     if "checkpoint" in files:
         table.add_row("checkpoint", str(files["checkpoint"]))
     if "agent" in files:
-        table.add_row("agent", f"{files['agent']}  (renshu test {run.path})")
+        table.add_row("agent", f"{files['agent']}  ({run.test_command})")
     table.add_row("learning curve", str(files["learning_curve"]))
     if "gif" in files:
         table.add_row("GIF", str(files["gif"]))
@@ -417,6 +483,4 @@ def _duration(seconds: float) -> str:
 
 
 def _command_line(args: argparse.Namespace) -> str:
-    import shlex
-
     return shlex.join(["renshu", *getattr(args, "argv", [])])

@@ -106,6 +106,7 @@ class Run:
         self.settings = settings
         """The contents of ``config.yaml``."""
         self._env = env if env is not None else settings.get("env")
+        self._env_located = env is not None  # a file path from config.yaml is found on use
         self._untrusted_env: str | None = None
         if (
             env is None
@@ -134,24 +135,39 @@ class Run:
         """
         if self._untrusted_env is not None:
             ref = self._untrusted_env
+            run = _shell_path(self.path)
             raise ConfigError(
                 f"The run {str(self.path)!r} names its environment {ref!r} in config.yaml: "
                 "Python code (a file or module) that renshu does not import from a run folder "
                 "unless you say so (a run folder may come from someone else). If you trust it, "
-                f"name it on the command line (renshu test {self.path} --env {ref}, or "
-                f"renshu train {ref} --resume {self.path}) or add --trust-env; from Python, "
+                f"name it on the command line (renshu test {run} --env {shlex.quote(ref)}) or "
+                f"add --trust-env ({self.test_command}, or {self.resume_command}); from Python, "
                 f"Run.open(path, env={ref!r}) or Run.open(path, trust_env=True)."
             )
+        if not self._env_located and isinstance(self._env, str):
+            from renshu.make import find_saved_env
+
+            self._env = find_saved_env(self._env, self.path)  # recorded relative: find it
+            self._env_located = True
         return self._env
 
     @property
     def resume_command(self) -> str:
-        """The shell command that continues this run. It names the env when that is Python code
-        (a file or module), which a resume imports only when named on the command line."""
+        """The shell command that continues this run, from any folder."""
+        return self._command("train", "--resume")
+
+    @property
+    def test_command(self) -> str:
+        """The shell command that plays this run's agent greedily, from any folder."""
+        return self._command("test")
+
+    def _command(self, *words: str) -> str:
+        """``renshu WORDS RUN``, with the run's absolute path (quoted for the shell), and
+        ``--trust-env`` when the env is Python code (a file or module): the user trained on
+        that code, and a command about the run imports it only when told to."""
         env = self.settings.get("env")
-        if isinstance(env, str) and not checkpoint.env_is_safe(env):
-            return f"renshu train {shlex.quote(env)} --resume {shlex.quote(str(self.path))}"
-        return f"renshu train --resume {shlex.quote(str(self.path))}"
+        trust = isinstance(env, str) and not checkpoint.env_is_safe(env)
+        return " ".join(["renshu", *words, _shell_path(self.path), *(["--trust-env"] * trust)])
 
     @property
     def env_kwargs(self) -> dict[str, Any]:
@@ -226,9 +242,11 @@ class Run:
             RunFileError: the folder cannot be written (nothing is left behind).
         """
         from renshu import presets
+        from renshu.make import absolute_env
 
         if preset is None:
             preset = presets.load(env if isinstance(env, str) else "default", algo)
+        env = absolute_env(env)  # a file path recorded absolute resolves from any folder
         if options:
             preset = preset.with_options(options, origin="the options given")
         total = check_field(RunSettings, "steps", steps if steps is not None else preset.steps)
@@ -365,8 +383,7 @@ class Run:
         if found is None:
             raise CheckpointError(
                 f"The run {str(self.path)!r} has no agent yet: no agent/ folder and no "
-                "checkpoint. Train it first (renshu train --resume "
-                f"{self.path}), or pass another run."
+                f"checkpoint. Train it first ({self.resume_command}), or pass another run."
             )
         return _load(found, env, overrides)
 
@@ -676,6 +693,12 @@ class Run:
                 "render_mode='rgb_array'>)."
             )
         return rgb_array_env(self.env, self.env_kwargs)
+
+
+def _shell_path(path: Path) -> str:
+    """``path`` absolute and quoted for the shell, so a printed command works when pasted in
+    any folder."""
+    return shlex.quote(str(path.absolute()))
 
 
 def _build_agent(algo: str, env: Any, config: Any) -> Agent:
