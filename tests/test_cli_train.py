@@ -1263,3 +1263,184 @@ def test_relative_env_file_of_an_older_run_is_found_from_another_folder(
     assert "Environment file 'my_env.py'" in err and "was not found" in err
     assert f"Tried: {elsewhere / 'my_env.py'}, {project / 'runs' / 'my_env.py'}, " in err
     assert str(project / "my_env.py") in err
+
+
+# ---- Ctrl+C -------------------------------------------------------------------------------------
+
+
+def ctrl_c_able(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """``started``, with SIGINT handled as in a terminal (a background job ignores it)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", READY, *args],
+        cwd=cwd,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    return process
+
+
+def test_ctrl_c_while_torch_loads_exits_130_with_one_line() -> None:
+    """Ctrl+C in the first second (torch still loading) printed a 17-line traceback from
+    inside torch's import."""
+    code = """
+import os, signal, sys
+from renshu.cli import main
+assert "torch" not in sys.modules
+class Finder:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)  # arrives while torch is being imported
+        return None
+sys.meta_path.insert(0, Finder())
+sys.exit(main(["test", "runs/none"]))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert (out.returncode, out.stderr, out.stdout) == (130, "Interrupted.\n", "")
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_any_moment_of_train_and_test_exits_130_with_a_line(
+    trained: Path, tiny: Path, tmp_path: Path
+) -> None:
+    delays = (0.02, 0.3, 1.0)
+    args = ["--config", str(tiny), "--steps", "1000000", "--runs-dir", "runs"]
+    processes = [
+        *(ctrl_c_able("train", "shower", *args, "--name", f"d{d}", cwd=tmp_path) for d in delays),
+        *(ctrl_c_able("test", str(trained), "--episodes", "100000", cwd=tmp_path) for d in delays),
+    ]
+    began = time.monotonic()
+    for delay, process in zip(delays * 2, processes, strict=True):
+        time.sleep(max(0.0, began + delay - time.monotonic()))
+        process.send_signal(signal.SIGINT)
+    for process in processes:
+        out, _ = process.communicate(timeout=120)
+        assert process.returncode == 130, out
+        assert "Traceback" not in out, out
+        assert "Interrupted." in out or "Stopped by SIGINT" in out, out
+
+
+def test_ctrl_c_during_renshu_test_shows_the_episodes_it_played(
+    trained: Path, tmp_path: Path
+) -> None:
+    process = ctrl_c_able("test", str(trained), "--episodes", "100000", cwd=tmp_path)
+    assert process.stdout is not None
+    lines = [process.stdout.readline() for _ in range(3)]  # three episodes played
+    process.send_signal(signal.SIGINT)
+    out = "".join(lines) + process.communicate(timeout=60)[0]
+    assert process.returncode == 130, out
+    played = re.findall(r"^Episode:(\d+) Score:", out, re.MULTILINE)
+    assert len(played) >= 3 and played == [str(n) for n in range(1, len(played) + 1)], out
+    assert re.search(rf"^Summary: mean=.* episodes={len(played)} \(of 100000\)$", out, re.M), out
+    assert out.rstrip().endswith("Interrupted."), out
+
+
+def test_ctrl_c_during_the_final_test_keeps_the_results_and_curve(
+    tmp_path: Path,
+) -> None:
+    """Ctrl+C during renshu train's greedy test printed only `Interrupted.`: no results, no
+    learning curve, and --resume then had nothing to train."""
+    preset = tmp_path / "long_test.yaml"
+    preset.write_text(TINY.replace("test_episodes: 2", "test_episodes: 100000"))
+    args = ["--config", str(preset), "--runs-dir", "runs", "--name", "r"]
+    process = ctrl_c_able("train", "shower", *args, cwd=tmp_path)
+    run = tmp_path / "runs" / "r"
+    deadline = time.monotonic() + 60
+    while not (run / "agent" / "manifest.json").is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the greedy test is under way (100,000 episodes)
+    process.send_signal(signal.SIGINT)
+    out = " ".join(process.communicate(timeout=60)[0].split())
+    assert process.returncode == 130, out
+    found = re.search(r"SIGINT during the final greedy test, after (\d+) of 100,000", out)
+    assert found is not None and int(found.group(1)) >= 1, out
+    episodes = int(found.group(1))
+    assert f"episode{'s' if episodes > 1 else ''} of 100,000, stopped by SIGINT)" in out, out
+    assert "Traceback" not in out and (run / "plots" / "learning_curve.png").is_file()
+    tested = read_metrics(run)["test/mean_reward"]
+    assert np.count_nonzero(~np.isnan(tested)) == 1
+
+
+def test_steps_take_1e5_style_counts_on_the_command_line(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    """--steps 1e5 was refused though README says int values accept 1e5."""
+    assert train(tiny, tmp_path, "--steps", "1.2e2", "--checkpoint-every", "6e1") == 0
+    settings = yaml.safe_load((tmp_path / "shower-dqn-0" / "config.yaml").read_text())
+    assert (settings["steps"], settings["checkpoint_every"]) == (120, 60)
+    capsys.readouterr()
+    assert train(tiny, tmp_path, "--steps", "1.5e0") == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "argument --steps: expected a positive integer, got '1.5e0' (not a whole number)" in err
+
+
+# ---- read-only run folders and leftovers -------------------------------------------------------
+
+
+def test_read_only_run_folder_is_one_clean_paragraph(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A read-only run folder printed TensorBoard's writer-thread traceback first, then
+    renshu's message with the file name as b'...'."""
+    from tensorboard.summary.writer import record_writer
+
+    assert train(tiny, tmp_path, "--steps", "60") == 0
+    run = tmp_path / "shower-dqn-0"
+    event_file = run / "tb" / "events.out.tfevents.1.host"
+
+    def refuse(self: object, data: bytes) -> None:  # as the writer thread meets a chmod a-w
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsencode(event_file))
+
+    monkeypatch.setattr(record_writer.RecordWriter, "write", refuse)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--steps", "120", "--no-gif"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == (
+        f"error: Training the run '{run}' failed on '{event_file}': permission denied (EACCES). "
+        "Nothing already written was removed. Make the run folder writable, then continue with "
+        f"renshu train --resume {run}."
+    ), err
+
+
+def test_resume_removes_the_leftovers_of_an_interrupted_save(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    """A .N.tmp-* folder of a checkpoint cut off while being written survived the resumed run
+    (it was younger than the minute other saves wait)."""
+    assert train(tiny, tmp_path, "--steps", "60") == 0
+    run = tmp_path / "shower-dqn-0"
+    saved = run / "checkpoints" / "60"
+    leftovers = [
+        run / "checkpoints" / ".120.tmp-0123abcd",
+        run / ".agent.old-89abcdef",
+        run / ".config.yaml.tmp-00ff00ff",
+        run / "plots" / ".learning_curve.png.tmp-12345678",
+    ]
+    for folder in leftovers[:2]:
+        folder.mkdir()
+        shutil.copy(saved / "weights.safetensors", folder / "weights.safetensors")
+    leftovers[2].write_text("steps: 1")
+    leftovers[3].write_bytes(b"png")
+    kept = [
+        run / "checkpoints" / ".90.tmp-0123abcd",  # holds a file renshu never writes there
+        run / ".notes.tmp-later",  # not renshu's naming
+        run / "my.config.yaml.tmp-00ff00ff",
+    ]
+    kept[0].mkdir()
+    (kept[0] / "mine.txt").write_text("mine")
+    kept[1].mkdir()
+    kept[2].write_text("mine")
+    assert main(["train", "--resume", str(run), "--steps", "120", "--no-gif"]) == 0
+    assert [p for p in leftovers if p.exists()] == []
+    assert all(p.exists() for p in kept)
+    assert checkpoint.latest(run / "checkpoints") == run / "checkpoints" / "120"

@@ -86,12 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:  # arrived before _main's handlers (e.g. while parsing)
         Console(stderr=True, highlight=False).print(Text(TERMINATED, style="bold"))
         return 143
+    except KeyboardInterrupt:  # Ctrl+C as early (while torch loads): one line, as later
+        Console(stderr=True, highlight=False).print(Text(INTERRUPTED, style="bold"))
+        return 130
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
 
 TERMINATED = "Terminated by SIGTERM."
+INTERRUPTED = "Interrupted."
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -114,7 +118,7 @@ def _main(argv: Sequence[str] | None) -> int:
         try:
             return handler(args, console)
         except KeyboardInterrupt:
-            errors.print(Text("Interrupted.", style="bold"))
+            errors.print(Text(INTERRUPTED, style="bold"))
             return 130
         except Terminated:
             errors.print(Text(TERMINATED, style="bold"))
@@ -152,24 +156,38 @@ def _handle_sigterm() -> Any:
 
 
 _HELD: list[int] = []
-"""SIGTERMs that arrived while torch was being imported (:func:`_import_torch_holding_sigterm`)."""
+"""SIGTERMs and SIGINTs that arrived while torch was being imported
+(:func:`_import_torch_holding_sigterm`)."""
 _HOLDING = [False]
 """True while torch is being imported: the SIGTERM handler then records instead of raising."""
 
 
 def _import_torch_holding_sigterm() -> None:
-    """Import torch with SIGTERM held back. Terminated raised by the handler while torch's C++
-    start-up is calling into Python cannot unwind through it: the process aborts (SIGABRT)
-    instead. A SIGTERM that arrives meanwhile is raised right after the import, where it ends
-    the command cleanly. (Blocking the signal would not do: the handler runs in the main thread
-    whichever thread the kernel hands the signal to.)"""
+    """Import torch with SIGTERM and SIGINT (Ctrl+C) held back. Terminated or
+    KeyboardInterrupt raised while torch's C++ start-up is calling into Python cannot unwind
+    through it cleanly (the process aborts with SIGABRT, or prints a traceback from inside
+    torch). A signal that arrives meanwhile is raised right after the import, where it ends the
+    command with one line. (Blocking the signal would not do: the handler runs in the main
+    thread whichever thread the kernel hands the signal to.)"""
+    import threading
+
+    held_sigint = threading.current_thread() is threading.main_thread() and (
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    if held_sigint:
+        signal.signal(signal.SIGINT, lambda signum, frame: _HELD.append(signum))
     _HOLDING[0] = True
     try:
         import torch  # noqa: F401
     finally:
         _HOLDING[0] = False
+        if held_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     if _HELD:
+        first = _HELD[0]
         _HELD.clear()
+        if first == signal.SIGINT:
+            raise KeyboardInterrupt
         raise Terminated
 
 

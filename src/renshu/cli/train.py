@@ -386,6 +386,17 @@ def _train(
         return 1
     for note in result.notes:
         _say(console, note)
+    if result.stopped_in_test:  # training is complete: show what the test played
+        planned = int(run.settings["test_episodes"])
+        _say(
+            console,
+            f"Stopped by {result.interrupted} during the final greedy test, after "
+            f"{len(result.test_scores)} of {planned:,} episodes; training is complete "
+            "and the agent saved. The results and learning curve below are from the episodes "
+            f"that finished ({run.test_command} plays more).",
+        )
+        console.print(_results_table(run, result))
+        return 130 if result.interrupted == "SIGINT" else 143
     if result.interrupted:
         _say(
             console,
@@ -444,10 +455,11 @@ def _results_table(run: Any, result: Any) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     if result.test_scores:
+        played = _plural(len(result.test_scores), "episode")
+        if result.stopped_in_test:
+            played += f" of {int(run.settings['test_episodes']):,}, stopped by {result.interrupted}"
         table.add_row(
-            "test reward",
-            f"{result.test_mean:.3f} ± {result.test_std:.3f} "
-            f"(greedy, {_plural(len(result.test_scores), 'episode')})",
+            "test reward", f"{result.test_mean:.3f} ± {result.test_std:.3f} (greedy, {played})"
         )
     steps = f"{result.steps:,}"
     if result.start_step:

@@ -4,9 +4,11 @@ contents."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import math
+import re
 import shlex
 import time
 import warnings
@@ -68,9 +70,14 @@ class RunResult:
     wall_time: float
     """Seconds spent in ``fit``."""
     interrupted: str | None = None
-    """``"SIGINT"`` or ``"SIGTERM"`` if a signal stopped training, else None."""
+    """``"SIGINT"`` or ``"SIGTERM"`` if a signal stopped training (or the final test), else
+    None."""
     test_scores: list[float] = field(default_factory=list)
-    """Rewards of the greedy test episodes (empty if interrupted)."""
+    """Rewards of the greedy test episodes (empty if training was interrupted; those finished
+    if the test was)."""
+    stopped_in_test: bool = False
+    """True when the signal came during the final greedy test: training is complete (the agent
+    saved), and the results are those of the test episodes that finished."""
     files: dict[str, Path] = field(default_factory=dict)
     """What was written: config, metrics, tensorboard, checkpoint, agent, learning_curve, gif."""
     notes: list[str] = field(default_factory=list)
@@ -443,6 +450,7 @@ class Run:
             from renshu.agents import get
 
             threads = check_field(get(self.settings["algo"]).config_class(), "threads", threads)
+        self._remove_leftovers()
         start_from = self.resume_point()
         if start_from is not None and int(start_from.name) >= total:
             start = int(start_from.name)
@@ -480,6 +488,27 @@ class Run:
                     )
                 ) from None
             raise
+
+    def _remove_leftovers(self) -> list[Path]:
+        """Remove what an interrupted save left in the run: renshu's ``.NAME.tmp-*`` and
+        ``.NAME.old-*`` folders (checkpoints, the agent) and ``.NAME.tmp-*`` files (config,
+        metrics, plots, GIFs), whatever their age, since training the run owns it (a test or
+        load leaves young ones alone: they may be a save under way). Nothing else is touched."""
+        removed = [
+            *checkpoint.remove_leftovers(self.checkpoint_dir, older_than=0),
+            *checkpoint.remove_leftovers(self.path, older_than=0),
+        ]
+        for folder, names in _TEMP_FILES.items():
+            try:
+                children = list((self.path / folder).iterdir())
+            except OSError:
+                continue
+            for child in children:
+                if names.match(child.name) and child.is_file() and not child.is_symlink():
+                    with contextlib.suppress(OSError):
+                        child.unlink()
+                        removed.append(child)
+        return removed
 
     def _has_checkpoints(self) -> bool:
         return self.checkpoint_dir.is_dir() and any(self.checkpoint_dir.iterdir())
@@ -560,24 +589,33 @@ class Run:
                 return result
             files["agent"] = agent.save(self.agent_dir, overwrite=True)
             if test:
-                scores = agent.test(
-                    episodes=int(self.settings["test_episodes"]),
-                    env=self.make_env() if self.env_kwargs else None,
-                    progress=False,
-                )
-                result.test_scores = [float(r) for r in scores.history["episode_reward"]]
+                result.test_scores, result.interrupted = self._final_test(agent)
+                result.stopped_in_test = result.interrupted is not None
+            if result.test_scores:
                 row = {"test/mean_reward": result.test_mean, "test/std_reward": result.test_std}
                 csv_log.write({"step": agent.num_steps, **row}, flush=True)
                 for key, value in row.items():
                     tb.writer.add_scalar(key, value, agent.num_steps)
             csv_log.close()
             files["learning_curve"] = self.plot_learning_curve()
-            if gif:
+            if gif and not result.interrupted:
                 self._gif(agent, result)
             return result
         finally:
             csv_log.close()
             tb.close()
+
+    def _final_test(self, agent: Agent) -> tuple[list[float], str | None]:
+        """Play the run's greedy test: the rewards of the episodes played, and the signal
+        (``"SIGINT"``, ``"SIGTERM"``) that stopped it early, if one did. Ctrl+C or SIGTERM ends
+        it after the current step, and the episodes finished still count: training is over by
+        then, and a resume would have nothing left to train."""
+        return test_until_signal(
+            agent,
+            episodes=int(self.settings["test_episodes"]),
+            env=self.make_env() if self.env_kwargs else None,
+            progress=False,
+        )
 
     def _save_before_failure(self, agent: Agent) -> Path | None:
         """A checkpoint of the state before the step the env failed on (nothing of that step
@@ -693,6 +731,49 @@ class Run:
                 "render_mode='rgb_array'>)."
             )
         return rgb_array_env(self.env, self.env_kwargs)
+
+
+def test_until_signal(
+    agent: Agent, *, callbacks: Sequence[Callback] = (), **options: Any
+) -> tuple[list[float], str | None]:
+    """``agent.test(**options)`` that Ctrl+C or SIGTERM ends after the current step (a second
+    Ctrl+C at once): the rewards of the episodes that finished, and the name of the signal
+    (``"SIGINT"``, ``"SIGTERM"``) if one ended it early, else None."""
+    from renshu.callbacks import History
+    from renshu.train.loop import signals
+
+    played = History()
+    with signals() as interrupted, contextlib.suppress(_Stopped):
+        agent.test(**options, callbacks=[played, *callbacks, _StopOn(interrupted)])
+    return [float(r) for r in played.history["episode_reward"]], interrupted.name
+
+
+_TEMP_FILES = {
+    ".": re.compile(r"^\.(config\.yaml|metrics\.csv)\.tmp-[0-9a-f]{8}$"),
+    "plots": re.compile(r"^\..+\.png\.tmp-[0-9a-f]{8}$"),
+    "videos": re.compile(r"^\..+\.gif\.tmp-[0-9a-f]{8}$"),
+}
+"""The temporary files renshu writes in a run folder (then renames into place), by folder."""
+
+
+class _Stopped(Exception):
+    """Raised by :class:`_StopOn` to end a test that a signal interrupted."""
+
+
+class _StopOn(Callback):
+    """Ends a test (by raising :class:`_Stopped`) after the step during which ``flag`` (from
+    :func:`renshu.train.loop.signals`) was raised; an episode that step ended still counts."""
+
+    def __init__(self, flag: Any) -> None:
+        self.flag = flag
+
+    def on_step_end(self, step: int, logs: dict[str, Any]) -> None:
+        if self.flag and not (logs.get("terminated") or logs.get("truncated")):
+            raise _Stopped
+
+    def on_episode_end(self, episode: int, logs: dict[str, Any]) -> None:
+        if self.flag:
+            raise _Stopped
 
 
 def _shell_path(path: Path) -> str:
