@@ -275,7 +275,7 @@ def test_an_env_that_fails_the_check_prints_the_problems_and_trains_nothing(
     assert "severity" in captured.out and "error" in captured.out  # the problems table
     err = " ".join(captured.err.split())
     assert f"{env} failed the environment check with 1 error (see the table above)" in err
-    assert f"renshu check {env} --algo dqn" in err and "or pass --no-check" in err
+    assert f"renshu check {ROOT / env} --algo dqn" in err and "or pass --no-check" in err
     assert not (tmp_path / "runs").exists()
     # --no-check skips the check before training; training's own guard still stops at the NaN
     args = ["--runs-dir", str(tmp_path / "runs"), "--steps", "30", "--no-gif", "--no-check"]

@@ -16,8 +16,8 @@ from rich.text import Text
 
 from renshu import __version__
 from renshu.cli._text import _file_error_text
-from renshu.cli.check import add_check_command
-from renshu.cli.plot import add_plot_command
+from renshu.cli.check import add_check_command, run_check
+from renshu.cli.plot import add_plot_command, run_plot
 from renshu.cli.random import add_random_command
 from renshu.cli.test import add_test_command, run_test
 from renshu.cli.train import add_train_command, run_train
@@ -111,7 +111,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
-    if handler in (run_train, run_test) and getattr(args, "help", None) is None:
+    if _needs_torch(handler, args):
         _import_torch_holding_sigterm()
     with warnings.catch_warnings():
         warnings.showwarning = _warning_printer(errors)
@@ -137,6 +137,17 @@ def _main(argv: Sequence[str] | None) -> int:
                 soft_wrap=True,
             )
             return 2
+
+
+def _needs_torch(handler: Handler, args: argparse.Namespace) -> bool:
+    """Whether the command imports torch (imported first, with signals held; see
+    :func:`_import_torch_holding_sigterm`): train and test (not their help), plot (it reads
+    run folders), check with --algo (it asks the algorithm)."""
+    if getattr(args, "help", None) is not None:
+        return False
+    return handler in (run_train, run_test, run_plot) or (
+        handler is run_check and getattr(args, "algo", None) is not None
+    )
 
 
 def _handle_sigterm() -> Any:

@@ -284,13 +284,13 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
             env_kwargs=_env_kwargs(args),
         )
     except EnvCheckError as error:
+        check = f"renshu check {_shell_env(args.env)} --algo {algo}"
         console.print(_problem_table(error.problems))
         errors = sum(p.severity == "error" for p in error.problems)
         raise ConfigError(
             f"{args.env} failed the environment check with {_plural(errors, 'error')} (see the "
-            "table above), so no run was started. Fix them and train again (`renshu check "
-            f"{shlex.quote(args.env)} --algo {algo}` re-checks without training), or pass "
-            "--no-check to "
+            f"table above), so no run was started. Fix them and train again (`{check}` "
+            "re-checks without training), or pass --no-check to "
             "train anyway."
         ) from None
     if run.check_warnings:
@@ -298,9 +298,16 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
         _say(
             console,
             f"check: {_plural(len(run.check_warnings), 'warning')} ({codes}); "
-            f"`renshu check {shlex.quote(args.env)}` explains.",
+            f"`renshu check {_shell_env(args.env)}` explains.",
         )
     return _train(run, args, console, steps=None, resumed=False)
+
+
+def _shell_env(env: str) -> str:
+    """``env`` for a command to paste in any folder: a file path made absolute, quoted."""
+    from renshu.make import absolute_env
+
+    return shlex.quote(str(absolute_env(env)))
 
 
 def _reopen(args: argparse.Namespace) -> Any:
