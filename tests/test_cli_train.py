@@ -1263,6 +1263,12 @@ def test_relative_env_file_of_an_older_run_is_found_from_another_folder(
     assert "Environment file 'my_env.py'" in err and "was not found" in err
     assert f"Tried: {elsewhere / 'my_env.py'}, {project / 'runs' / 'my_env.py'}, " in err
     assert str(project / "my_env.py") in err
+    # moved: named where it is now, it tests and resumes
+    (project / "sub").mkdir()
+    (project / "moved.py").rename(project / "sub" / "my_env.py")
+    moved = f"{project / 'sub' / 'my_env.py'}:Corridor"
+    assert main(["test", str(run), "--env", moved, "--episodes", "1"]) == 0
+    assert main(["train", moved, "--resume", str(run), "--steps", "120", "--no-gif"]) == 0
 
 
 # ---- Ctrl+C -------------------------------------------------------------------------------------

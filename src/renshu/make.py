@@ -385,11 +385,12 @@ def find_saved_env(env: str, saved_at: Path) -> str:
         if candidate.is_file():
             return f"{candidate}:{found[1]}"
         tried.append(candidate)
+    where = f"path/to/{relative.name}:{found[1]}"
     raise EnvResolveError(
         f"Environment file '{found[0]}' (named as {env!r} in {str(saved_at)!r}) was not found. "
-        f"Tried: {', '.join(str(p) for p in tried)}. Name the file where it is now, e.g. "
-        f"--env path/to/{relative.name}:{found[1]} (from Python: env='path/to/"
-        f"{relative.name}:{found[1]}')."
+        f"Tried: {', '.join(str(p) for p in tried)}. Name the file where it is now: renshu "
+        f"test RUN --env {where}, renshu train {where} --resume RUN, or from Python "
+        f"env='{where}'."
     )
 
 

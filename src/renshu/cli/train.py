@@ -344,8 +344,11 @@ def _reopen(args: argparse.Namespace) -> Any:
 
 def _same_env(env: str, run: Any) -> bool:
     """Whether ``env`` names the environment ``run`` trains (a file path may be written
-    relative to the current folder, and recorded absolute or relative to another)."""
-    from renshu.make import absolute_env, find_saved_env
+    relative to the current folder, and recorded absolute or relative to another). When the
+    recorded file is gone, a file of the same name with the same class is taken as it, moved."""
+    from pathlib import Path
+
+    from renshu.make import absolute_env, env_file, find_saved_env
 
     recorded = run.settings["env"]
     if env == recorded or absolute_env(env) == absolute_env(recorded):
@@ -353,7 +356,12 @@ def _same_env(env: str, run: Any) -> bool:
     try:
         return bool(absolute_env(env) == find_saved_env(recorded, run.path))
     except RenshuError:
-        return False
+        given, saved = env_file(env), env_file(recorded)
+        return (
+            given is not None
+            and saved is not None
+            and (Path(given[0]).name, given[1]) == (Path(saved[0]).name, saved[1])
+        )
 
 
 def _train(
