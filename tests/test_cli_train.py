@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -25,6 +27,7 @@ import yaml
 
 import renshu
 from renshu import checkpoint
+from renshu.agents import ALGORITHMS
 from renshu.agents.dqn import DQNConfig
 from renshu.cli import main
 from renshu.config import field_names
@@ -116,6 +119,47 @@ def test_train_help_lists_presets_and_every_option_with_its_doc(
     assert "  double=false\n" in text and "  warmup_steps=1000\n" in text
     for flag in ("--set KEY=VALUE", "--resume RUN", "--no-gif", "--checkpoint-every"):
         assert flag in text
+
+
+@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_train_help_lists_the_options_of_the_algo_asked_for(
+    algo: str, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    from renshu.config import field_docs
+
+    args = ["--algo", algo, "--help"] if where == "before" else ["--help", "--algo", algo]
+    assert main(["train", *args]) == 0
+    text = capsys.readouterr().out
+    config = ALGORITHMS[algo].config_class()
+    assert f"options of --algo {algo}, " in text
+    docs: dict[str, str] = {}
+    for cls in reversed(config.__mro__):  # the docstring of each field, inherited ones too
+        if dataclasses.is_dataclass(cls):
+            docs.update(field_docs(cls))
+    names = field_names(config)
+    for name in names:
+        assert re.search(rf"^  {name}(=|$)", text, re.MULTILINE), name
+        if name != "seed":
+            first = " ".join(docs[name].replace("``", "`").split()).split()[:4]
+            assert " ".join(first) in " ".join(text.split()), name
+    options = text.split("for --set KEY=VALUE")[1]
+    listed = re.findall(r"^  ([a-z_]+)(?:=|$)", options, re.MULTILINE)
+    assert listed == names  # every option of the algorithm, none of another's
+    others = [name for name in ALGORITHMS if name != algo]
+    assert f"The other algorithms ({', '.join(others)})" in " ".join(text.split())
+
+
+def test_plain_train_help_lists_dqn_and_says_how_to_see_the_others(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["train", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "options of --algo dqn, " in text
+    assert "`renshu train --algo ppo --help` lists them." in text
+    assert "clip_range=" not in text
 
 
 @pytest.mark.parametrize("command", ["test", "plot"])
@@ -231,7 +275,7 @@ def test_an_env_that_fails_the_check_prints_the_problems_and_trains_nothing(
     assert "severity" in captured.out and "error" in captured.out  # the problems table
     err = " ".join(captured.err.split())
     assert f"{env} failed the environment check with 1 error (see the table above)" in err
-    assert f"renshu check {env} --algo dqn" in err and "or pass --no-check" in err
+    assert f"renshu check {ROOT / env} --algo dqn" in err and "or pass --no-check" in err
     assert not (tmp_path / "runs").exists()
     # --no-check skips the check before training; training's own guard still stops at the NaN
     args = ["--runs-dir", str(tmp_path / "runs"), "--steps", "30", "--no-gif", "--no-check"]
@@ -428,7 +472,7 @@ def test_ctrl_c_and_sigterm_save_a_checkpoint_and_the_run_resumes(
         assert latest is not None and (latest / "replay.npz").is_file()
         step = int(latest.name)
         assert f"Stopped by {sig.name} at step {step:,} of 1,000,000" in out
-        assert f"Resume with: renshu train --resume runs/{name}" in out
+        assert f"Resume with: renshu train --resume {run}" in out
         assert (run / "plots" / "learning_curve.png").is_file()
         assert not (run / "agent").exists()
 
@@ -1220,3 +1264,278 @@ def test_test_on_a_device_torch_cannot_use_names_the_device(
     err = " ".join(capsys.readouterr().err.split())
     assert message in err
     assert "another version" not in err and "Traceback" not in err
+
+
+# ---- commands renshu prints ----------------------------------------------------------------------
+
+
+def _printed(out: str, pattern: str) -> list[str]:
+    """The argv of the command ``pattern`` finds in ``out`` (shell words, as pasted)."""
+    import shlex
+
+    found = re.search(pattern, out)
+    assert found is not None, out
+    return shlex.split(found.group(1))
+
+
+def test_printed_test_and_resume_commands_work_as_printed_from_another_folder(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # The user's env file in a project folder whose path has a space; training runs there with
+    # relative paths, the printed commands are pasted in another folder.
+    monkeypatch.setenv("COLUMNS", "1000")
+    project, elsewhere = tmp_path / "my project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    shutil.copy(FIXTURES / "corridor.py", project / "my_env.py")
+    monkeypatch.chdir(project)
+    args = ["--config", str(tiny), "--steps", "60", "--no-gif"]
+    assert main(["train", "my_env.py:Corridor", *args]) == 0
+    out = capsys.readouterr().out
+    resume = _printed(out, r"resume with: (renshu train .*)")
+    test = _printed(out, r"\((renshu test .*?)\)\s*│")
+    run = project / "runs" / "Corridor-dqn-0"
+    assert test == ["renshu", "test", str(run), "--trust-env"]
+    assert resume == ["renshu", "train", "--resume", str(run), "--trust-env"]
+    monkeypatch.chdir(elsewhere)
+    assert main([*test[1:], "--episodes", "1"]) == 0
+    assert re.search(r"^Episode:1 Score:", capsys.readouterr().out, re.MULTILINE)
+    assert main([*resume[1:], "--steps", "120", "--no-gif"]) == 0
+    assert "Resuming" in capsys.readouterr().out
+
+
+def test_run_records_its_env_file_so_it_loads_from_another_folder(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    shutil.copy(FIXTURES / "corridor.py", project / "my_env.py")
+    monkeypatch.chdir(project)
+    args = ["--config", str(tiny), "--steps", "60", "--no-gif"]
+    assert main(["train", "my_env.py:Corridor", *args]) == 0
+    run = project / "runs" / "Corridor-dqn-0"
+    recorded = yaml.safe_load((run / "config.yaml").read_text())["env"]
+    assert recorded == f"{project / 'my_env.py'}:Corridor"
+    monkeypatch.chdir(elsewhere)
+    assert renshu.load(run, trust_env=True).env_spec == recorded
+    assert main(["test", str(run), "--trust-env", "--episodes", "1"]) == 0
+
+
+def test_relative_env_file_of_an_older_run_is_found_from_another_folder(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # A run folder written before paths were recorded absolute names the file relative to the
+    # folder training ran in: found from the current folder, else the folders above the run.
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    shutil.copy(FIXTURES / "corridor.py", project / "my_env.py")
+    monkeypatch.chdir(project)
+    args = ["--config", str(tiny), "--steps", "60", "--no-gif"]
+    assert main(["train", "my_env.py:Corridor", *args]) == 0
+    run = project / "runs" / "Corridor-dqn-0"
+    for file in (run / "config.yaml", run / "agent" / "config.json"):
+        file.write_text(file.read_text().replace(str(project / "my_env.py"), "my_env.py"))
+    manifest = json.loads((run / "agent" / "manifest.json").read_text())
+    digest = hashlib.sha256((run / "agent" / "config.json").read_bytes()).hexdigest()
+    manifest["sha256"]["config.json"] = digest
+    (run / "agent" / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.chdir(elsewhere)
+    assert main(["test", str(run), "--trust-env", "--episodes", "1"]) == 0
+    found = f"{project / 'my_env.py'}:Corridor"
+    assert renshu.load(run, trust_env=True).env_spec == found
+    (project / "my_env.py").rename(project / "moved.py")
+    capsys.readouterr()
+    assert main(["test", str(run), "--trust-env", "--episodes", "1"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Environment file 'my_env.py'" in err and "was not found" in err
+    assert f"Tried: {elsewhere / 'my_env.py'}, {project / 'runs' / 'my_env.py'}, " in err
+    assert str(project / "my_env.py") in err
+    # moved: named where it is now, it tests and resumes
+    (project / "sub").mkdir()
+    (project / "moved.py").rename(project / "sub" / "my_env.py")
+    moved = f"{project / 'sub' / 'my_env.py'}:Corridor"
+    assert main(["test", str(run), "--env", moved, "--episodes", "1"]) == 0
+    assert main(["train", moved, "--resume", str(run), "--steps", "120", "--no-gif"]) == 0
+
+
+# ---- Ctrl+C -------------------------------------------------------------------------------------
+
+
+def ctrl_c_able(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """``started``, with SIGINT handled as in a terminal (a background job ignores it)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", READY, *args],
+        cwd=cwd,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    return process
+
+
+def test_ctrl_c_while_torch_loads_exits_130_with_one_line() -> None:
+    """Ctrl+C in the first second (torch still loading) printed a 17-line traceback from
+    inside torch's import."""
+    code = """
+import os, signal, sys
+from renshu.cli import main
+assert "torch" not in sys.modules
+class Finder:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)  # arrives while torch is being imported
+        return None
+sys.meta_path.insert(0, Finder())
+sys.exit(main(["test", "runs/none"]))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert (out.returncode, out.stderr, out.stdout) == (130, "Interrupted.\n", "")
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_any_moment_of_train_and_test_exits_130_with_a_line(
+    trained: Path, tiny: Path, tmp_path: Path
+) -> None:
+    delays = (0.02, 0.3, 1.0)
+    args = ["--config", str(tiny), "--steps", "1000000", "--runs-dir", "runs"]
+    processes = [
+        *(ctrl_c_able("train", "shower", *args, "--name", f"d{d}", cwd=tmp_path) for d in delays),
+        *(ctrl_c_able("test", str(trained), "--episodes", "100000", cwd=tmp_path) for d in delays),
+    ]
+    began = time.monotonic()
+    for delay, process in zip(delays * 2, processes, strict=True):
+        time.sleep(max(0.0, began + delay - time.monotonic()))
+        process.send_signal(signal.SIGINT)
+    for process in processes:
+        out, _ = process.communicate(timeout=120)
+        assert process.returncode == 130, out
+        assert "Traceback" not in out, out
+        assert "Interrupted." in out or "Stopped by SIGINT" in out, out
+
+
+def test_ctrl_c_during_renshu_test_shows_the_episodes_it_played(
+    trained: Path, tmp_path: Path
+) -> None:
+    process = ctrl_c_able("test", str(trained), "--episodes", "100000", cwd=tmp_path)
+    assert process.stdout is not None
+    lines = [process.stdout.readline() for _ in range(3)]  # three episodes played
+    process.send_signal(signal.SIGINT)
+    out = "".join(lines) + process.communicate(timeout=60)[0]
+    assert process.returncode == 130, out
+    played = re.findall(r"^Episode:(\d+) Score:", out, re.MULTILINE)
+    assert len(played) >= 3 and played == [str(n) for n in range(1, len(played) + 1)], out
+    assert re.search(rf"^Summary: mean=.* episodes={len(played)} \(of 100000\)$", out, re.M), out
+    assert out.rstrip().endswith("Interrupted."), out
+
+
+def test_ctrl_c_during_the_final_test_keeps_the_results_and_curve(
+    tmp_path: Path,
+) -> None:
+    """Ctrl+C during renshu train's greedy test printed only `Interrupted.`: no results, no
+    learning curve, and --resume then had nothing to train."""
+    preset = tmp_path / "long_test.yaml"
+    preset.write_text(TINY.replace("test_episodes: 2", "test_episodes: 100000"))
+    args = ["--config", str(preset), "--runs-dir", "runs", "--name", "r"]
+    process = ctrl_c_able("train", "shower", *args, cwd=tmp_path)
+    run = tmp_path / "runs" / "r"
+    deadline = time.monotonic() + 60
+    while not (run / "agent" / "manifest.json").is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the greedy test is under way (100,000 episodes)
+    process.send_signal(signal.SIGINT)
+    out = " ".join(process.communicate(timeout=60)[0].split())
+    assert process.returncode == 130, out
+    found = re.search(r"SIGINT during the final greedy test, after (\d+) of 100,000", out)
+    assert found is not None and int(found.group(1)) >= 1, out
+    episodes = int(found.group(1))
+    assert f"episode{'s' if episodes > 1 else ''} of 100,000, stopped by SIGINT)" in out, out
+    assert "Traceback" not in out and (run / "plots" / "learning_curve.png").is_file()
+    tested = read_metrics(run)["test/mean_reward"]
+    assert np.count_nonzero(~np.isnan(tested)) == 1
+
+
+def test_steps_take_1e5_style_counts_on_the_command_line(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    """--steps 1e5 was refused though README says int values accept 1e5."""
+    assert train(tiny, tmp_path, "--steps", "1.2e2", "--checkpoint-every", "6e1") == 0
+    settings = yaml.safe_load((tmp_path / "shower-dqn-0" / "config.yaml").read_text())
+    assert (settings["steps"], settings["checkpoint_every"]) == (120, 60)
+    capsys.readouterr()
+    assert train(tiny, tmp_path, "--steps", "1.5e0") == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "argument --steps: expected a positive integer, got '1.5e0' (not a whole number)" in err
+
+
+# ---- read-only run folders and leftovers -------------------------------------------------------
+
+
+def test_read_only_run_folder_is_one_clean_paragraph(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A read-only run folder printed TensorBoard's writer-thread traceback first, then
+    renshu's message with the file name as b'...'."""
+    from tensorboard.summary.writer import record_writer
+
+    assert train(tiny, tmp_path, "--steps", "60") == 0
+    run = tmp_path / "shower-dqn-0"
+    event_file = run / "tb" / "events.out.tfevents.1.host"
+
+    def refuse(self: object, data: bytes) -> None:  # as the writer thread meets a chmod a-w
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsencode(event_file))
+
+    monkeypatch.setattr(record_writer.RecordWriter, "write", refuse)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--steps", "120", "--no-gif"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == (
+        f"error: Training the run '{run}' failed on '{event_file}': permission denied (EACCES). "
+        "Nothing already written was removed. Make the run folder writable, then continue with "
+        f"renshu train --resume {run}."
+    ), err
+
+
+def test_resume_removes_the_leftovers_of_an_interrupted_save(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    """A .N.tmp-* folder of a checkpoint cut off while being written survived the resumed run
+    (it was younger than the minute other saves wait)."""
+    assert train(tiny, tmp_path, "--steps", "60") == 0
+    run = tmp_path / "shower-dqn-0"
+    saved = run / "checkpoints" / "60"
+    leftovers = [
+        run / "checkpoints" / ".120.tmp-0123abcd",
+        run / ".agent.old-89abcdef",
+        run / ".config.yaml.tmp-00ff00ff",
+        run / "plots" / ".learning_curve.png.tmp-12345678",
+    ]
+    for folder in leftovers[:2]:
+        folder.mkdir()
+        shutil.copy(saved / "weights.safetensors", folder / "weights.safetensors")
+    leftovers[2].write_text("steps: 1")
+    leftovers[3].write_bytes(b"png")
+    kept = [
+        run / "checkpoints" / ".90.tmp-0123abcd",  # holds a file renshu never writes there
+        run / ".notes.tmp-later",  # not renshu's naming
+        run / "my.config.yaml.tmp-00ff00ff",
+    ]
+    kept[0].mkdir()
+    (kept[0] / "mine.txt").write_text("mine")
+    kept[1].mkdir()
+    kept[2].write_text("mine")
+    assert main(["train", "--resume", str(run), "--steps", "120", "--no-gif"]) == 0
+    assert [p for p in leftovers if p.exists()] == []
+    assert all(p.exists() for p in kept)
+    assert checkpoint.latest(run / "checkpoints") == run / "checkpoints" / "120"

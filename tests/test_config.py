@@ -21,7 +21,9 @@ from renshu.config import (
     Satisfies,
     build,
     check_device,
+    check_field,
     check_value,
+    count,
     dump_yaml,
     field_docs,
     field_names,
@@ -424,3 +426,56 @@ def test_num_envs_that_would_not_fit_in_memory_is_refused_before_any_env_is_buil
         "num_envs."
     )
     assert built == []
+
+
+# ---- int counts --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [100_000, 1e5, "1e5", "100_000", "100000", np.int64(100_000)])
+def test_int_counts_take_1e5_as_a_float_or_a_string(value: object) -> None:
+    assert count("steps", value) == 100_000
+    assert check_field(Checked, "count", "1e1") == 10  # an int option, from Python too
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "1.5e0",
+            "steps must be an int >= 1 (100000, 1e5 and 100_000 are accepted), got '1.5e0' "
+            "(not a whole number).",
+        ),
+        (
+            1.5,
+            "steps must be an int >= 1 (100000, 1e5 and 100_000 are accepted), got 1.5 "
+            "(not a whole number).",
+        ),
+        (0, "steps must be an int >= 1 (100000, 1e5 and 100_000 are accepted), got 0."),
+        (
+            True,
+            "steps must be an int >= 1 (100000, 1e5 and 100_000 are accepted), got True (a bool).",
+        ),
+        (
+            "abc",
+            "steps must be an int >= 1 (100000, 1e5 and 100_000 are accepted), got 'abc' (a str).",
+        ),
+    ],
+)
+def test_int_counts_refuse_what_is_not_a_whole_number(value: object, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        count("steps", value)
+    assert str(raised.value) == message
+
+
+def test_fit_and_test_take_1e5_style_counts() -> None:
+    """fit(1e5) was refused though an int option takes 1e5."""
+    agent = DQN(IdentityEnv(), seed=0, warmup_steps=10, buffer_size=100, batch_size=8)
+    agent.fit(3e1, progress=False)
+    agent.fit("2e1", progress=False)
+    assert agent.num_steps == 50
+    scores = agent.test(episodes=2.0, max_episode_steps="1e1", progress=False)
+    assert len(scores.history["episode_reward"]) == 2
+    with pytest.raises(ConfigError, match=r"got 1\.5 \(not a whole number\)"):
+        agent.fit(1.5e0)
+    with pytest.raises(ConfigError, match="max_episode_steps must be an int >= 1 or None"):
+        agent.test(max_episode_steps=2.5)

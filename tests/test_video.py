@@ -126,3 +126,42 @@ def test_frame_recorder_can_stop_after_the_first_episode() -> None:
     recorder = FrameRecorder(env, episodes=1)
     agent.test(episodes=3, env=env, callbacks=[recorder], progress=False)
     assert len(recorder.frames) == 4
+
+
+def _lit(strip: np.ndarray) -> int:
+    return int((strip.max(axis=2) > 200).sum())
+
+
+@pytest.mark.parametrize("width", [24, 40, 60, 100, 320])
+def test_caption_is_whole_on_narrow_frames(width: int) -> None:
+    """The caption was cut on narrow frames ("STEP 10C", "SCORE -[")."""
+    from renshu.envs._render import _FONT
+
+    text = "step 10  score -3"
+    out = add_caption(np.zeros((30, width, 3), dtype=np.uint8), text)
+    wide = add_caption(np.zeros((30, 400, 3), dtype=np.uint8), text)  # scale 2: 4 px a pixel
+    assert out.shape[1] == width
+    whole = sum(int(_FONT[c.upper()].sum()) for c in text if c != " ")
+    assert _lit(wide[30:]) == whole * 4
+    scale = max(1, width // 160)
+    assert _lit(out[30:]) == whole * scale * scale  # every pixel of every glyph drawn
+
+
+class Narrow(Blinker):
+    """Blinker with 30-pixel frames and a reward that makes the score caption grow."""
+
+    def step(self, action: int) -> Any:
+        self.t += 1
+        return np.zeros(1, np.float32), -123.25, self.t >= 3, False, {}
+
+    def render(self) -> np.ndarray:
+        return np.full((20, 30, 3), 60 * self.t, dtype=np.uint8)
+
+
+def test_captions_of_one_gif_share_a_height_on_narrow_frames(tmp_path: Path) -> None:
+    env = Narrow(render_mode="rgb_array")
+    agent = renshu.DQN(Narrow(), seed=0, buffer_size=100, batch_size=8)
+    frames = record_episode(agent, env)
+    assert len(frames) == 4 and len({f.shape for f in frames}) == 1
+    assert frames[0].shape[0] > 20 + 2 * 9  # "step 3  score -369.75" wraps onto lines
+    save_gif(frames, tmp_path / "narrow.gif")

@@ -40,6 +40,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import time
 import uuid
@@ -480,7 +481,7 @@ def agent_path(path: Path) -> Path:
     raise CheckpointError(
         f"{str(path)!r} is a run folder without an agent yet: no complete agent/ and no "
         "complete checkpoint under checkpoints/. Train it first (renshu train --resume "
-        f"{path}), or pass another run."
+        f"{shlex.quote(str(path.absolute()))}), or pass another run."
     )
 
 

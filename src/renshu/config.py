@@ -21,9 +21,10 @@ docs and error messages), builds a config from user options (unknown keys are er
 suggest the close matches), and loads/saves YAML presets.
 
 What a type accepts: ``float`` any real number (an int, a NumPy number), finite, never a bool;
-``int`` an int or a float with an integral value (YAML reads ``1e5`` as a float), converted to
-int, never a bool; ``bool`` only ``True``/``False`` (YAML and ``--set``: ``true``/``false``, not
-``yes``/``no``/``on``/``off``, which stay strings and are refused); ``str`` a string;
+``int`` an int or a float with an integral value (YAML reads ``1e5`` as a float), or a string
+of one (``"1e5"``), converted to int, never a bool; ``bool`` only ``True``/``False`` (YAML and
+``--set``: ``true``/``false``, not ``yes``/``no``/``on``/``off``, which stay strings and are
+refused); ``str`` a string;
 ``list[X]`` a list or tuple whose items are each an X; ``dict`` a mapping; ``None`` itself
 (``null`` in YAML); ``Any`` anything (narrowed by :class:`Satisfies`).
 """
@@ -69,15 +70,36 @@ def field_docs(cls: type) -> dict[str, str]:
 
 def source_field_docs(module: str, class_name: str) -> dict[str, tuple[str, str]]:
     """Field name -> (default as written, docstring) of a dataclass, read from its module's
-    source without importing the module (so ``--help`` stays fast); ``{}`` if not found."""
+    source without importing the module (so ``--help`` stays fast); ``{}`` if not found.
+
+    Fields of its base classes come first, in dataclass order (a base defined in the same
+    module or imported with ``from module import Name``); a field the class redefines keeps
+    its base's place and takes the class's default and docstring."""
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:  # pragma: no cover - module missing
         return {}
     source = Path(spec.origin).read_text(encoding="utf-8")
-    for node in ast.parse(source).body:
+    tree = ast.parse(source)
+    for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == class_name:
-            return _class_fields(node, source)
+            fields: dict[str, tuple[str, str]] = {}
+            for base in node.bases:
+                if isinstance(base, ast.Name):
+                    fields.update(source_field_docs(*_defined_in(tree, module, base.id)))
+            fields.update(_class_fields(node, source))
+            return fields
     return {}
+
+
+def _defined_in(tree: ast.Module, module: str, name: str) -> tuple[str, str]:
+    """(module, class name) of the class ``name`` as the module ``tree`` sees it: imported with
+    ``from X import Y [as name]``, else defined in ``module`` itself."""
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    return node.module, alias.name
+    return module, name
 
 
 def _class_fields(node: ast.ClassDef, source: str) -> dict[str, tuple[str, str]]:
@@ -403,6 +425,9 @@ def _coerce(alt: _Alternative, value: Any) -> Any:
         return None if value is None else _MISSING
     if alt.kind is bool:
         return bool(value) if is_bool else _MISSING
+    if alt.kind is int and isinstance(value, str):
+        whole = whole_number(value)
+        return _MISSING if whole is None else whole
     if alt.kind in (float, int) and (is_bool or not isinstance(value, numbers.Real)):
         return _MISSING
     if alt.kind is float:
@@ -411,10 +436,8 @@ def _coerce(alt: _Alternative, value: Any) -> Any:
         except OverflowError:  # an int beyond float: out of any range
             return math.inf
     if alt.kind is int:
-        if isinstance(value, numbers.Integral):
-            return int(value)
-        number = float(value)
-        return int(number) if math.isfinite(number) and number.is_integer() else _MISSING
+        whole = whole_number(value)
+        return _MISSING if whole is None else whole
     if alt.kind is str:
         return value if isinstance(value, str) else _MISSING
     if alt.kind is list:
@@ -422,6 +445,51 @@ def _coerce(alt: _Alternative, value: Any) -> Any:
     if alt.kind is dict:
         return value if isinstance(value, Mapping) else _MISSING
     return value
+
+
+def whole_number(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number: an int (NumPy's too), a float with an
+    integral value (``1e5``, as YAML reads it), or a string of either (``"1e5"``,
+    ``"100_000"``, ``"30000"``); None otherwise (a bool, ``1.5``, ``"abc"``, NaN)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"[-+]?[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9]+)?", text):
+            return None
+        value = int(text) if re.fullmatch(r"[-+]?[0-9_]+", text) else float(text)
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return int(number) if math.isfinite(number) and number.is_integer() else None
+    return None
+
+
+def count(name: str, value: Any, *, minimum: int = 1) -> int:
+    """``value`` as an int count >= ``minimum`` (a whole number as :func:`whole_number`
+    takes it: ``100000``, ``1e5``, ``"1e5"``); ConfigError naming ``name`` otherwise."""
+    whole = whole_number(value)
+    if whole is None or whole < minimum:
+        why = ""
+        if whole is None:
+            kind = type(value).__name__
+            why = " (not a whole number)" if _is_number(value) else f" (a {kind})"
+        raise ConfigError(
+            f"{name} must be an int >= {minimum} (100000, 1e5 and 100_000 are accepted), got "
+            f"{_shown(value)}{why}."
+        )
+    return whole
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _in_range(alt: _Alternative, value: Any) -> Any:

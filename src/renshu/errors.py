@@ -53,12 +53,13 @@ def os_error_message(error: OSError, doing: str, fix: str | None = None) -> str:
     read-only (EROFS). Make it writable, or write somewhere else.``
     """
     import errno
+    import os
 
     code = errno.errorcode.get(error.errno or -1, "")
     reason, default_fix = _OS_REASONS.get(code, (error.strerror or str(error), ""))
-    where = f" on {str(error.filename)!r}" if error.filename else ""
+    where = f" on {os.fsdecode(error.filename)!r}" if error.filename else ""  # bytes too
     if getattr(error, "filename2", None):
-        where += f" (and {str(error.filename2)!r})"
+        where += f" (and {os.fsdecode(error.filename2)!r})"
     tag = f" ({code})" if code else ""
     advice = fix or default_fix
     return f"{doing} failed{where}: {reason}{tag}." + (f" {advice}." if advice else "")

@@ -339,6 +339,61 @@ def _copy_factory(
 # --------------------------------------------------------------------------------------------
 
 
+def env_file(env: Any) -> tuple[str, str] | None:
+    """``(path, class)`` of a ``"path/to/file.py:ClassName"`` reference; None for anything else
+    (a short name, an id, ``module:Class``, an object)."""
+    if not isinstance(env, str) or ":" not in env:
+        return None
+    left, _, right = env.rpartition(":")
+    return (left, right) if _looks_like_path(left) else None
+
+
+def absolute_env(env: Any) -> Any:
+    """``env`` with the path of a ``file.py:ClassName`` reference made absolute (from the
+    current folder), so it builds from any folder; anything else (and a file that does not
+    exist, which :func:`make` explains as typed) is returned as is."""
+    found = env_file(env)
+    if found is None:
+        return env
+    path = Path(found[0]).expanduser()
+    full = path if path.is_absolute() else Path.cwd() / path
+    return f"{full}:{found[1]}" if full.is_file() else env
+
+
+def find_saved_env(env: str, saved_at: Path) -> str:
+    """An env reference read from files saved in the folder ``saved_at`` (a run folder, a saved
+    agent or a checkpoint), with a relative ``file.py:ClassName`` path located and made
+    absolute; other references are returned as is.
+
+    A relative path was relative to the folder training ran in, which is not recorded: it is
+    looked for in the current folder, then in the folders above ``saved_at`` (the runs folder,
+    the folder holding it, ...).
+
+    Raises:
+        EnvResolveError: the file is in none of them; the message lists every path tried.
+    """
+    found = env_file(env)
+    if found is None or Path(found[0]).expanduser().is_absolute():
+        return env
+    relative = Path(found[0]).expanduser()
+    bases = [Path.cwd(), *list(Path(saved_at).absolute().parents)[:4]]
+    tried: list[Path] = []
+    for base in bases:
+        candidate = base / relative
+        if candidate in tried:
+            continue
+        if candidate.is_file():
+            return f"{candidate}:{found[1]}"
+        tried.append(candidate)
+    where = f"path/to/{relative.name}:{found[1]}"
+    raise EnvResolveError(
+        f"Environment file '{found[0]}' (named as {env!r} in {str(saved_at)!r}) was not found. "
+        f"Tried: {', '.join(str(p) for p in tried)}. Name the file where it is now: renshu "
+        f"test RUN --env {where}, renshu train {where} --resume RUN, or from Python "
+        f"env='{where}'."
+    )
+
+
 def _import_file(path_text: str, given: str) -> types.ModuleType:
     """Import a Python file by path (cached until the file changes)."""
     full = (Path.cwd() / Path(path_text).expanduser()).resolve()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from renshu.callbacks import Callback
-from renshu.envs._render import GLYPH_HEIGHT, draw_text, scale_up, text_width
+from renshu.envs._render import GLYPH_HEIGHT, GLYPH_WIDTH, draw_text, scale_up, text_width
 
 if TYPE_CHECKING:
     from renshu.train.protocol import AgentLike
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FrameRecorder",
     "add_caption",
+    "caption_lines",
     "draw_score",
     "record_episode",
     "render_fps",
@@ -60,23 +61,50 @@ def draw_score(env: Any) -> bool:
     return not type(getattr(env, "unwrapped", env)).__module__.startswith("renshu.envs")
 
 
-def add_caption(frame: np.ndarray, text: str) -> np.ndarray:
-    """``frame`` with a dark strip underneath holding ``text`` in a small pixel font."""
-    scale = max(1, frame.shape[1] // 160)
-    height = GLYPH_HEIGHT * scale + 4 * scale
-    strip = np.full((height, frame.shape[1], 3), 24, dtype=np.uint8)
-    while scale > 1 and text_width(text, scale) > frame.shape[1] - 4:
-        scale -= 1
-    draw_text(strip, text, 2 * scale, 2 * scale, (235, 235, 235), scale=scale)
+def add_caption(frame: np.ndarray, text: str, *, lines: int = 1) -> np.ndarray:
+    """``frame`` with a dark strip underneath holding ``text`` in a small pixel font.
+
+    The font shrinks to fit the frame's width; on a frame too narrow for one line at the
+    smallest size, the text wraps (between words, else anywhere) onto as many lines as it
+    needs. The strip holds at least ``lines`` lines, so frames captioned with texts that wrap
+    differently can still be given one height (:func:`caption_lines`)."""
+    width = frame.shape[1]
+    scale = _caption_scale(width, text)
+    rows = _caption_rows(width, text, scale)
+    pitch = (GLYPH_HEIGHT + 2) * scale
+    strip = np.full((max(lines, len(rows)) * pitch + 2 * scale, width, 3), 24, dtype=np.uint8)
+    for number, row in enumerate(rows):
+        draw_text(strip, row, 2 * scale, 2 * scale + number * pitch, (235, 235, 235), scale)
     return np.concatenate([frame, strip], axis=0)
+
+
+def caption_lines(width: int, text: str) -> int:
+    """The lines :func:`add_caption` needs for ``text`` under a frame ``width`` pixels wide."""
+    return len(_caption_rows(width, text, _caption_scale(width, text)))
+
+
+def _caption_scale(width: int, text: str) -> int:
+    scale = max(1, width // 160)
+    while scale > 1 and text_width(text, scale) > width - 4 * scale:
+        scale -= 1
+    return scale
+
+
+def _caption_rows(width: int, text: str, scale: int) -> list[str]:
+    """``text`` in lines that fit ``width`` pixels (less a margin) at ``scale``."""
+    import textwrap
+
+    fit = max(1, (max(width - 4 * scale, 0) // scale + 1) // (GLYPH_WIDTH + 1))  # characters
+    return [text] if len(text) <= fit else textwrap.wrap(text, fit) or [text[:fit]]
 
 
 class FrameRecorder(Callback):
     """Collects ``env.render()`` frames while ``agent.test`` plays (first frame after reset too).
 
-    With ``caption=True`` each frame gets a strip showing the step and the score so far.
-    Recording stops after ``max_frames`` frames, or after the first ``episodes`` episodes (the
-    test itself goes on).
+    With ``caption=True`` each frame gets a strip showing the step and the score so far (all
+    strips one height, so the frames make one GIF even where a caption wraps on a narrow
+    frame). Recording stops after ``max_frames`` frames, or after the first ``episodes``
+    episodes (the test itself goes on).
     """
 
     def __init__(
@@ -89,8 +117,21 @@ class FrameRecorder(Callback):
     ) -> None:
         self.env, self.max_frames, self.caption = env, max_frames, caption
         self.episodes = episodes
-        self.frames: list[np.ndarray] = []
+        self._raw: list[np.ndarray] = []
+        self._captions: list[str] = []
+        self._captioned: list[np.ndarray] = []
         self._score, self._step, self._seen = 0.0, 0, 0
+
+    @property
+    def frames(self) -> list[np.ndarray]:
+        """The frames recorded so far, captioned when ``caption`` is set."""
+        if not self.caption:
+            return self._raw
+        if len(self._captioned) != len(self._raw):
+            pairs = list(zip(self._raw, self._captions, strict=True))
+            lines = max(caption_lines(frame.shape[1], text) for frame, text in pairs)
+            self._captioned = [add_caption(frame, text, lines=lines) for frame, text in pairs]
+        return self._captioned
 
     def on_episode_begin(self, episode: int, logs: dict[str, Any]) -> None:
         self._score, self._step = 0.0, 0
@@ -103,17 +144,15 @@ class FrameRecorder(Callback):
         self._grab()
 
     def _grab(self) -> None:
-        if self.max_frames is not None and len(self.frames) >= self.max_frames:
+        if self.max_frames is not None and len(self._raw) >= self.max_frames:
             return
         if self.episodes is not None and self._seen > self.episodes:
             return
         frame = self.env.render()
         if frame is None:
             return
-        frame = np.asarray(frame, dtype=np.uint8)
-        if self.caption:
-            frame = add_caption(frame, f"step {self._step}  score {self._score:g}")
-        self.frames.append(frame)
+        self._raw.append(np.asarray(frame, dtype=np.uint8))
+        self._captions.append(f"step {self._step}  score {self._score:g}")
 
 
 def record_episode(

@@ -53,13 +53,7 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _whole(text, 1, "a positive integer")
 
 
 def _say(console: Console, text: str) -> None:
@@ -75,13 +69,28 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _natural_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return _whole(text, 0, "an integer >= 0")
+
+
+def _whole(text: str, minimum: int, what: str) -> int:
+    """``text`` as an int >= ``minimum``: ``30000``, ``3e4`` or ``30_000``."""
+    from renshu.config import whole_number
+
+    value = whole_number(text)
+    if value is None or value < minimum:
+        why = " (not a whole number)" if value is None and _is_float(text) else ""
+        raise argparse.ArgumentTypeError(
+            f"expected {what}, got {text!r}{why}; 30000, 3e4 and 30_000 are accepted"
+        )
     return value
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _key_value(text: str) -> tuple[str, Any, str]:

@@ -16,8 +16,8 @@ from rich.text import Text
 
 from renshu import __version__
 from renshu.cli._text import _file_error_text
-from renshu.cli.check import add_check_command
-from renshu.cli.plot import add_plot_command
+from renshu.cli.check import add_check_command, run_check
+from renshu.cli.plot import add_plot_command, run_plot
 from renshu.cli.random import add_random_command
 from renshu.cli.test import add_test_command, run_test
 from renshu.cli.train import add_train_command, run_train
@@ -86,12 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:  # arrived before _main's handlers (e.g. while parsing)
         Console(stderr=True, highlight=False).print(Text(TERMINATED, style="bold"))
         return 143
+    except KeyboardInterrupt:  # Ctrl+C as early (while torch loads): one line, as later
+        Console(stderr=True, highlight=False).print(Text(INTERRUPTED, style="bold"))
+        return 130
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
 
 TERMINATED = "Terminated by SIGTERM."
+INTERRUPTED = "Interrupted."
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -107,14 +111,14 @@ def _main(argv: Sequence[str] | None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
-    if handler in (run_train, run_test):
+    if _needs_torch(handler, args):
         _import_torch_holding_sigterm()
     with warnings.catch_warnings():
         warnings.showwarning = _warning_printer(errors)
         try:
             return handler(args, console)
         except KeyboardInterrupt:
-            errors.print(Text("Interrupted.", style="bold"))
+            errors.print(Text(INTERRUPTED, style="bold"))
             return 130
         except Terminated:
             errors.print(Text(TERMINATED, style="bold"))
@@ -135,6 +139,17 @@ def _main(argv: Sequence[str] | None) -> int:
             return 2
 
 
+def _needs_torch(handler: Handler, args: argparse.Namespace) -> bool:
+    """Whether the command imports torch (imported first, with signals held; see
+    :func:`_import_torch_holding_sigterm`): train and test (not their help), plot (it reads
+    run folders), check with --algo (it asks the algorithm)."""
+    if getattr(args, "help", None) is not None:
+        return False
+    return handler in (run_train, run_test, run_plot) or (
+        handler is run_check and getattr(args, "algo", None) is not None
+    )
+
+
 def _handle_sigterm() -> Any:
     """Turn SIGTERM into :class:`Terminated`; the previous handler (None off the main thread)."""
     import threading
@@ -152,24 +167,38 @@ def _handle_sigterm() -> Any:
 
 
 _HELD: list[int] = []
-"""SIGTERMs that arrived while torch was being imported (:func:`_import_torch_holding_sigterm`)."""
+"""SIGTERMs and SIGINTs that arrived while torch was being imported
+(:func:`_import_torch_holding_sigterm`)."""
 _HOLDING = [False]
 """True while torch is being imported: the SIGTERM handler then records instead of raising."""
 
 
 def _import_torch_holding_sigterm() -> None:
-    """Import torch with SIGTERM held back. Terminated raised by the handler while torch's C++
-    start-up is calling into Python cannot unwind through it: the process aborts (SIGABRT)
-    instead. A SIGTERM that arrives meanwhile is raised right after the import, where it ends
-    the command cleanly. (Blocking the signal would not do: the handler runs in the main thread
-    whichever thread the kernel hands the signal to.)"""
+    """Import torch with SIGTERM and SIGINT (Ctrl+C) held back. Terminated or
+    KeyboardInterrupt raised while torch's C++ start-up is calling into Python cannot unwind
+    through it cleanly (the process aborts with SIGABRT, or prints a traceback from inside
+    torch). A signal that arrives meanwhile is raised right after the import, where it ends the
+    command with one line. (Blocking the signal would not do: the handler runs in the main
+    thread whichever thread the kernel hands the signal to.)"""
+    import threading
+
+    held_sigint = threading.current_thread() is threading.main_thread() and (
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    if held_sigint:
+        signal.signal(signal.SIGINT, lambda signum, frame: _HELD.append(signum))
     _HOLDING[0] = True
     try:
         import torch  # noqa: F401
     finally:
         _HOLDING[0] = False
+        if held_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     if _HELD:
+        first = _HELD[0]
         _HELD.clear()
+        if first == signal.SIGINT:
+            raise KeyboardInterrupt
         raise Terminated
 
 

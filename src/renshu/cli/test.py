@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -112,7 +113,7 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
     from renshu import checkpoint
     from renshu.errors import ConfigError, RunFileError, os_error_message
     from renshu.make import make
-    from renshu.runs import Run, rgb_array_env
+    from renshu.runs import Run, rgb_array_env, test_until_signal
     from renshu.video import FrameRecorder, draw_score, render_fps, save_gif
 
     if args.gif is not None and args.render is not None:
@@ -138,8 +139,8 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
         if env_spec is None and agent._env_ref is not None:
             raise ConfigError(
                 checkpoint.untrusted_env_message(agent._env_ref, where=repr(str(path)))
-                + f" If you trust it, name it: renshu test {path} --env {agent._env_ref}, or "
-                "add --trust-env."
+                + f" If you trust it, add --trust-env (renshu test {_shell(path)} --trust-env), "
+                f"or name it: renshu test {_shell(path)} --env {shlex.quote(agent._env_ref)}."
             )
         if env_spec is None and run is not None and run._untrusted_env is None:
             env_spec = run.env  # an agent folder inside a run: the run names the env
@@ -155,11 +156,13 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(
             f"{str(path)!r} was trained on an environment object ({agent.env_name or 'unnamed'}), "
             "which saved files cannot record. Name it: renshu test "
-            f"{path} --env my_env.py:ClassName, or from Python: renshu.load(path, env=...).test()."
+            f"{_shell(path)} --env my_env.py:ClassName, or from Python: "
+            "renshu.load(path, env=...).test()."
         )
     episodes = args.episodes or (int(run.settings["test_episodes"]) if run else 10)
     env = None
-    callbacks: list[Any] = []
+    printer = _episode_printer(lambda text: _say(console, text))  # each line as it ends
+    callbacks: list[Any] = [printer]
     recorder = None
     try:
         if args.render is not None:
@@ -172,7 +175,8 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
             callbacks.append(recorder)
         elif kwargs or env_spec != agent.env_spec:
             env = make(env_spec, **kwargs)
-        history = agent.test(
+        scores, stopped_by = test_until_signal(
+            agent,
             episodes=episodes,
             env=env,
             seed=args.seed,
@@ -187,14 +191,13 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
     finally:
         if env is not None:
             env.close()
-    scores = np.asarray(history.history["episode_reward"], dtype=np.float64)
-    for number, score in enumerate(scores, 1):
-        _say(console, f"Episode:{number} Score:{_num(score)}")
-    _say(
-        console,
-        f"Summary: mean={scores.mean():.2f} std={scores.std():.2f} min={_num(scores.min())} "
-        f"max={_num(scores.max())} episodes={len(scores)}",
-    )
+    if stopped_by is not None:  # Ctrl+C or SIGTERM: the episodes played, then stop
+        from renshu.cli.main import Terminated
+
+        if scores:
+            _say(console, _summary(np.asarray(scores)) + f" (of {episodes})")
+        raise KeyboardInterrupt if stopped_by == "SIGINT" else Terminated
+    _say(console, _summary(np.asarray(scores, dtype=np.float64)))
     if recorder is not None:
         if not recorder.frames:
             raise ConfigError(
@@ -217,6 +220,30 @@ def run_test(args: argparse.Namespace, console: Console) -> int:
             ) from None
         _say(console, f"GIF: {out}")
     return 0
+
+
+def _summary(scores: Any) -> str:
+    return (
+        f"Summary: mean={scores.mean():.2f} std={scores.std():.2f} min={_num(scores.min())} "
+        f"max={_num(scores.max())} episodes={len(scores)}"
+    )
+
+
+def _episode_printer(write: Callable[[str], None]) -> Any:
+    """A test callback that prints ``Episode:N Score:S`` as each episode ends (so an
+    interrupted test still shows the ones it played)."""
+    from renshu.callbacks import Callback
+
+    class EpisodePrinter(Callback):
+        def on_episode_end(self, episode: int, logs: dict[str, Any]) -> None:
+            write(f"Episode:{episode + 1} Score:{_num(logs['episode_reward'])}")
+
+    return EpisodePrinter()
+
+
+def _shell(path: Any) -> str:
+    """``path`` absolute and quoted for the shell, for a command printed to be pasted."""
+    return shlex.quote(str(path.absolute()))
 
 
 def _enclosing_run(path: Any, *, env: Any = None, trust_env: bool = False) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -22,6 +23,7 @@ from renshu.cli._text import (
     _say,
 )
 from renshu.cli.check import _problem_table
+from renshu.errors import RenshuError
 
 if TYPE_CHECKING:
     from renshu.cli._text import Subparsers
@@ -56,24 +58,41 @@ A preset file (--config) looks like:
     config: {{double: true, target_update: 500}}
 or is a flat mapping of options (plus optional steps, test_episodes).
 
-options for --set KEY=VALUE (values are YAML: 0.99, 1e-3, true or false, [64, 64], null):
 {options}"""
 
 
-def _options_help(width: int = 100) -> str:
-    """The DQNConfig options with their defaults and docs, read without importing torch."""
+def _options_help(algo: str, width: int = 100) -> str:
+    """The options of the algorithm ``algo`` (its config dataclass in
+    :data:`renshu.agents.ALGORITHMS`) with their defaults and docs, read without importing
+    torch; then how to see the other algorithms' options."""
     import textwrap
 
+    from renshu.agents import ALGORITHMS
     from renshu.config import source_field_docs
 
-    lines = []
-    for name, (default, doc) in source_field_docs("renshu.agents.dqn", "DQNConfig").items():
+    algorithm = ALGORITHMS[algo]
+    module, _, class_name = algorithm.config.partition(":")
+    lines = [
+        f"options of --algo {algo}, {algorithm.summary}, for --set KEY=VALUE",
+        "(values are YAML: 0.99, 1e-3, true or false, [64, 64], null):",
+    ]
+    for name, (default, doc) in source_field_docs(module, class_name).items():
         head = f"  {name}={_as_yaml(default)}" if default else f"  {name}"
         if name == "seed":
             head, doc = "  seed", "Set with --seed (default 0)."
         body = textwrap.wrap(" ".join(doc.replace("``", "`").split()), width - 6)
         lines.append(head)
         lines.extend(f"      {line}" for line in body)
+    others = [name for name in ALGORITHMS if name != algo]
+    if others:
+        lines.append("")
+        lines.extend(
+            textwrap.wrap(
+                f"The other algorithms ({', '.join(others)}) have options of their own: "
+                f"`renshu train --algo {others[0]} --help` lists them.",
+                width - 2,
+            )
+        )
     return "\n".join(lines)
 
 
@@ -98,6 +117,7 @@ def add_train_command(subparsers: Subparsers) -> None:
 
     parser = subparsers.add_parser(
         "train",
+        add_help=False,  # -h lists the options of --algo, which may come after it
         help="train an agent on ENV into a run folder (or --resume one)",
         description=_paragraph(
             "Train an agent on ENV with the environment's preset (see below), laid over with "
@@ -105,8 +125,14 @@ def add_train_command(subparsers: Subparsers) -> None:
             "TensorBoard events and a checkpoint every tenth of the steps; at the end: the "
             "agent, a learning curve, a greedy test and a GIF of it, and a results table."
         ),
-        epilog=TRAIN_EPILOG.format(presets=", ".join(available()), options=_options_help()),
+        epilog=TRAIN_EPILOG.format(presets=", ".join(available()), options="{options}"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-h",
+        "--help",
+        action=_HelpAfterParsing,
+        help="show this help and exit; with --algo ALGO it lists that algorithm's options",
     )
     parser.add_argument("env", metavar="ENV", nargs="?", help=ENV_HELP)
     parser.add_argument(
@@ -200,8 +226,32 @@ def add_train_command(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=run_train)
 
 
+class _HelpAfterParsing(argparse.Action):
+    """``-h``/``--help`` that keeps parsing, so ``--algo`` counts wherever it stands: it
+    records the parser, and :func:`run_train` prints its help for that algorithm."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=None, **kwargs)
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        setattr(namespace, self.dest, parser)
+
+
+def print_help(args: argparse.Namespace, console: Console) -> int:
+    """``renshu train [--algo ALGO] --help``: the help with the options of ALGO (default
+    DQN's)."""
+    from renshu.agents import DEFAULT
+
+    parser: argparse.ArgumentParser = args.help
+    text = parser.format_help().replace("{options}", _options_help(args.algo or DEFAULT))
+    console.file.write(text)
+    return 0
+
+
 def run_train(args: argparse.Namespace, console: Console) -> int:
     """Create (or reopen) a run folder, train, and print the results; 130/143 on a signal."""
+    if args.help is not None:
+        return print_help(args, console)
     from renshu import presets
     from renshu.agents import DEFAULT
     from renshu.check import EnvCheckError
@@ -249,12 +299,13 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
             env_kwargs=_env_kwargs(args),
         )
     except EnvCheckError as error:
+        check = f"renshu check {_shell_env(args.env)} --algo {algo}"
         console.print(_problem_table(error.problems))
         errors = sum(p.severity == "error" for p in error.problems)
         raise ConfigError(
             f"{args.env} failed the environment check with {_plural(errors, 'error')} (see the "
-            "table above), so no run was started. Fix them and train again (`renshu check "
-            f"{args.env} --algo {algo}` re-checks without training), or pass --no-check to "
+            f"table above), so no run was started. Fix them and train again (`{check}` "
+            "re-checks without training), or pass --no-check to "
             "train anyway."
         ) from None
     if run.check_warnings:
@@ -262,9 +313,16 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
         _say(
             console,
             f"check: {_plural(len(run.check_warnings), 'warning')} ({codes}); "
-            f"`renshu check {args.env}` explains.",
+            f"`renshu check {_shell_env(args.env)}` explains.",
         )
     return _train(run, args, console, steps=None, resumed=False)
+
+
+def _shell_env(env: str) -> str:
+    """``env`` for a command to paste in any folder: a file path made absolute, quoted."""
+    from renshu.make import absolute_env
+
+    return shlex.quote(str(absolute_env(env)))
 
 
 def _reopen(args: argparse.Namespace) -> Any:
@@ -292,12 +350,34 @@ def _reopen(args: argparse.Namespace) -> Any:
             "start a new run."
         )
     run = Run.open(args.resume, env=args.env, trust_env=args.trust_env)
-    if args.env is not None and args.env != run.settings["env"]:
+    if args.env is not None and not _same_env(args.env, run):
         raise ConfigError(
             f"The run {args.resume!r} trains {run.settings['env']!r}, not {args.env!r}. Leave "
             "ENV out with --resume (the run's config.yaml names it)."
         )
     return run
+
+
+def _same_env(env: str, run: Any) -> bool:
+    """Whether ``env`` names the environment ``run`` trains (a file path may be written
+    relative to the current folder, and recorded absolute or relative to another). When the
+    recorded file is gone, a file of the same name with the same class is taken as it, moved."""
+    from pathlib import Path
+
+    from renshu.make import absolute_env, env_file, find_saved_env
+
+    recorded = run.settings["env"]
+    if env == recorded or absolute_env(env) == absolute_env(recorded):
+        return True
+    try:
+        return bool(absolute_env(env) == find_saved_env(recorded, run.path))
+    except RenshuError:
+        given, saved = env_file(env), env_file(recorded)
+        return (
+            given is not None
+            and saved is not None
+            and (Path(given[0]).name, given[1]) == (Path(saved[0]).name, saved[1])
+        )
 
 
 def _train(
@@ -340,6 +420,17 @@ def _train(
         return 1
     for note in result.notes:
         _say(console, note)
+    if result.stopped_in_test:  # training is complete: show what the test played
+        planned = int(run.settings["test_episodes"])
+        _say(
+            console,
+            f"Stopped by {result.interrupted} during the final greedy test, after "
+            f"{len(result.test_scores)} of {planned:,} episodes; training is complete "
+            "and the agent saved. The results and learning curve below are from the episodes "
+            f"that finished ({run.test_command} plays more).",
+        )
+        console.print(_results_table(run, result))
+        return 130 if result.interrupted == "SIGINT" else 143
     if result.interrupted:
         _say(
             console,
@@ -423,10 +514,11 @@ def _results_table(run: Any, result: Any) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     if result.test_scores:
+        played = _plural(len(result.test_scores), "episode")
+        if result.stopped_in_test:
+            played += f" of {int(run.settings['test_episodes']):,}, stopped by {result.interrupted}"
         table.add_row(
-            "test reward",
-            f"{result.test_mean:.3f} ± {result.test_std:.3f} "
-            f"(greedy, {_plural(len(result.test_scores), 'episode')})",
+            "test reward", f"{result.test_mean:.3f} ± {result.test_std:.3f} (greedy, {played})"
         )
     steps = f"{result.steps:,}"
     if result.start_step:
@@ -439,11 +531,12 @@ def _results_table(run: Any, result: Any) -> Table:
     table.add_row("config", str(files["config"]))
     table.add_row("metrics", str(files["metrics"]))
     if "tensorboard" in files:
-        table.add_row("TensorBoard", f"tensorboard --logdir {files['tensorboard']}")
+        logdir = shlex.quote(str(files["tensorboard"].absolute()))
+        table.add_row("TensorBoard", f"tensorboard --logdir {logdir}")
     if "checkpoint" in files:
         table.add_row("checkpoint", str(files["checkpoint"]))
     if "agent" in files:
-        table.add_row("agent", f"{files['agent']}  (renshu test {run.path})")
+        table.add_row("agent", f"{files['agent']}  ({run.test_command})")
     table.add_row("learning curve", str(files["learning_curve"]))
     if "gif" in files:
         table.add_row("GIF", str(files["gif"]))
@@ -461,6 +554,4 @@ def _duration(seconds: float) -> str:
 
 
 def _command_line(args: argparse.Namespace) -> str:
-    import shlex
-
     return shlex.join(["renshu", *getattr(args, "argv", [])])

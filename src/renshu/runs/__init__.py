@@ -54,7 +54,7 @@ from renshu.runs.loggers import prune_replays as prune_replays
 from renshu.runs.metrics import METRIC_COLUMNS, MetricsCSV, read_metrics
 from renshu.runs.metrics import _truncate_metrics as _truncate_metrics
 from renshu.runs.metrics import record_cut as record_cut
-from renshu.runs.run import Run, RunResult
+from renshu.runs.run import Run, RunResult, test_until_signal
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -67,4 +67,5 @@ __all__ = [
     "env_label",
     "plot_runs",
     "read_metrics",
+    "test_until_signal",
 ]

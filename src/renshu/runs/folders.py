@@ -126,10 +126,10 @@ def _is_ours(error: OSError, folder: Path) -> bool:
     if error.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
         return True
     name = error.filename
-    if not isinstance(name, str | os.PathLike):
+    if not isinstance(name, str | bytes | os.PathLike):
         return False
     try:
-        Path(os.fspath(name)).resolve().relative_to(folder.resolve())
+        Path(os.fsdecode(name)).resolve().relative_to(folder.resolve())
     except (ValueError, OSError):
         return False
     return True

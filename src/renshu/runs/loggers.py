@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -28,10 +29,12 @@ class TensorBoardLogger(Callback):
         self.log_dir = Path(log_dir)
         self.config = config
         self.writer: Any = None
+        self._excepthook: Any = None
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
+        self._quiet_writer_thread()
         self.writer = SummaryWriter(log_dir=str(self.log_dir), flush_secs=10)
         if self.config is not None:
             self._log_config(self.config)
@@ -71,6 +74,27 @@ class TensorBoardLogger(Callback):
             writer, self.writer = self.writer, None
             with contextlib.suppress(OSError):
                 writer.close()
+        if self._excepthook is not None:
+            threading.excepthook, self._excepthook = self._excepthook, None
+
+    def _quiet_writer_thread(self) -> None:
+        """Keep the traceback of TensorBoard's writer thread off the screen (a read-only or
+        full disk): the writer raises the same error in the training thread at its next write
+        or flush, where the run reports it in one paragraph. Other threads' errors still show."""
+        from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+
+        previous = threading.excepthook
+
+        def hook(args: threading.ExceptHookArgs) -> None:
+            if isinstance(args.thread, _AsyncWriterThread) and isinstance(
+                args.exc_value, OSError
+            ):
+                return
+            previous(args)
+
+        if self._excepthook is None:
+            self._excepthook = previous
+            threading.excepthook = hook
 
 
 class CheckpointKeeper(CheckpointEvery):

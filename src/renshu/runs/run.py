@@ -8,6 +8,7 @@ import contextlib
 import datetime
 import errno
 import math
+import re
 import shlex
 import time
 import warnings
@@ -70,9 +71,14 @@ class RunResult:
     wall_time: float
     """Seconds spent in ``fit``."""
     interrupted: str | None = None
-    """``"SIGINT"`` or ``"SIGTERM"`` if a signal stopped training, else None."""
+    """``"SIGINT"`` or ``"SIGTERM"`` if a signal stopped training (or the final test), else
+    None."""
     test_scores: list[float] = field(default_factory=list)
-    """Rewards of the greedy test episodes (empty if interrupted)."""
+    """Rewards of the greedy test episodes (empty if training was interrupted; those finished
+    if the test was)."""
+    stopped_in_test: bool = False
+    """True when the signal came during the final greedy test: training is complete (the agent
+    saved), and the results are those of the test episodes that finished."""
     files: dict[str, Path] = field(default_factory=dict)
     """What was written: config, metrics, tensorboard, checkpoint, agent, learning_curve, gif."""
     notes: list[str] = field(default_factory=list)
@@ -108,6 +114,7 @@ class Run:
         self.settings = settings
         """The contents of ``config.yaml``."""
         self._env = env if env is not None else settings.get("env")
+        self._env_located = env is not None  # a file path from config.yaml is found on use
         self._untrusted_env: str | None = None
         if (
             env is None
@@ -142,24 +149,39 @@ class Run:
         """
         if self._untrusted_env is not None:
             ref = self._untrusted_env
+            run = _shell_path(self.path)
             raise ConfigError(
                 f"The run {str(self.path)!r} names its environment {ref!r} in config.yaml: "
                 "Python code (a file or module) that renshu does not import from a run folder "
                 "unless you say so (a run folder may come from someone else). If you trust it, "
-                f"name it on the command line (renshu test {self.path} --env {ref}, or "
-                f"renshu train {ref} --resume {self.path}) or add --trust-env; from Python, "
+                f"name it on the command line (renshu test {run} --env {shlex.quote(ref)}) or "
+                f"add --trust-env ({self.test_command}, or {self.resume_command}); from Python, "
                 f"Run.open(path, env={ref!r}) or Run.open(path, trust_env=True)."
             )
+        if not self._env_located and isinstance(self._env, str):
+            from renshu.make import find_saved_env
+
+            self._env = find_saved_env(self._env, self.path)  # recorded relative: find it
+            self._env_located = True
         return self._env
 
     @property
     def resume_command(self) -> str:
-        """The shell command that continues this run. It names the env when that is Python code
-        (a file or module), which a resume imports only when named on the command line."""
+        """The shell command that continues this run, from any folder."""
+        return self._command("train", "--resume")
+
+    @property
+    def test_command(self) -> str:
+        """The shell command that plays this run's agent greedily, from any folder."""
+        return self._command("test")
+
+    def _command(self, *words: str) -> str:
+        """``renshu WORDS RUN``, with the run's absolute path (quoted for the shell), and
+        ``--trust-env`` when the env is Python code (a file or module): the user trained on
+        that code, and a command about the run imports it only when told to."""
         env = self.settings.get("env")
-        if isinstance(env, str) and not checkpoint.env_is_safe(env):
-            return f"renshu train {shlex.quote(env)} --resume {shlex.quote(str(self.path))}"
-        return f"renshu train --resume {shlex.quote(str(self.path))}"
+        trust = isinstance(env, str) and not checkpoint.env_is_safe(env)
+        return " ".join(["renshu", *words, _shell_path(self.path), *(["--trust-env"] * trust)])
 
     @property
     def env_kwargs(self) -> dict[str, Any]:
@@ -234,9 +256,11 @@ class Run:
             RunFileError: the folder cannot be written (nothing is left behind).
         """
         from renshu import presets
+        from renshu.make import absolute_env
 
         if preset is None:
             preset = presets.load(env if isinstance(env, str) else "default", algo)
+        env = absolute_env(env)  # a file path recorded absolute resolves from any folder
         if options:
             preset = preset.with_options(options, origin="the options given")
         total = check_field(RunSettings, "steps", steps if steps is not None else preset.steps)
@@ -483,8 +507,7 @@ class Run:
         if checkpoint_step is None and self._checked(None) is None:
             raise CheckpointError(
                 f"The run {str(self.path)!r} has no agent yet: no agent/ folder and no "
-                "checkpoint. Train it first (renshu train --resume "
-                f"{self.path}), or pass another run."
+                f"checkpoint. Train it first ({self.resume_command}), or pass another run."
             )
         return self._load_chosen(checkpoint_step, env, overrides)[1]
 
@@ -547,6 +570,7 @@ class Run:
             from renshu.agents import get
 
             threads = check_field(get(self.settings["algo"]).config_class(), "threads", threads)
+        self._remove_leftovers()
         self._unusable, self._warned = {}, set()  # the folder may have changed since
         found = self._checked(checkpoint_step)  # as resume_point() chose, if it just did
         start_from = found[0] if found is not None else None
@@ -586,6 +610,27 @@ class Run:
                     )
                 ) from None
             raise
+
+    def _remove_leftovers(self) -> list[Path]:
+        """Remove what an interrupted save left in the run: renshu's ``.NAME.tmp-*`` and
+        ``.NAME.old-*`` folders (checkpoints, the agent) and ``.NAME.tmp-*`` files (config,
+        metrics, plots, GIFs), whatever their age, since training the run owns it (a test or
+        load leaves young ones alone: they may be a save under way). Nothing else is touched."""
+        removed = [
+            *checkpoint.remove_leftovers(self.checkpoint_dir, older_than=0),
+            *checkpoint.remove_leftovers(self.path, older_than=0),
+        ]
+        for folder, names in _TEMP_FILES.items():
+            try:
+                children = list((self.path / folder).iterdir())
+            except OSError:
+                continue
+            for child in children:
+                if names.match(child.name) and child.is_file() and not child.is_symlink():
+                    with contextlib.suppress(OSError):
+                        child.unlink()
+                        removed.append(child)
+        return removed
 
     def _has_checkpoints(self) -> bool:
         return self.checkpoint_dir.is_dir() and any(self.checkpoint_dir.iterdir())
@@ -669,19 +714,16 @@ class Run:
                 return result
             files["agent"] = agent.save(self.agent_dir, overwrite=True)
             if test:
-                scores = agent.test(
-                    episodes=int(self.settings["test_episodes"]),
-                    env=self.make_env() if self.env_kwargs else None,
-                    progress=False,
-                )
-                result.test_scores = [float(r) for r in scores.history["episode_reward"]]
+                result.test_scores, result.interrupted = self._final_test(agent)
+                result.stopped_in_test = result.interrupted is not None
+            if result.test_scores:
                 row = {"test/mean_reward": result.test_mean, "test/std_reward": result.test_std}
                 csv_log.write({"step": agent.num_steps, **row}, flush=True)
                 for key, value in row.items():
                     tb.writer.add_scalar(key, value, agent.num_steps)
             csv_log.close()
             files["learning_curve"] = self.plot_learning_curve()
-            if gif:
+            if gif and not result.interrupted:
                 self._gif(agent, result)
             return result
         except DivergenceError as error:  # nothing diverged was saved: point at what was
@@ -713,6 +755,18 @@ class Run:
                 "longer need it."
             )
         return notes
+
+    def _final_test(self, agent: Agent) -> tuple[list[float], str | None]:
+        """Play the run's greedy test: the rewards of the episodes played, and the signal
+        (``"SIGINT"``, ``"SIGTERM"``) that stopped it early, if one did. Ctrl+C or SIGTERM ends
+        it after the current step, and the episodes finished still count: training is over by
+        then, and a resume would have nothing left to train."""
+        return test_until_signal(
+            agent,
+            episodes=int(self.settings["test_episodes"]),
+            env=self.make_env() if self.env_kwargs else None,
+            progress=False,
+        )
 
     def _save_before_failure(
         self, agent: Agent, csv_log: MetricsCSV
@@ -841,6 +895,55 @@ class Run:
                 "render_mode='rgb_array'>)."
             )
         return rgb_array_env(self.env, self.env_kwargs)
+
+
+def test_until_signal(
+    agent: Agent, *, callbacks: Sequence[Callback] = (), **options: Any
+) -> tuple[list[float], str | None]:
+    """``agent.test(**options)`` that Ctrl+C or SIGTERM ends after the current step (a second
+    Ctrl+C at once): the rewards of the episodes that finished, and the name of the signal
+    (``"SIGINT"``, ``"SIGTERM"``) if one ended it early, else None."""
+    from renshu.callbacks import History
+    from renshu.train.loop import signals
+
+    played = History()
+    with signals() as interrupted, contextlib.suppress(_Stopped):
+        agent.test(**options, callbacks=[played, *callbacks, _StopOn(interrupted)])
+    return [float(r) for r in played.history["episode_reward"]], interrupted.name
+
+
+_TEMP_FILES = {
+    ".": re.compile(r"^\.(config\.yaml|metrics\.csv)\.tmp-[0-9a-f]{8}$"),
+    "plots": re.compile(r"^\..+\.png\.tmp-[0-9a-f]{8}$"),
+    "videos": re.compile(r"^\..+\.gif\.tmp-[0-9a-f]{8}$"),
+}
+"""The temporary files renshu writes in a run folder (then renames into place), by folder."""
+
+
+class _Stopped(Exception):
+    """Raised by :class:`_StopOn` to end a test that a signal interrupted."""
+
+
+class _StopOn(Callback):
+    """Ends a test (by raising :class:`_Stopped`) after the step during which ``flag`` (from
+    :func:`renshu.train.loop.signals`) was raised; an episode that step ended still counts."""
+
+    def __init__(self, flag: Any) -> None:
+        self.flag = flag
+
+    def on_step_end(self, step: int, logs: dict[str, Any]) -> None:
+        if self.flag and not (logs.get("terminated") or logs.get("truncated")):
+            raise _Stopped
+
+    def on_episode_end(self, episode: int, logs: dict[str, Any]) -> None:
+        if self.flag:
+            raise _Stopped
+
+
+def _shell_path(path: Path) -> str:
+    """``path`` absolute and quoted for the shell, so a printed command works when pasted in
+    any folder."""
+    return shlex.quote(str(path.absolute()))
 
 
 def _build_agent(algo: str, env: Any, config: Any) -> Agent:

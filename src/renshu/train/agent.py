@@ -34,7 +34,7 @@ from gymnasium.vector import VectorEnv
 
 from renshu import checkpoint
 from renshu.callbacks import Callback, CallbackList, History, ProgressBar
-from renshu.config import build, check
+from renshu.config import build, check, count, whole_number
 from renshu.errors import ConfigError, DivergenceError
 from renshu.fastpath import limit_threads
 from renshu.inputs import EncodedVectorEnv, ObsEncoder, needs_encoder
@@ -286,7 +286,7 @@ class Agent:
                 :mod:`renshu.train.divergence`); nothing diverged reaches the env or a save.
             EnvError: the env's ``step()``/``reset()`` raised or returned what it must not.
         """
-        check("steps", _is_int(steps) and steps >= 1, "an int >= 1", steps)
+        steps = count("steps", steps)  # 1e5 too
         if self.env is None:
             raise self._missing_env("fit")
         loop, counters = self._env_loop(), self.counters
@@ -393,13 +393,15 @@ class Agent:
         else :data:`renshu.train.evaluate.TEST_STEP_CAP` steps, with a warning when an episode
         reaches it.
         """
-        check("episodes", _is_int(episodes) and episodes >= 1, "an int >= 1", episodes)
+        episodes = count("episodes", episodes)
+        limit = None if max_episode_steps is None else whole_number(max_episode_steps)
         check(
             "max_episode_steps",
-            max_episode_steps is None or (_is_int(max_episode_steps) and max_episode_steps >= 1),
-            "an int >= 1 or None",
+            max_episode_steps is None or (limit is not None and limit >= 1),
+            "an int >= 1 or None (1e5 is accepted)",
             max_episode_steps,
         )
+        max_episode_steps = limit
         test_env = make(env) if env is not None else self._eval_env()
         return evaluate(
             self,
@@ -514,10 +516,6 @@ class Agent:
             f"{type(self).__name__}(env={self.env_spec!r}, steps={self.num_steps}, "
             f"device={self.device})"
         )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def _short_repr(value: Any, limit: int = 40) -> str:

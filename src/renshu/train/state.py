@@ -23,6 +23,7 @@ import torch
 from renshu import checkpoint
 from renshu.config import build, is_custom, to_plain
 from renshu.errors import ConfigError, RenshuError
+from renshu.make import find_saved_env
 from renshu.nets import NORM_CHUNK, NORM_EPS, RunningNorm
 from renshu.optim import make_optimizer
 
@@ -138,7 +139,7 @@ def load_agent(
     untrusted = None
     if env is None and ref is not None:
         if trust_env or checkpoint.env_is_safe(ref):
-            env = ref
+            env = find_saved_env(ref, ckpt.path)  # a relative file path: from any folder
         else:
             untrusted = ref
     spaces_ = (
