@@ -86,6 +86,28 @@ def test_save_and_load_act_alike_and_resume_exactly(cls: type, tmp_path: Path) -
         assert np.array_equal(a.numpy(), b.numpy())
 
 
+@pytest.mark.parametrize("cls", [PPO, A2C])
+def test_multidiscrete_checkpoint_mid_rollout_loads_and_resumes_exactly(
+    cls: type, tmp_path: Path
+) -> None:
+    space = spaces.MultiDiscrete([[2, 3], [2, 2]], start=[[0, -1], [0, 0]])
+    options = {**TINY, "n_steps": 16} if cls is PPO else {"n_steps": 16, "seed": 0}
+    first = cls(TargetEnv(space), **options)
+    first.fit(40, progress=False)  # mid-rollout: the rollout is saved with the checkpoint
+    path = first.save_checkpoint(tmp_path)
+    resumed = renshu.load(path, env=TargetEnv(space))
+    assert resumed.action_space == space and resumed.rollout.pos == first.rollout.pos == 8
+    obs = np.eye(2, dtype=np.float32)[np.random.default_rng(0).integers(0, 2, (20, 4))]
+    assert np.array_equal(resumed.act(obs.reshape(20, 8)), first.act(obs.reshape(20, 8)))
+    for agent in (resumed, first):
+        agent.fit(48, progress=False)
+    assert resumed.num_updates == first.num_updates > 0
+    for a, b in zip(
+        resumed.policy.state_dict().values(), first.policy.state_dict().values(), strict=True
+    ):
+        assert np.array_equal(a.numpy(), b.numpy())
+
+
 def test_unsupported_action_space_names_it_and_the_algorithms_that_can() -> None:
     env = TargetEnv(spaces.Discrete(2))
     env.action_space = spaces.Dict({"a": spaces.Discrete(2)})  # type: ignore[assignment]

@@ -101,14 +101,18 @@ def space_verdict(
     naming the algorithms that can. ``Agent(env)`` refuses with these and ``renshu check
     --algo`` reports them."""
     problems = list(agent_class.space_problems(observation_space, action_space))
-    if not problems:
+    # an agent that trains must save: a checkpoint describes both spaces (for every algorithm)
+    unsaved = [] if problems else _unsaveable(observation_space, action_space)
+    if not problems and not unsaved:
         return []
     able = [
         other
         for other, algorithm in ALGORITHMS.items()
         if other != agent_class.algo
+        and not unsaved
         and not algorithm.agent_class().space_problems(observation_space, action_space)
     ]
+    problems += unsaved
     tail = (
         f"Algorithms that can train on these spaces: {', '.join(able)} (--algo {able[0]})."
         if able
@@ -116,6 +120,23 @@ def space_verdict(
     )
     code, message, fix = problems[-1]
     problems[-1] = (code, message, f"{fix} {tail}".strip())
+    return problems
+
+
+def _unsaveable(observation_space: Any, action_space: Any) -> list[tuple[str, str, str]]:
+    from renshu.checkpoint import unsaveable  # torch: only once an agent is asked about
+
+    problems = []
+    for which, space in (("observation", observation_space), ("action", action_space)):
+        why = unsaveable(space)
+        if why is not None:
+            problems.append(
+                (
+                    f"algo-{which}-space",
+                    f"renshu cannot save an agent whose {which} space is {space}: {why}.",
+                    f"Wrap the env so that its {which}s fit a simpler space.",
+                )
+            )
     return problems
 
 
