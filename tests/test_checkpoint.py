@@ -7,6 +7,7 @@ import errno
 import hashlib
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -608,13 +609,19 @@ def test_run_resume_with_prioritized_replay_matches_a_straight_run(tmp_path: Pat
             checkpoint_every=200,
         )
 
+    class CtrlCAt200(renshu.Callback):
+        def on_tick(self, step: int) -> None:
+            if step == 200:
+                os.kill(os.getpid(), signal.SIGINT)
+
     straight = create("straight")
     straight.train(test=False, gif=False, progress=False)
     split = create("split")
-    split.train(steps=200, test=False, gif=False, progress=False)
-    split.train(steps=400, test=False, gif=False, progress=False)
+    stopped = split.train(test=False, gif=False, progress=False, callbacks=[CtrlCAt200()])
+    assert stopped.interrupted == "SIGINT" and stopped.steps == 200
+    split.train(test=False, gif=False, progress=False)
     a, b = renshu.load(straight.path), renshu.load(split.path)
-    assert a.config.per_beta_steps == b.config.per_beta_steps == 400
+    assert a.config.per_beta_steps is b.config.per_beta_steps is None  # the run's total: 400
     for x, y in zip(a.q_network.parameters(), b.q_network.parameters(), strict=True):
         assert torch.equal(x, y)
 

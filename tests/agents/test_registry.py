@@ -25,6 +25,20 @@ def test_every_algorithm_names_classes_that_exist(name: str) -> None:
     assert all("/" in key for key in algorithm.metrics)  # namespaced like charts/SPS
 
 
+@pytest.mark.parametrize("name", sorted(agents.ALGORITHMS))
+def test_every_schedule_that_follows_the_total_names_options_of_its_algorithm(name: str) -> None:
+    algorithm = agents.get(name)
+    assert algorithm.keeps and algorithm.storage in ("replay buffer", "rollout")
+    config = algorithm.config_class()()
+    fields = {f.name for f in dataclasses.fields(config)}
+    for schedule in algorithm.schedules:
+        assert {key for key, _ in schedule.when} <= fields, schedule
+        options = {**dataclasses.asdict(config), **dict(schedule.when)}
+        algorithm.config_class()(**options)  # values the option accepts
+        assert schedule.name in algorithm.schedules_following_total(options)
+    assert algorithm.schedules_following_total(dataclasses.asdict(config)) == []  # defaults
+
+
 def test_unknown_algorithm_lists_the_known_ones() -> None:
     known = r"Unknown algorithm 'ppo2': renshu trains a2c, dqn, ppo\."
     with pytest.raises(ConfigError, match=known):

@@ -108,6 +108,35 @@ def test_multidiscrete_checkpoint_mid_rollout_loads_and_resumes_exactly(
         assert np.array_equal(a.numpy(), b.numpy())
 
 
+@pytest.mark.parametrize("cls", [PPO, A2C])
+def test_linear_schedules_end_with_each_fit_as_a_training_of_that_length(cls: type) -> None:
+    def schedule(agent: Any) -> list[tuple[int, float, float]]:
+        """(step, learning rate, progress) at every update."""
+        seen: list[tuple[int, float, float]] = []
+        update = agent._update
+
+        def spy(progress: float) -> None:
+            lr = agent.optimizer.param_groups[0]["lr"]
+            seen.append((agent.num_steps, lr, progress))
+            update(progress)
+
+        agent._update = spy
+        return seen
+
+    options = {**(TINY if cls is PPO else {"seed": 0}), "n_steps": 8, "lr_schedule": "linear"}
+    if cls is PPO:
+        options["clip_range_schedule"] = "linear"
+    twice, straight = cls("CartPole-v1", **options), cls("CartPole-v1", **options)
+    seen_twice, seen_straight = schedule(twice), schedule(straight)
+    twice.fit(64, progress=False)
+    lr = twice.config.learning_rate
+    assert [(s, x) for s, x, _ in seen_twice] == [(s, lr * (1 - s / 64)) for s in range(8, 65, 8)]
+    twice.fit(64, progress=False)  # the end moves to 128: the rate rises to a 128-step run's
+    straight.fit(128, progress=False)
+    assert seen_twice[8:] == seen_straight[8:]
+    assert seen_twice[8][:2] == (72, lr * (1 - 72 / 128))
+
+
 def test_unsupported_action_space_names_it_and_the_algorithms_that_can() -> None:
     env = TargetEnv(spaces.Discrete(2))
     env.action_space = spaces.Dict({"a": spaces.Discrete(2)})  # type: ignore[assignment]
