@@ -38,7 +38,8 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Algorithm:
-    """One algorithm: its name, where its classes live, what its training logs."""
+    """One algorithm: its name, where its classes live, and its words (metrics, what its
+    checkpoint keeps, its schedules)."""
 
     name: str
     """The name users type (``--algo dqn``) and saved files record."""
