@@ -234,6 +234,11 @@ class ActionDist(nn.Module):
         its finite bounds; the log-probabilities stay those of the unclipped actions)."""
         return _on_host(actions).astype(self.space.dtype, copy=False)
 
+    def valid(self, actions: np.ndarray) -> bool:
+        """Whether every action of a batch ``(..., *action_shape)`` (as :meth:`forward`'s
+        distributions give them) is one this space can give: a check of saved actions."""
+        raise NotImplementedError
+
     def extra_repr(self) -> str:
         """Shown by ``print(module)``."""
         return f"{self.space}"
@@ -266,6 +271,12 @@ class CategoricalActions(ActionDist):
             index[i, :n] = offset + np.arange(n)
         self.register_buffer("gather_index", torch.as_tensor(index.reshape(-1)), persistent=False)
         self._dtype = _torch_dtype(self.action_dtype)
+        self._low, self._n = start.reshape(shape), nvec.reshape(shape)
+
+    def valid(self, actions: np.ndarray) -> bool:
+        """Each element within ``[start, start + n)`` of its dimension."""
+        index = actions.astype(np.int64) - self._low
+        return bool(((index >= 0) & (index < self._n)).all())
 
     def forward(self, params: torch.Tensor) -> CategoricalDist:
         """Categoricals over ``params`` ``(B, sum(nvec))``."""
@@ -289,6 +300,10 @@ class BernoulliActions(ActionDist):
         super().__init__(space, math.prod(shape), shape, np.dtype(space.dtype))
         self._dtype = _torch_dtype(self.action_dtype)
 
+    def valid(self, actions: np.ndarray) -> bool:
+        """Each element 0 or 1."""
+        return bool(((actions == 0) | (actions == 1)).all())
+
     def forward(self, params: torch.Tensor) -> BernoulliDist:
         """Bernoulli variables over ``params`` ``(B, n)``."""
         return BernoulliDist(params, self.action_shape, self._dtype)
@@ -305,6 +320,10 @@ class GaussianActions(ActionDist):
         self.low = np.asarray(space.low, dtype=space.dtype)
         self.high = np.asarray(space.high, dtype=space.dtype)
         self.bounded = bool(np.isfinite(self.low).any() or np.isfinite(self.high).any())
+
+    def valid(self, actions: np.ndarray) -> bool:
+        """Finite values (actions are stored unclipped: any real number)."""
+        return bool(np.isfinite(actions).all())
 
     def forward(self, params: torch.Tensor) -> GaussianDist:
         """Gaussians with means ``params`` ``(B, n)`` and this module's ``log_std``."""

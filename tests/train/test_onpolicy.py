@@ -3,6 +3,8 @@ exact resume, the space verdict, reward scaling, vector envs, values filled at a
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from gymnasium import spaces
 import renshu
 from renshu.agents.a2c import A2C
 from renshu.agents.ppo import PPO
-from renshu.errors import ConfigError
+from renshu.errors import CheckpointError, ConfigError
 
 TINY: dict[str, Any] = {"n_steps": 16, "batch_size": 16, "n_epochs": 2, "seed": 0}
 
@@ -135,6 +137,35 @@ def test_linear_schedules_end_with_each_fit_as_a_training_of_that_length(cls: ty
     straight.fit(128, progress=False)
     assert seen_twice[8:] == seen_straight[8:]
     assert seen_twice[8][:2] == (72, lr * (1 - 72 / 128))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("actions", 7, r"its actions must be actions of MultiDiscrete\(\[3 2\]\)"),
+        ("rewards", np.inf, "its rewards must be finite numbers"),
+        ("values", -np.inf, "its values must be finite numbers"),
+    ],
+)
+def test_rollout_outside_its_ranges_is_refused_on_load(
+    field: str, value: float, words: str, tmp_path: Path
+) -> None:
+    space = spaces.MultiDiscrete([3, 2])
+    agent = PPO(TargetEnv(space), **TINY)
+    agent.fit(40, progress=False)
+    path = agent.save_checkpoint(tmp_path)
+    with np.load(path / "replay.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays[field].flat[3] = value
+    np.savez(path / "replay.npz", **arrays)
+    digests = {  # an edit that also fixes the manifest: the range checks must refuse it
+        f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(path.iterdir())
+        if f.is_file() and f.name != "manifest.json"
+    }
+    (path / "manifest.json").write_text(json.dumps({"format": "renshu-agent", "sha256": digests}))
+    with pytest.raises(CheckpointError, match=rf"replay\.npz' is damaged or was edited: {words}"):
+        renshu.load(path, env=TargetEnv(space))
 
 
 def test_unsupported_action_space_names_it_and_the_algorithms_that_can() -> None:

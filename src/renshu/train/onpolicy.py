@@ -414,3 +414,19 @@ class OnPolicyAgent(Agent):
                 f"{str(file)!r} does not fit this agent's rollout ({error}). Load without "
                 "overriding n_steps or num_envs, or load another checkpoint."
             ) from None
+        rollout, n = self.rollout, self.rollout.pos
+        problem = None
+        if not self.policy.dist.valid(rollout.actions[:n]):
+            problem = f"its actions must be actions of {self.action_space}"
+        for name in ("rewards", "log_probs", "advantages", "returns", "values", "final_values"):
+            values = getattr(rollout, name)[:n]
+            if name in ("values", "final_values"):  # NaN: not computed yet
+                values = values[~np.isnan(values)]
+            if problem is None and not np.isfinite(values).all():
+                problem = f"its {name} must be finite numbers"
+        if problem is not None:
+            rollout.reset()
+            raise checkpoint.CheckpointError(
+                f"{str(file)!r} is damaged or was edited: {problem}. Load another checkpoint, "
+                "or load without the rollout."
+            )
