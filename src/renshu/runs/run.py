@@ -425,6 +425,8 @@ class Run:
         at the last step, (unless a signal stopped training) the final agent, a greedy test of
         ``test_episodes`` episodes and a GIF of the first one, and the learning curve with the
         test marked on it. ``threads`` replaces the agent's ``threads`` option for this call.
+        A new total moves the end of the schedules that follow the run's length
+        (:meth:`schedule_change` says which).
 
         A checkpoint ends the episodes under way (see the module doc); resuming restores what
         the algorithm's checkpoint keeps (``keeps`` of its entry in
