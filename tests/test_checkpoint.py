@@ -7,6 +7,7 @@ import errno
 import hashlib
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -609,13 +610,19 @@ def test_run_resume_with_prioritized_replay_matches_a_straight_run(tmp_path: Pat
             checkpoint_every=200,
         )
 
+    class CtrlCAt200(renshu.Callback):
+        def on_tick(self, step: int) -> None:
+            if step == 200:
+                os.kill(os.getpid(), signal.SIGINT)
+
     straight = create("straight")
     straight.train(test=False, gif=False, progress=False)
     split = create("split")
-    split.train(steps=200, test=False, gif=False, progress=False)
-    split.train(steps=400, test=False, gif=False, progress=False)
+    stopped = split.train(test=False, gif=False, progress=False, callbacks=[CtrlCAt200()])
+    assert stopped.interrupted == "SIGINT" and stopped.steps == 200
+    split.train(test=False, gif=False, progress=False)
     a, b = renshu.load(straight.path), renshu.load(split.path)
-    assert a.config.per_beta_steps == b.config.per_beta_steps == 400
+    assert a.config.per_beta_steps is b.config.per_beta_steps is None  # the run's total: 400
     for x, y in zip(a.q_network.parameters(), b.q_network.parameters(), strict=True):
         assert torch.equal(x, y)
 
@@ -692,9 +699,7 @@ def test_a_dropped_replay_leaves_a_complete_checkpoint(saved: Path) -> None:
     assert len(renshu.load(saved).buffer) == 0
 
 
-def write_npz_entry(
-    archive_path: Path, name: str, header: dict[str, Any], data_bytes: int
-) -> None:
+def write_npz_entry(archive_path: Path, name: str, header: dict[str, Any], data_bytes: int) -> None:
     """An npz holding one entry: a .npy header, then ``data_bytes`` zero bytes, deflated."""
     import zipfile
 
@@ -799,7 +804,10 @@ def _put(name: str, value: float, at: tuple = (0, 0)):  # type: ignore[no-untype
     ],
 )  # fmt: skip
 def test_damaged_rollout_is_refused_naming_the_field(
-    ppo_path: Path, tmp_path: Path, change, field: str  # type: ignore[no-untyped-def]
+    ppo_path: Path,
+    tmp_path: Path,
+    change,
+    field: str,  # type: ignore[no-untyped-def]
 ) -> None:
     path = damaged_rollout(ppo_path, tmp_path, change)
     with pytest.raises(CheckpointError) as caught:

@@ -1539,3 +1539,78 @@ def test_resume_removes_the_leftovers_of_an_interrupted_save(
     assert [p for p in leftovers if p.exists()] == []
     assert all(p.exists() for p in kept)
     assert checkpoint.latest(run / "checkpoints") == run / "checkpoints" / "120"
+
+
+# ---- PPO runs: MultiDiscrete actions, their own words, schedules over a new total ---------------
+
+LEVERS = '''\
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+
+class Levers(gymnasium.Env):
+    """Set three levers (3, 2 and 4 positions) to the target shown; 8 steps an episode."""
+
+    def __init__(self):
+        self.observation_space = spaces.Box(0.0, 1.0, (3,), np.float32)
+        self.action_space = spaces.MultiDiscrete([3, 2, 4])
+
+    def _obs(self):
+        self._target = self.np_random.integers(0, 2, 3)
+        return self._target.astype(np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self._t += 1
+        reward = float(np.mean(np.asarray(action) == self._target))
+        return self._obs(), reward, False, self._t >= 8, {}
+'''
+PPO_SMALL = [
+    *("--set", "n_steps=16", "--set", "batch_size=16", "--set", "n_epochs=1"),
+    *("--set", "lr_schedule=linear", "--set", "clip_range_schedule=linear"),
+]
+
+
+def test_multidiscrete_ppo_run_checkpoints_resumes_and_speaks_ppo(tmp_path: Path, capsys) -> None:
+    (tmp_path / "levers.py").write_text(LEVERS)
+    env = f"{tmp_path / 'levers.py'}:Levers"
+    runs = tmp_path / "runs"
+    common = ["--runs-dir", str(runs), "--no-gif", "--checkpoint-every", "32"]
+    assert main(["train", env, "--algo", "ppo", "--steps", "96", *common, *PPO_SMALL]) == 0
+    run = runs / "Levers-ppo-0"
+    assert sorted(int(p.name) for p in (run / "checkpoints").iterdir()) == [32, 64, 96]
+    agent = renshu.load(run / "checkpoints" / "64", env=env)
+    assert agent.action_space == renshu.make(env).action_space
+    capsys.readouterr()
+    assert main(["train", env, "--resume", str(run), "--steps", "192", "--no-gif"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "Kept from the checkpoint: policy and value weights, optimizer state, the rollout under "
+        "way, step and episode counters, random states." in out
+    )
+    assert (
+        "Schedules stretched from 96 to 192 steps (learning rate, clip range): from here on "
+        "each has the value a 192-step run has at the same step." in out
+    )
+    assert "target network" not in out and "replay buffer" not in out
+    columns = set(read_metrics(run))
+    assert {"losses/policy_loss", "charts/learning_rate"} <= columns
+    assert not columns & {"losses/td_loss", "losses/q_values", "charts/epsilon"}
+    assert main(["plot", str(run), "--metric", "losses/td_loss"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "PPO does not log losses/td_loss; it logs: losses/policy_loss, losses/value_loss, "
+        "losses/entropy, losses/approx_kl, losses/clip_fraction, losses/explained_variance, "
+        "charts/learning_rate (and charts/episode_reward, charts/episode_length, charts/SPS)."
+    ) in err
+
+
+def test_plot_of_a_dqn_run_names_dqn_metrics_for_a_ppo_metric(trained: Path, capsys) -> None:
+    assert main(["plot", str(trained), "--metric", "losses/policy_loss"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "DQN does not log losses/policy_loss; it logs: charts/epsilon, losses/td_loss" in err

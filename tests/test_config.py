@@ -434,7 +434,7 @@ def test_num_envs_that_would_not_fit_in_memory_is_refused_before_any_env_is_buil
 @pytest.mark.parametrize("value", [100_000, 1e5, "1e5", "100_000", "100000", np.int64(100_000)])
 def test_int_counts_take_1e5_as_a_float_or_a_string(value: object) -> None:
     assert count("steps", value) == 100_000
-    assert check_field(Checked, "count", "1e1") == 10  # an int option, from Python too
+    assert check_field(Checked, "count", 1e1) == 10  # an int option, from Python too
 
 
 @pytest.mark.parametrize(

@@ -307,3 +307,84 @@ def test_unknown_algo_in_config_yaml_names_the_known_ones(tmp_path: Path) -> Non
     (run.path / "config.yaml").write_text(text)
     with pytest.raises(ConfigError, match=r"algo must be \"dqn\", \"ppo\", \"a2c\", got 'sac'"):
         Run.open(run.path)
+
+
+PPO_TINY = {"n_steps": 8, "batch_size": 8, "n_epochs": 1, "net": [8]}
+
+
+def test_ppo_run_has_only_ppo_columns_and_plot_names_them(tmp_path: Path) -> None:
+    run = Run.create(
+        IdentityEnv(), algo="ppo", steps=64, options=PPO_TINY, runs_dir=tmp_path, test_episodes=1
+    )
+    run.train(gif=False, log_every=16)
+    data = read_metrics(run.path)
+    assert not set(data) & {"losses/td_loss", "losses/q_values", "charts/epsilon"}
+    assert (~np.isnan(data["losses/policy_loss"])).sum() == 4
+    with pytest.raises(ConfigError) as info:
+        plot_runs([run.path], metric="losses/td_loss", out=tmp_path / "x.png")
+    assert str(info.value).startswith(
+        "PPO does not log losses/td_loss; it logs: losses/policy_loss, losses/value_loss, "
+    )
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_extending_a_run_stretches_its_schedules_to_the_new_total(tmp_path: Path) -> None:
+    options = {**PPO_TINY, "lr_schedule": "linear", "clip_range_schedule": "linear"}
+
+    def create(name: str, steps: int) -> Run:
+        return Run.create(
+            IdentityEnv(), algo="ppo", steps=steps, options=options, runs_dir=tmp_path, name=name
+        )
+
+    def rates(run: Run, after: int) -> list[tuple[float, float]]:
+        data = read_metrics(run.path)
+        logged = (data["step"] > after) & ~np.isnan(data["charts/learning_rate"])
+        return list(zip(data["step"][logged], data["charts/learning_rate"][logged], strict=True))
+
+    extended, straight = create("extended", 64), create("straight", 128)
+    assert extended.schedule_change(64) is None
+    extended.train(gif=False, test=False, log_every=16)
+    assert rates(extended, 0)[-1] == (64, 0.0)  # the rate ends at 0 with the run
+    again = Run.open(extended.path, env=IdentityEnv())
+    assert again.schedule_change(128) == (
+        "Schedules stretched from 64 to 128 steps (learning rate, clip range): from here on "
+        "each has the value a 128-step run has at the same step."
+    )
+    again.train(steps=128, gif=False, test=False, log_every=16)
+    straight.train(gif=False, test=False, log_every=16)
+    assert rates(again, 64) == rates(straight, 64)  # a 128-step run's from step 64 on
+    assert rates(again, 64)[0] == (80, pytest.approx(3e-4 * (1 - 80 / 128)))
+
+
+def test_extending_a_prioritized_dqn_run_stretches_beta(tmp_path: Path) -> None:
+    class Betas(renshu.Callback):
+        """beta of every replay sample, by step."""
+
+        def __init__(self) -> None:
+            self.seen: dict[int, float] = {}
+
+        def on_train_begin(self, logs: dict) -> None:
+            buffer = self.agent.buffer
+            for name in ("sample", "sample_arrays"):
+                drawn = getattr(buffer, name)
+
+                def spy(*args, _drawn=drawn, **kwargs):  # type: ignore[no-untyped-def]
+                    self.seen[self.agent.num_steps] = kwargs["beta"]
+                    return _drawn(*args, **kwargs)
+
+                setattr(buffer, name, spy)
+
+    options = {**TINY, "prioritized": True}
+    run = Run.create(IdentityEnv(), steps=200, options=options, runs_dir=tmp_path)
+    assert run.settings["config"]["per_beta_steps"] is None  # over the run's total
+    run.train(gif=False, test=False)
+    again = Run.open(run.path, env=IdentityEnv())
+    assert again.schedule_change(400) == (
+        "Schedules stretched from 200 to 400 steps (prioritized replay's beta): from here on "
+        "each has the value a 400-step run has at the same step."
+    )
+    betas = Betas()
+    again.train(steps=400, gif=False, test=False, callbacks=[betas])
+    seen = betas.seen
+    assert len(seen) > 100 and min(seen) > 200 and seen[400] == pytest.approx(1.0)
+    assert all(beta == pytest.approx(0.4 + 0.6 * step / 400) for step, beta in seen.items())

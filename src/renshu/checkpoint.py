@@ -73,7 +73,21 @@ STALE_AFTER_S = 60.0
 """A leftover ``.NAME.tmp-*`` / ``.NAME.old-*`` folder untouched this long is removed (a younger
 one may belong to a save under way in another process)."""
 _LEFTOVER = re.compile(r"^\..+\.(tmp|old)-[0-9a-f]{8}$")
-_BOX_DTYPES = ("uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
+_INT_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "int64")
+_BOX_DTYPES = (
+    "bool",
+    "uint8",
+    "int8",
+    "uint16",
+    "int16",
+    "uint32",
+    "int32",
+    "uint64",
+    "int64",
+    "float16",
+    "float32",
+    "float64",
+)
 _MAX_COUNTER = 2**53
 _MAX_OBS_ELEMENTS = 2**26
 _MAX_NPZ_ENTRIES = 64
@@ -539,8 +553,8 @@ def untrusted_env_message(env: str, *, where: str) -> str:
 
 
 def space_to_json(space: gymnasium.Space[Any]) -> dict[str, Any]:
-    """A JSON description of a Box, Discrete, MultiBinary, Dict or Tuple space (enough to rebuild
-    it)."""
+    """A JSON description of a Box, Discrete, MultiDiscrete, MultiBinary, Dict or Tuple space
+    (enough to rebuild it): every space an algorithm of :data:`renshu.agents.ALGORITHMS` takes."""
     if isinstance(space, spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, spaces.Box):
@@ -555,14 +569,38 @@ def space_to_json(space: gymnasium.Space[Any]) -> dict[str, Any]:
         }
     if isinstance(space, spaces.MultiBinary):
         return {"type": "MultiBinary", "n": np.atleast_1d(space.n).tolist()}
+    if isinstance(space, spaces.MultiDiscrete):
+        return {
+            "type": "MultiDiscrete",
+            "nvec": space.nvec.tolist(),
+            "start": space.start.tolist(),
+            "dtype": str(space.dtype),
+        }
     if isinstance(space, spaces.Dict):
         return {"type": "Dict", "spaces": {k: space_to_json(v) for k, v in space.spaces.items()}}
     if isinstance(space, spaces.Tuple):
         return {"type": "Tuple", "spaces": [space_to_json(v) for v in space.spaces]}
     raise CheckpointError(
-        f"Cannot save a {type(space).__name__} space; renshu saves Box, Discrete, MultiBinary, "
-        "and Dict and Tuple spaces of those."
+        f"Cannot save a {type(space).__name__} space; renshu saves Box, Discrete, "
+        "MultiDiscrete, MultiBinary, and Dict and Tuple spaces of those."
     )
+
+
+def unsaveable(space: gymnasium.Space[Any]) -> str | None:
+    """Why an agent on ``space`` could not be saved and loaded again (None: it can). Agents
+    refuse such a space when they are built, rather than at their first checkpoint."""
+    try:
+        data = json.loads(json.dumps(space_to_json(space)))
+        check_space_json(data, Path("config.json"), "space")
+        loaded = space_from_json(data)
+    except CheckpointError as error:  # the load check's words, without the file's
+        found = re.search(r"damaged or was edited: space\.?(.*)\. Load another", str(error))
+        return f"its {found.group(1).strip()}" if found else str(error).rstrip(".")
+    except (TypeError, ValueError, OverflowError) as error:
+        return f"its description cannot be written ({type(error).__name__}: {error})"
+    if loaded != space:
+        return f"it would load as {loaded}"
+    return None
 
 
 def space_from_json(data: Mapping[str, Any]) -> gymnasium.Space[Any]:
@@ -579,6 +617,11 @@ def space_from_json(data: Mapping[str, Any]) -> gymnasium.Space[Any]:
     if data["type"] == "MultiBinary":
         n = data["n"]
         return spaces.MultiBinary(n[0] if len(n) == 1 else n)
+    if data["type"] == "MultiDiscrete":
+        dtype = np.dtype(data["dtype"])
+        return spaces.MultiDiscrete(
+            np.asarray(data["nvec"], dtype), dtype=dtype, start=np.asarray(data["start"], dtype)
+        )
     if data["type"] == "Dict":
         # in the saved order (a plain dict would be sorted by key, which can differ)
         return spaces.Dict(OrderedDict((k, space_from_json(v)) for k, v in data["spaces"].items()))
@@ -586,11 +629,12 @@ def space_from_json(data: Mapping[str, Any]) -> gymnasium.Space[Any]:
 
 
 def check_space_json(data: Any, file: Path, field: str, depth: int = 0) -> None:
-    """Raise CheckpointError unless ``data`` describes a Discrete, Box or MultiBinary space, or
-    a Dict or Tuple of them (nested at most 4 deep, at most 64 parts each)."""
+    """Raise CheckpointError unless ``data`` describes a Discrete, Box, MultiDiscrete or
+    MultiBinary space, or a Dict or Tuple of them (nested at most 4 deep, at most 64 parts
+    each)."""
     _need(isinstance(data, dict), file, field, "an object", data)
     kind = data.get("type")
-    kinds = ("Discrete", "Box", "MultiBinary", "Dict", "Tuple")
+    kinds = ("Discrete", "Box", "MultiDiscrete", "MultiBinary", "Dict", "Tuple")
     _need(kind in kinds, file, f"{field}.type", f"one of {', '.join(kinds)}", kind)
     if kind in ("Dict", "Tuple"):
         parts = data.get("spaces")
@@ -611,13 +655,18 @@ def check_space_json(data: Any, file: Path, field: str, depth: int = 0) -> None:
         n = data.get("n")
         _need(_is_shape(n), file, f"{field}.n", _SHAPE_TEXT, n)
         return
+    if kind == "MultiDiscrete":
+        _check_multi_discrete_json(data, file, field)
+        return
     if kind == "Discrete":
         n, start = data.get("n"), data.get("start", 0)
         _need(_is_int(n) and 1 <= n <= 2**31, file, f"{field}.n", "an int >= 1", n)
         _need(_is_int(start) and abs(start) <= 2**62, file, f"{field}.start", "an int", start)
         return
     shape, dtype = data.get("shape"), data.get("dtype")
-    _need(_is_shape(shape), file, f"{field}.shape", _SHAPE_TEXT, shape)
+    _need(  # a Box may be a scalar (shape [])
+        shape == [] or _is_shape(shape), file, f"{field}.shape", _SHAPE_TEXT + " (or [])", shape
+    )
     _need(dtype in _BOX_DTYPES, file, f"{field}.dtype", f"one of {', '.join(_BOX_DTYPES)}", dtype)
     for bound in ("low", "high"):
         value = data.get(bound)
@@ -625,10 +674,55 @@ def check_space_json(data: Any, file: Path, field: str, depth: int = 0) -> None:
         if ok and isinstance(value, list):
             try:
                 array = np.asarray(value)
-                ok = array.dtype.kind in "iuf" and np.broadcast_to(array, shape).size > 0
+                ok = array.dtype.kind in "biuf" and np.broadcast_to(array, shape).size > 0
             except (ValueError, TypeError):
                 ok = False
         _need(ok, file, f"{field}.{bound}", f"a number or a nested list of shape {shape}", value)
+
+
+def _check_multi_discrete_json(data: Mapping[str, Any], file: Path, field: str) -> None:
+    """``nvec`` a nested list of ints >= 1 (a shape of 1 to 8 axes), ``start`` ints of the same
+    shape, ``dtype`` a NumPy integer type that holds every value."""
+    dtype = data.get("dtype")
+    _need(dtype in _INT_DTYPES, file, f"{field}.dtype", f"one of {', '.join(_INT_DTYPES)}", dtype)
+    info = np.iinfo(str(dtype))
+    nvec = _int_array(data.get("nvec"))
+    _need(
+        nvec is not None
+        and 1 <= nvec.ndim <= 8
+        and 0 < nvec.size <= _MAX_OBS_ELEMENTS
+        and bool((nvec >= 1).all())
+        and int(nvec.max()) <= info.max,
+        file,
+        f"{field}.nvec",
+        f"a nested list of ints in [1, {info.max}] (1 to 8 axes)",
+        data.get("nvec"),
+    )
+    assert nvec is not None
+    start = _int_array(data.get("start"))
+    _need(
+        start is not None
+        and start.shape == nvec.shape
+        and int(start.min()) >= info.min
+        and bool((start <= info.max - (nvec - 1)).all()),
+        file,
+        f"{field}.start",
+        f"ints of nvec's shape {list(nvec.shape)} (the first value of each axis)",
+        data.get("start"),
+    )
+
+
+def _int_array(value: Any) -> np.ndarray | None:
+    """``value`` (nested lists of JSON ints) as an int64 array, or None if it is not that."""
+    if not isinstance(value, list):
+        return None
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if array.dtype.kind not in "iu" or array.size == 0:
+        return None
+    return array.astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------

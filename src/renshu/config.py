@@ -21,10 +21,10 @@ docs and error messages), builds a config from user options (unknown keys are er
 suggest the close matches), and loads/saves YAML presets.
 
 What a type accepts: ``float`` any real number (an int, a NumPy number), finite, never a bool;
-``int`` an int or a float with an integral value (YAML reads ``1e5`` as a float), or a string
-of one (``"1e5"``), converted to int, never a bool; ``bool`` only ``True``/``False`` (YAML and
-``--set``: ``true``/``false``, not ``yes``/``no``/``on``/``off``, which stay strings and are
-refused); ``str`` a string;
+``int`` an int or a float with an integral value (YAML reads ``1e5`` as a float), converted to
+int, never a bool (a string is the wrong type: YAML and ``--set`` read ``1e5`` as a number);
+``bool`` only ``True``/``False`` (YAML and ``--set``: ``true``/``false``, not
+``yes``/``no``/``on``/``off``, which stay strings and are refused); ``str`` a string;
 ``list[X]`` a list or tuple whose items are each an X; ``dict`` a mapping; ``None`` itself
 (``null`` in YAML); ``Any`` anything (narrowed by :class:`Satisfies`).
 """
@@ -425,9 +425,6 @@ def _coerce(alt: _Alternative, value: Any) -> Any:
         return None if value is None else _MISSING
     if alt.kind is bool:
         return bool(value) if is_bool else _MISSING
-    if alt.kind is int and isinstance(value, str):
-        whole = whole_number(value)
-        return _MISSING if whole is None else whole
     if alt.kind in (float, int) and (is_bool or not isinstance(value, numbers.Real)):
         return _MISSING
     if alt.kind is float:

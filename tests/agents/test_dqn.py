@@ -151,14 +151,36 @@ def test_resume_is_byte_identical_to_a_straight_run_for_every_replay_option(
         assert torch.equal(x, y)
 
 
-def test_per_beta_steps_defaults_to_the_first_fit_and_is_saved(tmp_path) -> None:
+def test_per_beta_follows_the_length_of_each_fit_as_every_schedule(tmp_path) -> None:
+    def betas(agent: DQN) -> dict[int, float]:
+        """beta of every sample, by the step it was drawn at."""
+        seen: dict[int, float] = {}
+        for name in ("sample", "sample_arrays"):
+            drawn = getattr(agent.buffer, name)
+
+            def spy(*args, _drawn=drawn, **kwargs):  # type: ignore[no-untyped-def]
+                seen[agent.num_steps] = kwargs["beta"]
+                return _drawn(*args, **kwargs)
+
+            setattr(agent.buffer, name, spy)
+        return seen
+
     agent = DQN(IdentityEnv(), **{**FAST, "prioritized": True})
+    first = betas(agent)
     agent.fit(steps=300, progress=False)
-    assert agent.config.per_beta_steps == 300
+    assert agent.config.per_beta_steps is None  # nothing fixed: saved as None
+    assert first and all(b == pytest.approx(0.4 + 0.6 * k / 300) for k, b in first.items())
+    assert first[300] == pytest.approx(1.0)
     agent.save(tmp_path / "a")
     loaded = renshu.load(tmp_path / "a", env=IdentityEnv())
-    loaded.fit(steps=100, progress=False)
-    assert loaded.config.per_beta_steps == 300
+    second = betas(loaded)
+    loaded.fit(steps=300, progress=False)  # the end moves to 600: beta is a 600-step run's
+    assert len(second) > 200 and second[600] == pytest.approx(1.0)
+    assert all(b == pytest.approx(0.4 + 0.6 * k / 600) for k, b in second.items())
+    fixed = DQN(IdentityEnv(), **{**FAST, "prioritized": True, "per_beta_steps": 1000})
+    third = betas(fixed)
+    fixed.fit(steps=300, progress=False)  # a number given is kept
+    assert all(b == pytest.approx(0.4 + 0.6 * k / 1000) for k, b in third.items())
 
 
 def test_checkpoint_resume_matches_straight_run(tmp_path) -> None:

@@ -3,6 +3,8 @@ exact resume, the space verdict, reward scaling, vector envs, values filled at a
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from gymnasium import spaces
 import renshu
 from renshu.agents.a2c import A2C
 from renshu.agents.ppo import PPO
-from renshu.errors import ConfigError
+from renshu.errors import CheckpointError, ConfigError
 
 TINY: dict[str, Any] = {"n_steps": 16, "batch_size": 16, "n_epochs": 2, "seed": 0}
 
@@ -84,6 +86,86 @@ def test_save_and_load_act_alike_and_resume_exactly(cls: type, tmp_path: Path) -
         resumed.policy.state_dict().values(), second.policy.state_dict().values(), strict=True
     ):
         assert np.array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("cls", [PPO, A2C])
+def test_multidiscrete_checkpoint_mid_rollout_loads_and_resumes_exactly(
+    cls: type, tmp_path: Path
+) -> None:
+    space = spaces.MultiDiscrete([[2, 3], [2, 2]], start=[[0, -1], [0, 0]])
+    options = {**TINY, "n_steps": 16} if cls is PPO else {"n_steps": 16, "seed": 0}
+    first = cls(TargetEnv(space), **options)
+    first.fit(40, progress=False)  # mid-rollout: the rollout is saved with the checkpoint
+    path = first.save_checkpoint(tmp_path)
+    resumed = renshu.load(path, env=TargetEnv(space))
+    assert resumed.action_space == space and resumed.rollout.pos == first.rollout.pos == 8
+    obs = np.eye(2, dtype=np.float32)[np.random.default_rng(0).integers(0, 2, (20, 4))]
+    assert np.array_equal(resumed.act(obs.reshape(20, 8)), first.act(obs.reshape(20, 8)))
+    for agent in (resumed, first):
+        agent.fit(48, progress=False)
+    assert resumed.num_updates == first.num_updates > 0
+    for a, b in zip(
+        resumed.policy.state_dict().values(), first.policy.state_dict().values(), strict=True
+    ):
+        assert np.array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("cls", [PPO, A2C])
+def test_linear_schedules_end_with_each_fit_as_a_training_of_that_length(cls: type) -> None:
+    def schedule(agent: Any) -> list[tuple[int, float, float]]:
+        """(step, learning rate, progress) at every update."""
+        seen: list[tuple[int, float, float]] = []
+        update = agent._update
+
+        def spy(progress: float) -> None:
+            lr = agent.optimizer.param_groups[0]["lr"]
+            seen.append((agent.num_steps, lr, progress))
+            update(progress)
+
+        agent._update = spy
+        return seen
+
+    options = {**(TINY if cls is PPO else {"seed": 0}), "n_steps": 8, "lr_schedule": "linear"}
+    if cls is PPO:
+        options["clip_range_schedule"] = "linear"
+    twice, straight = cls("CartPole-v1", **options), cls("CartPole-v1", **options)
+    seen_twice, seen_straight = schedule(twice), schedule(straight)
+    twice.fit(64, progress=False)
+    lr = twice.config.learning_rate
+    assert [(s, x) for s, x, _ in seen_twice] == [(s, lr * (1 - s / 64)) for s in range(8, 65, 8)]
+    twice.fit(64, progress=False)  # the end moves to 128: the rate rises to a 128-step run's
+    straight.fit(128, progress=False)
+    assert seen_twice[8:] == seen_straight[8:]
+    assert seen_twice[8][:2] == (72, lr * (1 - 72 / 128))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("actions", 7, r"actions must be actions within MultiDiscrete\(\[3 2\]\)"),
+        ("rewards", np.inf, "rewards must be finite values"),
+        ("values", -np.inf, r"values must be finite or NaN \(not computed\)"),
+    ],
+)
+def test_rollout_outside_its_ranges_is_refused_on_load(
+    field: str, value: float, words: str, tmp_path: Path
+) -> None:
+    space = spaces.MultiDiscrete([3, 2])
+    agent = PPO(TargetEnv(space), **TINY)
+    agent.fit(40, progress=False)
+    path = agent.save_checkpoint(tmp_path)
+    with np.load(path / "replay.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays[field].flat[3] = value
+    np.savez(path / "replay.npz", **arrays)
+    digests = {  # an edit that also fixes the manifest: the range checks must refuse it
+        f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(path.iterdir())
+        if f.is_file() and f.name != "manifest.json"
+    }
+    (path / "manifest.json").write_text(json.dumps({"format": "renshu-agent", "sha256": digests}))
+    with pytest.raises(CheckpointError, match=rf"replay\.npz' is damaged or was edited: {words}"):
+        renshu.load(path, env=TargetEnv(space))
 
 
 def test_unsupported_action_space_names_it_and_the_algorithms_that_can() -> None:

@@ -145,9 +145,10 @@ class DQNConfig:
     seed: Annotated[int, Range(ge=0)] | None = None
     """Seeds networks, replay sampling, exploration and envs, >= 0; None draws one at random."""
     per_beta_steps: Annotated[int, Range(1, 2**53)] | None = None
-    """Env steps over which per_beta is annealed to 1, >= 1; None: the steps of the first fit()
-    call (then fixed, and saved with the agent, so a resumed run anneals as an uninterrupted
-    one). ``renshu train`` sets it to the run's total steps."""
+    """Env steps over which per_beta is annealed to 1, >= 1; None: over the length of training,
+    to the step fit() trains to (a run's total), as PPO's linear schedules: another fit() call,
+    or a resume with a new total, moves that end, and from then on beta is the one a training of
+    the new length has at each step."""
     normalize_obs: bool = True
     """Normalize non-uint8 observations by their running mean and standard deviation (kept in
     the network, updated while fit() runs, frozen in test and act); uint8 frames are divided by
@@ -288,10 +289,6 @@ class DQN(Agent):
         return self.exploration.select(self._q_values(window), self.num_steps, self.rng)
 
     # ---- learning ----------------------------------------------------------------------------
-    def _begin_fit(self, end_step: int) -> None:
-        if self.config.per_beta_steps is None:  # fixed by the first fit() and saved
-            self.config.per_beta_steps = end_step
-
     def _learn(self, step: Step) -> None:
         cfg = self.config
         # store (a NEXT_STEP reset step is not a transition: the mask leaves it out)
@@ -320,8 +317,12 @@ class DQN(Agent):
 
     def _train_step(self) -> None:
         cfg = self.config
-        horizon = cfg.per_beta_steps or 1
-        beta = cfg.per_beta + (1.0 - cfg.per_beta) * min(1.0, self.num_steps / horizon)
+        progress = (  # by default over the length of training, as every such schedule
+            self._progress()
+            if cfg.per_beta_steps is None
+            else min(1.0, self.num_steps / cfg.per_beta_steps)
+        )
+        beta = cfg.per_beta + (1.0 - cfg.per_beta) * progress
         td_error: np.ndarray | torch.Tensor
         fast_loss = self._fast.loss if self._fast is not None else None
         if fast_loss is not None:  # the same loss and gradient, by hand (fastpath.py)

@@ -44,7 +44,8 @@ class PPOConfig(OnPolicyConfig):
     clip_range: Annotated[float, Range(gt=0)] = 0.2
     """How far the probability ratio may move from 1 before its gradient is cut, > 0."""
     clip_range_schedule: Annotated[str, OneOf("constant", "linear")] = "constant"
-    """"constant" or "linear" (clip_range falls linearly to 0 at the end of fit())."""
+    """"constant" or "linear": clip_range falls linearly to 0 where the learning rate of
+    lr_schedule="linear" does (at the step fit() trains to; a run's total)."""
     clip_range_vf: Annotated[float, Range(gt=0)] | None = None
     """Clip the value update around the old values by this, > 0 (None: no clipping, SB3's
     default)."""

@@ -34,8 +34,9 @@ def add_plot_command(subparsers: Subparsers) -> None:
             "  renshu plot runs/rmsprop runs/graves --metric losses/td_loss\n"
             "  renshu plot runs/catch-dqn-* --window 50 --out catch.png\n"
             "\n"
-            "metrics: charts/episode_reward, charts/episode_length, losses/td_loss,\n"
-            "losses/q_values, charts/epsilon, charts/SPS, eval/mean_reward, test/mean_reward,\n"
+            "metrics: charts/episode_reward, charts/episode_length, charts/SPS,\n"
+            "eval/mean_reward, test/mean_reward, what the run's algorithm logs:\n"
+            f"{_algorithm_metrics()}\n"
             "or any other column of metrics.csv."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -60,6 +61,23 @@ def add_plot_command(subparsers: Subparsers) -> None:
         "compare-<metric>.png here for several)",
     )
     parser.set_defaults(handler=run_plot)
+
+
+def _algorithm_metrics() -> str:
+    """A paragraph per algorithm: ``  dqn: charts/epsilon, losses/td_loss, ...``."""
+    import textwrap
+
+    from renshu.agents import ALGORITHMS
+
+    return "\n".join(
+        textwrap.fill(
+            f"{name}: {', '.join(a.metrics)}",
+            width=90,
+            initial_indent="  ",
+            subsequent_indent="       ",
+        )
+        for name, a in ALGORITHMS.items()
+    )
 
 
 def run_plot(args: argparse.Namespace, console: Console) -> int:

@@ -45,9 +45,10 @@ The run folder (runs/<env>-<algo>-<seed>, or -1, -2, ... if taken; nothing is ov
   config.yaml  metrics.csv  tb/  checkpoints/<step>/  agent/  plots/learning_curve.png
   videos/test.gif
 Ctrl+C (or SIGTERM) finishes the current step, saves a checkpoint and the plots, and exits 130
-(143); `renshu train --resume RUN` continues from that checkpoint. Resume keeps the weights,
-target network, optimizer state, replay buffer, step and episode counters and random states; it
-restarts the environments, so the episodes under way at the checkpoint are cut (not counted as
+(143); `renshu train --resume RUN` continues from that checkpoint. Resume keeps the step and
+episode counters, random states and what the algorithm's checkpoint holds:
+{keeps}
+It restarts the environments, so the episodes under way at the checkpoint are cut (not counted as
 episodes; metrics.csv marks each cut in checkpoint/cut_episodes and checkpoint/cut_steps).
 
 Presets: {presets} (others use default.yaml).
@@ -96,6 +97,13 @@ def _options_help(algo: str, width: int = 100) -> str:
     return "\n".join(lines)
 
 
+def _keeps_help() -> str:
+    """What each algorithm's checkpoint holds, one line each."""
+    from renshu.agents import ALGORITHMS
+
+    return "\n".join(f"  {name}: {', '.join(a.keeps)}" for name, a in ALGORITHMS.items())
+
+
 def _as_yaml(source: str) -> str:
     """A Python default as written (``1_000``, ``False``, ``"adam"``) as YAML (``1000``,
     ``false``, ``adam``); left as is when it is not a literal."""
@@ -125,7 +133,9 @@ def add_train_command(subparsers: Subparsers) -> None:
             "TensorBoard events and a checkpoint every tenth of the steps; at the end: the "
             "agent, a learning curve, a greedy test and a GIF of it, and a results table."
         ),
-        epilog=TRAIN_EPILOG.format(presets=", ".join(available()), options="{options}"),
+        epilog=TRAIN_EPILOG.format(
+            presets=", ".join(available()), options="{options}", keeps=_keeps_help()
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -393,6 +403,9 @@ def _train(
         _say(console, f"Resuming {run.path} from {where}, up to {total:,} steps.")
         if found is not None and int(found.name) < total:
             _say(console, _resume_keeps(run, int(found.name)))
+        stretched = run.schedule_change(total)
+        if stretched is not None and (found is None or int(found.name) < total):
+            _say(console, stretched)
     else:
         cfg = run.settings
         _say(
@@ -456,10 +469,12 @@ def _resume_keeps(run: Any, step: int) -> str:
         restarted = f"{_cut_words(*cut)} under way there {were} cut (not counted as episodes)"
     else:
         restarted = "no episode was under way there"
+    from renshu.agents import get
+
+    keeps = ", ".join(get(run.settings["algo"]).keeps)
     return (
-        "Kept from the checkpoint: weights, target network, optimizer state, replay buffer, "
-        "step and episode counters, random states. Restarted: the environments, with new "
-        f"episodes from step {step:,}; {restarted}."
+        f"Kept from the checkpoint: {keeps}, step and episode counters, random states. "
+        f"Restarted: the environments, with new episodes from step {step:,}; {restarted}."
     )
 
 

@@ -15,16 +15,17 @@ A run folder holds::
       metrics.csv          one row per finished episode, one per periodic log, and one per
                            checkpoint that cut episodes under way (appended)
       tb/                  TensorBoard events (tensorboard --logdir runs)
-      checkpoints/<step>/  saved agents; the newest also keeps its replay buffer, so training
-                           resumes exactly (older ones drop replay.npz to save disk)
+      checkpoints/<step>/  saved agents; the newest also keeps its replay buffer (or rollout),
+                           so training resumes exactly (older ones drop replay.npz to save disk)
       agent/               the final agent (renshu.load("runs/catch-dqn-0/agent"))
       plots/learning_curve.png
       videos/test.gif      one greedy test episode, for envs that render rgb_array
 
 A new run never reuses a folder: a second run with the same name gets ``-1``, ``-2``, ...
-``metrics.csv`` has the columns of :data:`METRIC_COLUMNS` (more are added when a callback logs
-other keys): episode rows fill ``episode``, ``charts/episode_reward`` and
-``charts/episode_length``; log rows fill the periodic metrics. The agent's periodic
+``metrics.csv`` has the columns of :func:`metric_columns` of the run's algorithm (its own
+metrics, from :data:`renshu.agents.ALGORITHMS`; more are added when a callback logs other
+keys): episode rows fill ``episode``, ``charts/episode_reward`` and ``charts/episode_length``;
+log rows fill the periodic metrics. The agent's periodic
 ``charts/episode_reward`` (a mean of recent episodes) is not stored: the per-episode rewards are.
 
 A checkpoint ends the episodes under way (an env's state cannot be saved in general, so training
@@ -51,7 +52,7 @@ from renshu.runs.folders import default_every as default_every
 from renshu.runs.folders import env_label
 from renshu.runs.loggers import CheckpointKeeper, LineProgress, TensorBoardLogger
 from renshu.runs.loggers import prune_replays as prune_replays
-from renshu.runs.metrics import METRIC_COLUMNS, MetricsCSV, read_metrics
+from renshu.runs.metrics import METRIC_COLUMNS, MetricsCSV, metric_columns, read_metrics
 from renshu.runs.metrics import _truncate_metrics as _truncate_metrics
 from renshu.runs.metrics import record_cut as record_cut
 from renshu.runs.run import Run, RunResult, test_until_signal
@@ -65,6 +66,7 @@ __all__ = [
     "RunResult",
     "TensorBoardLogger",
     "env_label",
+    "metric_columns",
     "plot_runs",
     "read_metrics",
     "test_until_signal",

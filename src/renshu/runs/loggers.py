@@ -86,9 +86,7 @@ class TensorBoardLogger(Callback):
         previous = threading.excepthook
 
         def hook(args: threading.ExceptHookArgs) -> None:
-            if isinstance(args.thread, _AsyncWriterThread) and isinstance(
-                args.exc_value, OSError
-            ):
+            if isinstance(args.thread, _AsyncWriterThread) and isinstance(args.exc_value, OSError):
                 return
             previous(args)
 

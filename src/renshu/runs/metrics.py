@@ -22,14 +22,16 @@ from renshu.callbacks import Callback
 from renshu.errors import ConfigError, RunFileError, os_error_message
 from renshu.runs.folders import METRICS_FILE
 
-METRIC_COLUMNS = (
+SHARED_COLUMNS = (
     "step",
     "time",
     "episode",
     "charts/episode_reward",
     "charts/episode_length",
     "charts/SPS",
-    *dict.fromkeys(key for algo in algorithms.ALGORITHMS.values() for key in algo.metrics),
+)
+"""The columns every run's ``metrics.csv`` starts with."""
+END_COLUMNS = (
     "eval/mean_reward",
     "eval/std_reward",
     "test/mean_reward",
@@ -37,7 +39,21 @@ METRIC_COLUMNS = (
     "checkpoint/cut_episodes",
     "checkpoint/cut_steps",
 )
-"""The columns of a new ``metrics.csv``, in order."""
+"""The columns after the algorithm's own metrics."""
+
+
+def metric_columns(algo: str | None) -> tuple[str, ...]:
+    """The columns of a new ``metrics.csv`` of the algorithm ``algo``, in order: the shared
+    ones, the algorithm's metrics (:data:`renshu.agents.ALGORITHMS`), evaluation, test and cut
+    columns. ``None``: the metrics of every algorithm."""
+    chosen = algorithms.ALGORITHMS.values() if algo is None else [algorithms.get(algo)]
+    own = dict.fromkeys(key for algorithm in chosen for key in algorithm.metrics)
+    return (*SHARED_COLUMNS, *own, *END_COLUMNS)
+
+
+METRIC_COLUMNS = metric_columns(None)
+"""Every column renshu's ``metrics.csv`` files may have, in order (the shared ones, then every
+algorithm's metrics)."""
 
 
 def read_metrics(path: str | Path) -> dict[str, np.ndarray]:
@@ -144,13 +160,15 @@ def _cell(value: Any) -> str:
 class MetricsCSV(Callback):
     """Appends episode rows and periodic-metric rows to ``metrics.csv`` (see the module doc).
 
-    The file is flushed at every periodic log, at the end, and at most a second after any row.
-    An existing file is appended to, keeping its columns; ``time`` continues from its last row.
+    A new file gets the columns of :func:`metric_columns` of ``algo`` (the run's algorithm; None:
+    every algorithm's). The file is flushed at every periodic log, at the end, and at most a
+    second after any row. An existing file is appended to, keeping its columns; ``time``
+    continues from its last row.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, algo: str | None = None) -> None:
         self.path = Path(path)
-        self.columns: list[str] = list(METRIC_COLUMNS)
+        self.columns: list[str] = list(metric_columns(algo))
         self._handle: Any = None
         self._writer: Any = None
         self._time_offset = 0.0

@@ -200,6 +200,23 @@ class Run:
         """The run's total training steps."""
         return int(self.settings["steps"])
 
+    def schedule_change(self, total: int) -> str | None:
+        """What training to ``total`` steps instead of the run's total does to the schedules
+        that follow the length of training (PPO's linear learning rate, ...): they end at the
+        new total, and from the resume point on take the values a run of that total has at each
+        step. None when the total stays or no schedule follows it."""
+        if total == self.steps:
+            return None
+        algorithm = algorithms.get(self.settings["algo"])
+        names = algorithm.schedules_following_total(dict(self.settings.get("config") or {}))
+        if not names:
+            return None
+        verb = "stretched" if total > self.steps else "shortened"
+        return (
+            f"Schedules {verb} from {self.steps:,} to {total:,} steps ({', '.join(names)}): from "
+            f"here on each has the value a {total:,}-step run has at the same step."
+        )
+
     @property
     def checkpoint_dir(self) -> Path:
         """``RUN/checkpoints``."""
@@ -276,8 +293,6 @@ class Run:
         )
         seed = check_field(RunSettings, "seed", seed)
         config = build(presets.config_class(algo), {**preset.config, "seed": seed})
-        if getattr(config, "per_beta_steps", 0) is None:  # anneal over the run, not a segment
-            config.per_beta_steps = total
         kwargs = dict(env_kwargs or {})
         if kwargs and not isinstance(env, str | type):
             raise ConfigError(
@@ -553,10 +568,13 @@ class Run:
         at the last step, (unless a signal stopped training) the final agent, a greedy test of
         ``test_episodes`` episodes and a GIF of the first one, and the learning curve with the
         test marked on it. ``threads`` replaces the agent's ``threads`` option for this call.
+        A new total moves the end of the schedules that follow the run's length
+        (:meth:`schedule_change` says which).
 
-        A checkpoint ends the episodes under way (see the module doc); resuming restores the
-        weights, target network, optimizer, replay buffer, counters and random states, and
-        starts new episodes. Resuming from a checkpoint older than others of the run moves the
+        A checkpoint ends the episodes under way (see the module doc); resuming restores what
+        the algorithm's checkpoint keeps (``keeps`` of its entry in
+        :data:`renshu.agents.ALGORITHMS`), the counters and random states, and starts new
+        episodes. Resuming from a checkpoint older than others of the run moves the
         newer ones aside (``checkpoints/<step>.unused``): they are no longer its history.
 
         Raises:
@@ -661,11 +679,12 @@ class Run:
         if start_from is not None:
             notes.extend(self._set_aside_after(start))
         if start_from is not None and (start_from / "replay.npz").is_file() is False:
+            storage = algorithms.get(self.settings["algo"]).storage
             notes.append(
-                f"{start_from} has no replay buffer: training resumes with an empty one, so it "
+                f"{start_from} has no {storage}: training resumes with an empty one, so it "
                 "will not match an uninterrupted run exactly."
             )
-        csv_log = MetricsCSV(self.path / METRICS_FILE)
+        csv_log = MetricsCSV(self.path / METRICS_FILE, algo=self.settings["algo"])
         tb = TensorBoardLogger(self.path / "tb", config=self.settings if start == 0 else None)
         keeper = CheckpointKeeper(
             int(self.settings["checkpoint_every"]), self.checkpoint_dir, metrics=csv_log

@@ -100,6 +100,7 @@ class Agent:
         self.stop_training = False
         self._obs_norm: RunningNorm | None = None  # set by the algorithm (its online network's)
         self._loop: EnvLoop | None = None  # built by fit() on the env attached
+        self._end_step = 0  # the step the running fit() trains to: where schedules end
 
     # ---- hooks an algorithm fills in ---------------------------------------------------------
     optimizer: torch.optim.Optimizer
@@ -141,6 +142,14 @@ class Agent:
 
     def _begin_fit(self, end_step: int) -> None:
         """Called by fit() before the first step; training ends at ``end_step``."""
+
+    def _progress(self) -> float:
+        """How far training is, in [0, 1]: the step count over the step the running ``fit()``
+        trains to (``num_steps + steps`` when it was called; a run's total). Every schedule
+        that follows the length of training reads it, so each ``fit()`` call, or a resume with
+        a new total, re-defines where they end: from then on a schedule has the value a training
+        of that length has at each step."""
+        return min(self.num_steps / max(self._end_step, 1), 1.0)
 
     def _to_env(self, actions: np.ndarray) -> np.ndarray:
         """Actions as the env takes them (e.g. clipped to a Box's bounds)."""
@@ -278,6 +287,12 @@ class Agent:
     ) -> History:
         """Train for ``steps`` env steps (over all envs); returns the History of episodes.
 
+        Schedules that follow the length of training (PPO's and A2C's linear learning rate and
+        clip range, prioritized replay's beta without ``per_beta_steps``) end at the step this
+        call trains to, ``num_steps + steps``: a second call re-defines that end, and from then
+        on they take the values a training of the new length has at each step (as
+        Stable-Baselines3's ``learn(reset_num_timesteps=False)``).
+
         Ctrl+C or SIGTERM finishes the current step and stops cleanly (callbacks run their
         ``on_train_end``; ``history.interrupted`` names the signal).
 
@@ -297,7 +312,7 @@ class Agent:
         )
         cbs.set_agent(self)
         self.stop_training = False
-        end_step = counters.num_steps + steps
+        end_step = self._end_step = counters.num_steps + steps  # where schedules end
         self._begin_fit(end_step)
         log_at = counters.num_steps + log_every
         started, steps_at_start = time.perf_counter(), counters.num_steps

@@ -56,7 +56,9 @@ class OnPolicyConfig:
     learning_rate: Annotated[float, Range(gt=0)] = 3e-4
     """Optimizer step size, > 0."""
     lr_schedule: Annotated[str, OneOf("constant", "linear")] = "constant"
-    """"linear": the learning rate falls linearly to 0 at the end of the fit() call."""
+    """"linear": the learning rate falls linearly to 0 at the step fit() trains to (a run's
+    total); another fit() call, or a resume with a new total, moves that end: from then on the
+    rate is the one a training of the new length has at each step."""
     n_steps: Annotated[int, Range(ge=1)] = 2048
     """Steps per env in each rollout (a rollout holds n_steps * num_envs transitions), >= 1."""
     gamma: Annotated[float, Range(0, 1)] = 0.99
@@ -242,7 +244,6 @@ class OnPolicyAgent(Agent):
         self._acted: tuple[np.ndarray, Any, Any, Any] | None = None
         self._window: np.ndarray | None = None  # the windows the next actions are taken on
         self.reward_scale = RewardScale(cfg.num_envs, cfg.gamma) if cfg.normalize_reward else None
-        self._end_step = 0
         self._sums: dict[str, float] = {}
         self._updates_since_log = 0
 
@@ -278,9 +279,6 @@ class OnPolicyAgent(Agent):
             return self.policy.value(self._tensor(obs)).float().cpu().numpy()
 
     # ---- collecting --------------------------------------------------------------------------
-    def _begin_fit(self, end_step: int) -> None:
-        self._end_step = end_step
-
     def _learn(self, step: Step) -> None:
         assert self._acted is not None
         window, actions, log_probs, values = self._acted
@@ -331,7 +329,7 @@ class OnPolicyAgent(Agent):
             flat = obs[:n].reshape(n * rollout.num_envs, *obs.shape[2:])
             rollout.values[:n] = self._values(flat).reshape(n, rollout.num_envs)
         rollout.compute_returns_and_advantages(self._values(window), cfg.gamma, cfg.gae_lambda)
-        progress = min(self.num_steps / max(self._end_step, 1), 1.0)
+        progress = self._progress()  # schedules end where the running fit() does
         if cfg.lr_schedule == "linear":
             for group in self.optimizer.param_groups:
                 group["lr"] = cfg.learning_rate * (1.0 - progress)
@@ -341,7 +339,7 @@ class OnPolicyAgent(Agent):
         self.rollout.reset()
 
     def _update(self, progress: float) -> None:
-        """The algorithm's update on the full rollout (``progress``: fraction of fit done)."""
+        """The algorithm's update on the full rollout (``progress``: :meth:`_progress`)."""
         raise NotImplementedError
 
     def _step_optimizer(self, loss: torch.Tensor) -> None:
