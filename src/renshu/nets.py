@@ -725,7 +725,7 @@ def build_q_network(
     if isinstance(net, nn.Module):
         if dueling:
             raise ConfigError(
-                "dueling must be False when net is a module (it is used as is); "
+                "dueling must be False when net is a module (renshu does not change its layers); "
                 "build the dueling head into the module instead"
             )
         if inputs is not None:
