@@ -14,10 +14,12 @@ from renshu.nets import (
     NORM_BOUNDS_SPAN,
     NORM_CLIP,
     DuelingHead,
+    ModuleNet,
     QNetwork,
     RunningNorm,
     bounds_scale_cap,
     build_q_network,
+    input_norm,
     summary,
 )
 
@@ -149,6 +151,20 @@ def test_user_module_used_as_is() -> None:
         build_q_network((4,), F32, 2, net=module, dueling=True)
     with pytest.raises(ConfigError, match="net module failed on a zero batch of shape"):
         build_q_network((5,), F32, 2, net=module)
+
+
+def test_user_module_gets_the_input_layer_in_front_when_normalizing() -> None:
+    module = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    net = build_q_network((4,), F32, 2, net=module, normalize=True, obs_bounds=(-1.0, 1.0))
+    assert isinstance(net, ModuleNet) and net.module is module and input_norm(net) is not None
+    assert net.preprocess.layout == "as_is" and float(net.preprocess.norm.max_scale[0]) == 10.0
+    x = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    net.preprocess.norm.update(np.full((16, 4), 2.0) + np.arange(16)[:, None] % 2)  # mean 2.5
+    assert torch.allclose(net(x), module(torch.tensor([[-3.0, -1.0, 1.0, 3.0]])), atol=1e-5)
+    with pytest.raises(ConfigError, match=r"failed on a zero batch of shape \(2,\) \(float32"):
+        build_q_network((), F32, 2, net=nn.Linear(1, 2), normalize=True)  # gets (B,), as is
+    frames = build_q_network((4,), U8, 2, net=nn.Linear(4, 2), normalize=(4,))
+    assert frames.preprocess.scale and frames.preprocess.norm is None
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from renshu.errors import ConfigError
 
 __all__ = [
     "DuelingHead",
+    "ModuleNet",
     "MultiInput",
     "ObsPreprocess",
     "QNetwork",
@@ -310,7 +311,8 @@ class ObsPreprocess(nn.Module):
     uint8 is scaled to [0, 1]. Other observations are normalized by running statistics
     (:class:`RunningNorm`, ``norm``) when built with ``normalize``, never scaled up beyond what
     the declared ``bounds`` allow (:func:`bounds_scale_cap`). Image layouts become
-    ``(B, C, H, W)``.
+    ``(B, C, H, W)``; layout ``"as_is"`` keeps the observation's shape (in front of a network
+    the user passes, :class:`ModuleNet`).
     """
 
     def __init__(
@@ -346,7 +348,7 @@ class ObsPreprocess(nn.Module):
             x = x.permute(0, 1, 4, 2, 3).flatten(1, 2)
         elif self.layout is None and len(self.obs_shape) == 0:
             x = x.unsqueeze(1)
-        return x
+        return x  # layout "as_is": the shape it came in
 
     def extra_repr(self) -> str:
         """Shown by ``print(module)``."""
@@ -415,6 +417,28 @@ class QNetwork(nn.Module):
         return self.head(self.torso(self.preprocess(obs)))
 
 
+class ModuleNet(nn.Module):
+    """``preprocess -> module``: a network the user passes, behind renshu's input layer.
+
+    ``preprocess`` (:class:`ObsPreprocess`, layout ``"as_is"``) hands ``module`` float32
+    observations of their own shape: uint8 divided by 255, others normalized by running
+    statistics (``preprocess.norm``, updated while the agent trains, saved with the weights), as
+    renshu's own networks see them. The parameters are the module's; the statistics are buffers.
+    """
+
+    def __init__(self, preprocess: ObsPreprocess, module: nn.Module) -> None:
+        super().__init__()
+        params = list(module.parameters())
+        self.preprocess = preprocess.to(params[0].device) if params else preprocess
+        self.module = module
+        self.obs_shape = preprocess.obs_shape
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Q-values of a batch of observations."""
+        out: torch.Tensor = self.module(self.preprocess(obs))
+        return out
+
+
 def _cnn_layers(size: int) -> tuple[list[tuple[int, int, int, int]], int]:
     """Conv layers ``(channels, kernel, stride, padding)`` and dense width for a frame side.
 
@@ -456,9 +480,14 @@ def _check_hidden(net: Sequence[Any]) -> tuple[int, ...]:
 
 
 def _check_module(
-    module: nn.Module, obs_shape: tuple[int, ...], obs_dtype: np.dtype[Any], n_actions: int
+    module: nn.Module,
+    obs_shape: tuple[int, ...],
+    obs_dtype: np.dtype[Any],
+    n_actions: int,
+    receives: str,
 ) -> None:
-    """Dry forward pass on zeros: the output must be ``(B, n_actions)``."""
+    """Dry forward pass on zeros: the output must be ``(B, n_actions)``. ``receives`` says what
+    the user's module is given, for the message."""
     params = list(module.parameters())
     device = params[0].device if params else torch.device("cpu")
     dummy = torch.zeros((2, *obs_shape), dtype=_torch_dtype(obs_dtype), device=device)
@@ -469,8 +498,7 @@ def _check_module(
             out = module(dummy)
     except Exception as error:
         raise ConfigError(
-            f"net module failed on a zero batch of shape {tuple(dummy.shape)} and dtype "
-            f"{dummy.dtype} (observations arrive as stored: uint8 stays uint8): {error}"
+            f"net module failed on a zero batch of shape {tuple(dummy.shape)} ({receives}): {error}"
         ) from error
     finally:
         module.train(was_training)
@@ -670,9 +698,12 @@ def build_q_network(
             up to 16 channels or stacked frames, ``(H, W, C)`` -- otherwise an MLP with hidden
             sizes (64, 64)); ``"mlp"``; ``"cnn"`` (any image layout, any size from 1x1; the
             kernels and strides shrink with the frame: Nature DQN's 8/4, 4/2, 3/1 from 64x64 up,
-            smaller below); a sequence of hidden sizes, e.g. ``(24, 24)``; or an ``nn.Module``,
-            used as is (it receives the raw batch, uint8 included, and must return
-            ``(B, n_actions)``; checked with a dry forward pass).
+            smaller below); a sequence of hidden sizes, e.g. ``(24, 24)``; or an ``nn.Module``
+            mapping ``(B, *obs_shape)`` to ``(B, n_actions)`` (checked with a dry forward pass).
+            With ``normalize`` a module gets renshu's input layer in front (:class:`ModuleNet`:
+            float32, uint8 divided by 255, other observations normalized); without, it is used
+            as is and receives the batch as stored (uint8 stays uint8). A module needs a Box
+            observation (``inputs`` None).
         dueling: replace the output layer with a dueling head ``Q = V + A - mean(A)``.
         activation: one of :data:`ACTIVATIONS`.
         normalize: normalize non-uint8 observations by running mean and variance
@@ -694,11 +725,29 @@ def build_q_network(
     if isinstance(net, nn.Module):
         if dueling:
             raise ConfigError(
-                "dueling must be False when net is a module (it is used as is); "
+                "dueling must be False when net is a module (renshu does not change its layers); "
                 "build the dueling head into the module instead"
             )
-        _check_module(net, obs_shape, obs_dtype, n_actions)
-        return net
+        if inputs is not None:
+            raise ConfigError(
+                f"net given as a module ({type(net).__name__}) needs a Box observation: a "
+                "Discrete, Dict or Tuple observation reaches the network in renshu's own flat "
+                "encoding, which a module cannot know. Use net='auto' or hidden sizes (each part "
+                "gets its own input layer), or wrap the env in gymnasium.wrappers."
+                "FlattenObservation so that it returns a Box."
+            )
+        if normalize is False:
+            receives = f"the observations as stored, {np.dtype(obs_dtype).name}"
+            _check_module(net, obs_shape, obs_dtype, n_actions, receives)
+            return net
+        wrapped = ModuleNet(
+            ObsPreprocess(obs_shape, obs_dtype, "as_is", normalize, obs_bounds), net
+        )
+        receives = "float32 observations, " + (
+            "uint8 divided by 255" if wrapped.preprocess.scale else "normalized"
+        )
+        _check_module(wrapped, obs_shape, obs_dtype, n_actions, receives)
+        return wrapped
 
     act = activation_class(activation)
     kind, hidden = resolve_net(net, obs_shape, obs_dtype, inputs)

@@ -467,3 +467,127 @@ def test_act_refuses_what_is_not_an_observation(obs: object, given: str) -> None
     text = str(caught.value)
     assert "act() expects an observation: a float32 array of shape" in text
     assert given in text
+
+
+# ---- a network the user passes: renshu's input layer in front ----------------------------------
+
+
+def shower_module(seed: int = 0) -> torch.nn.Module:
+    """Tutorial 000's Dense(24)-Dense(24)-Dense(3), written for raw temperatures."""
+    torch.manual_seed(seed)
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(1, 24), nn.ReLU(), nn.Linear(24, 24), nn.ReLU(), nn.Linear(24, 3)
+    )
+
+
+def test_user_module_gets_running_normalization_saved_and_resumed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opts = {**FAST, "net": shower_module(), "seed": 3}
+    straight = DQN("shower", **opts)
+    norm = straight.q_network.preprocess.norm
+    assert straight._obs_norm is norm and straight.q_network.module is opts["net"]
+    assert "preprocess.norm (RunningNorm)" in straight.summary()
+    assert "Total params: 723" in capsys.readouterr().out  # the statistics are no parameters
+    straight.fit(
+        steps=600,
+        progress=False,
+        callbacks=[renshu.CheckpointEvery(300, tmp_path / "a", replay=True)],
+    )
+    assert norm.count > 500 and 30 < float(norm.mean[0]) < 46  # temperatures seen while training
+    assert torch.equal(straight._target_norm.mean, norm.mean)  # hard copy at step 600
+
+    first = DQN("shower", **{**opts, "net": shower_module()})
+    first.fit(
+        steps=300,
+        progress=False,
+        callbacks=[renshu.CheckpointEvery(300, tmp_path / "b", replay=True)],
+    )
+    resumed = renshu.load(tmp_path / "b" / "300", net=shower_module(seed=9))
+    assert torch.equal(resumed._obs_norm.mean, first._obs_norm.mean)
+    resumed.fit(steps=300, progress=False)
+    for x, y in zip(
+        straight.q_network.state_dict().values(),
+        resumed.q_network.state_dict().values(),
+        strict=True,
+    ):
+        assert torch.equal(x, y)
+    temps = np.arange(20, 60, dtype=np.float32)[:, None]
+    loaded = renshu.load(straight.save(tmp_path / "agent"), net=shower_module(seed=9))
+    assert np.array_equal(loaded.act(temps), straight.act(temps))
+
+
+def test_user_module_with_normalize_obs_false_gets_raw_observations() -> None:
+    module = shower_module()
+    agent = DQN("shower", **{**FAST, "net": module, "normalize_obs": False})
+    assert agent.q_network is module and agent._obs_norm is None
+    assert "RunningNorm" not in agent.summary()
+
+
+class Recorder(torch.nn.Module):
+    """Flatten and a Linear layer; remembers the last batch it was given."""
+
+    def __init__(self, size: int, n_actions: int) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(size, n_actions)
+        self.seen = torch.zeros(0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen = x
+        out: torch.Tensor = self.linear(x.flatten(1).float())
+        return out
+
+
+def test_user_module_on_uint8_frames_gets_them_divided_by_255_once() -> None:
+    recorder = Recorder(64, 3)
+    agent = DQN("catch", **{**FAST, "net": recorder})
+    assert agent.q_network.preprocess.norm is None and agent._obs_norm is None
+    agent.fit(steps=50, progress=False)
+    frames = np.zeros((2, 8, 8), np.uint8)
+    frames[:, 7, 3:6], frames[1, 0, 2] = 255, 51
+    agent.act(frames)
+    assert recorder.seen.dtype == torch.float32
+    assert torch.equal(recorder.seen, torch.as_tensor(frames) / 255.0)  # not normalized again
+    raw = Recorder(64, 3)
+    DQN("catch", **{**FAST, "net": raw, "normalize_obs": False}).act(frames)
+    assert raw.seen.dtype == torch.uint8 and torch.equal(raw.seen, torch.as_tensor(frames))
+
+
+@pytest.mark.parametrize(
+    "space",
+    [spaces.Discrete(5), spaces.Dict({"pos": spaces.Box(-1, 1, (2,)), "goal": spaces.Discrete(3)})],
+    ids=["discrete", "dict"],
+)
+def test_user_module_on_a_discrete_or_dict_observation_is_refused_clearly(
+    space: spaces.Space,
+) -> None:
+    env = ScriptedEnv(
+        lambda env: (space.sample(), {}),
+        lambda env, action: (space.sample(), 0.0, True, False, {}),
+        observation_space=space,
+        action_space=spaces.Discrete(2),
+    )
+    with pytest.raises(ConfigError) as info:
+        DQN(env, **{**FAST, "net": Recorder(3, 2)})
+    assert str(info.value) == (
+        "net given as a module (Recorder) needs a Box observation: a Discrete, Dict or Tuple "
+        "observation reaches the network in renshu's own flat encoding, which a module cannot "
+        "know. Use net='auto' or hidden sizes (each part gets its own input layer), or wrap the "
+        "env in gymnasium.wrappers.FlattenObservation so that it returns a Box."
+    )
+
+
+def test_user_module_saved_before_it_got_the_input_layer_loads_with_raw_observations(
+    tmp_path: Path,
+) -> None:
+    # An agent saved by the previous release: its module saw raw observations, and its
+    # config.json says normalize_obs=True (which did not reach modules then).
+    old = DQN("shower", **{**FAST, "net": shower_module(), "normalize_obs": False})
+    old.fit(steps=300, progress=False)
+    old.config.normalize_obs = True
+    path = old.save(tmp_path / "old")
+    loaded = renshu.load(path, net=shower_module(seed=9))
+    assert loaded.config.normalize_obs is False and loaded._obs_norm is None
+    temps = np.arange(20, 60, dtype=np.float32)[:, None]
+    assert np.array_equal(loaded.act(temps), old.act(temps))

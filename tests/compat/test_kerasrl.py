@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import re
 import runpy
 import warnings
@@ -33,6 +34,7 @@ from renshu.compat.kerasrl import (
 from renshu.envs.toy import IdentityEnv
 from renshu.errors import CheckpointError, ConfigError
 from renshu.exploration import Boltzmann, EpsilonGreedy, Exploration, Greedy
+from renshu.nets import ModuleNet
 
 torch.set_num_threads(1)
 pytestmark = pytest.mark.filterwarnings(
@@ -41,6 +43,8 @@ pytestmark = pytest.mark.filterwarnings(
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SCRIPT = FIXTURES / "kerasrl_tutorial000.py"
+LEARNING_SEED = 0
+"""The seed of the 20,000-step run of the script (seeds 0-9 all scored 58.0 to 59.6)."""
 
 
 def show_env() -> Any:
@@ -199,7 +203,7 @@ def test_window_length_stacks_frames_for_a_keras_rl_model() -> None:
     agent.fit(IdentityEnv(n=3), nb_steps=30, verbose=0)
     dqn = agent.agent
     assert dqn is not None and dqn.config.window == 3 and dqn.obs_shape == (3, 3)
-    assert dqn.q_network is agent.model  # the window axis is already there: used as is
+    assert dqn.q_network.module is agent.model  # the window axis is already there: used as is
     assert agent.compute_batch_q_values(np.zeros((5, 3, 3))).shape == (5, 3)
     agent.reset_states()
     assert agent.forward(np.eye(3)[0]) in (0, 1, 2)
@@ -652,31 +656,15 @@ def test_keras_rl_module_layout_and_callback_base() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-class ScaleObservation(nn.Module):
-    """Maps the shower's observation space, Box(0, 100), to [-1, 1]."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - 50.0) / 50.0
-
-
-@pytest.mark.slow
-def test_keras_rl_path_learns_the_shower() -> None:
-    """Tutorial 000's agent, unchanged, with a longer budget: mean test score >= 50.
-
-    The one change is a scaling layer in front of the tutorial's Dense 24-24 network: on raw
-    temperatures near 38 its ReLUs hardly bend there, and it learns the turn very slowly.
-    """
-    torch.manual_seed(0)
-    env = show_env()
-    model = nn.Sequential(
-        nn.Flatten(),
-        ScaleObservation(),
-        nn.Linear(1, 24),
-        nn.ReLU(),
-        nn.Linear(24, 24),
-        nn.ReLU(),
-        nn.Linear(24, 3),
+def tutorial_model() -> nn.Sequential:
+    """Tutorial 000's Dense(24)-Dense(24)-Dense(3), ported as the fixture ports it."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(1, 24), nn.ReLU(), nn.Linear(24, 24), nn.ReLU(), nn.Linear(24, 3)
     )
+
+
+def tutorial_agent(model: nn.Module, **options: Any) -> DQNAgent:
+    """Tutorial 000's build_agent and compile."""
     dqn = DQNAgent(
         model=model,
         memory=SequentialMemory(limit=50000, window_length=1),
@@ -684,13 +672,82 @@ def test_keras_rl_path_learns_the_shower() -> None:
         nb_actions=3,
         nb_steps_warmup=10,
         target_model_update=1e-2,
-        seed=0,
+        **options,
     )
     dqn.compile(Adam(lr=1e-3), metrics=["mae"])
-    dqn.fit(env, nb_steps=20_000, visualize=False, verbose=0)
-    scores = dqn.test(env, nb_episodes=20, visualize=False, verbose=0)
-    print(f"mean test score: {np.mean(scores.history['episode_reward']):.2f}")
-    assert np.mean(scores.history["episode_reward"]) >= 50
+    return dqn
+
+
+def test_model_gets_the_running_normalization_in_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch.manual_seed(0)
+    model = tutorial_model()
+    dqn = tutorial_agent(model, seed=0)
+    env = show_env()
+    dqn.fit(env, nb_steps=300, verbose=0)
+    agent = dqn.agent
+    assert agent is not None
+    network = agent.q_network
+    assert isinstance(network, ModuleNet) and network.module.model is model  # KerasInput inside
+    norm = network.preprocess.norm
+    assert agent._obs_norm is norm and norm is not None
+    assert norm.count > 250 and 32 < float(norm.mean[0]) < 44  # the temperatures it was fed
+    text = agent.summary()
+    rows = [line.split()[0] for line in text.splitlines()[4:-5]]
+    assert rows == ["preprocess.norm", "module.model.0", "module.model.1", "module.model.2",
+                    "module.model.3", "module.model.4", "module.model.5"]  # fmt: skip
+    assert "Total params: 723" in text
+    # the user's model sees normalized temperatures, not raw ones
+    temps = np.arange(20, 60, dtype=np.float32)[:, None]
+    with torch.no_grad():
+        normalized = network.preprocess(torch.as_tensor(temps))
+        assert float(normalized.abs().max()) < 10 and float(normalized.std()) > 1
+        assert np.allclose(dqn.compute_batch_q_values(temps), model(normalized).numpy())
+
+    # saved with the weights, restored by load_weights into a fresh agent
+    dqn.save_weights(tmp_path / "w.h5f")
+    fresh = tutorial_agent(tutorial_model())
+    fresh.load_weights(tmp_path / "w.h5f")
+    assert fresh.agent is not None and fresh.agent._obs_norm is not None
+    assert torch.equal(fresh.agent._obs_norm.mean, norm.mean)
+    assert torch.equal(fresh.agent._obs_norm.var, norm.var)
+    assert np.array_equal(dqn.compute_batch_q_values(temps), fresh.compute_batch_q_values(temps))
+
+    # normalize_obs=False: the model gets the temperatures as they are
+    raw = tutorial_agent(tutorial_model(), seed=0, normalize_obs=False)
+    raw.fit(show_env(), nb_steps=20, verbose=0)
+    assert raw.agent is not None and raw.agent._obs_norm is None
+    assert isinstance(raw.agent.q_network, KerasInput)
+    assert "RunningNorm" not in raw.agent.summary()
+
+
+@pytest.mark.slow
+def test_tutorial_000_script_as_ported_learns_the_shower(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tutorial 000's script, only its imports and model ported, trained 20,000 steps instead of
+    its 500: the greedy test mean reaches 50 (the practical optimum is about 59). Its model
+    sees raw temperatures near 38, where its ReLUs hardly bend at initialisation; it scored
+    about -57 until the running normalization went in front of models users pass."""
+    text = SCRIPT.read_text(encoding="utf-8")
+    assert text.count("nb_steps=500") == 1
+    seed = LEARNING_SEED
+
+    class SeededDQNAgent(DQNAgent):  # the script passes no seed: fix it from outside
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**kwargs, "seed": seed})
+
+    monkeypatch.setattr(rl, "DQNAgent", SeededDQNAgent)
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(seed)  # the model's initial weights
+    random.seed(seed)  # the script's random episodes
+    ns: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(text.replace("nb_steps=500", "nb_steps=20_000"), str(SCRIPT), "exec"), ns)
+    assert ns["dqn"].step == 20_000
+    assert ns["actions_saved"] == ns["actions_loaded"]
+    mean = float(np.mean(ns["scores"].history["episode_reward"]))
+    assert mean >= 50, f"greedy test mean {mean:.1f} after 20,000 steps"
 
 
 def test_test_on_a_never_ending_env_ends_at_the_step_cap(monkeypatch: pytest.MonkeyPatch) -> None:

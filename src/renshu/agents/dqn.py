@@ -152,7 +152,8 @@ class DQNConfig:
     normalize_obs: bool = True
     """Normalize non-uint8 observations by their running mean and standard deviation (kept in
     the network, updated while fit() runs, frozen in test and act); uint8 frames are divided by
-    255 either way."""
+    255 either way. A net given as a module gets this input layer in front; with False it gets
+    the observations as stored."""
 
     def __post_init__(self) -> None:
         validate(self)  # every field's type, then its range, from the annotations above

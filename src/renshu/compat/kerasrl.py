@@ -35,8 +35,13 @@ The model is a ``torch.nn.Module`` mapping a batch of observations to Q-values `
 nb_actions)``. keras-rl fed it ``(batch, window_length, *obs_shape)``; renshu feeds
 ``(batch, *obs_shape)`` when the window is 1. Either kind of model is accepted: a dry forward pass
 tries keras-rl's layout first and renshu's second, and :class:`KerasInput` adds the window axis
-when the model needs it (see :func:`wrap_model`). Integer observations are cast to float32 for
-the model, as Keras' input layer did.
+when the model needs it (see :func:`wrap_model`). In front of the model renshu puts the input
+layer of its own networks (:class:`renshu.nets.ModuleNet`): float observations are normalized
+by their running mean and standard deviation (updated while ``fit`` runs, saved with the
+weights), uint8 ones divided by 255, so a model written for raw values (tutorial 000's
+temperatures) learns as renshu's own networks do. ``DQNAgent(..., normalize_obs=False)`` hands
+the model the observations as the env returns them (integers cast to float32, as Keras' input
+layer did).
 
 ``renshu.compat.kerasrl`` also offers keras-rl's module layout as namespaces, so that
 ``import renshu.compat.kerasrl as rl`` makes ``rl.callbacks.Callback``, ``rl.agents.DQNAgent``,
@@ -736,7 +741,9 @@ class DQNAgent:
     Args:
         model: a ``torch.nn.Module`` from a batch of observations to Q-values ``(batch,
             nb_actions)``, written for keras-rl's input ``(batch, window_length, *obs_shape)`` or
-            renshu's ``(batch, *obs_shape)`` (see :func:`wrap_model`). It is trained in place.
+            renshu's ``(batch, *obs_shape)`` (see :func:`wrap_model`). It is trained in place,
+            behind renshu's input layer (see ``normalize_obs``): to compute Q-values yourself,
+            use :meth:`compute_q_values` or ``dqn.agent.q_network``, which include it.
         policy: the training policy (default ``EpsGreedyQPolicy(eps=0.1)``), a policy from this
             module or any renshu exploration object.
         test_policy: the ``test()`` policy (default greedy); greedy or eps-greedy.
@@ -753,6 +760,9 @@ class DQNAgent:
         processor: not supported (must be None): wrap the environment instead.
         seed: renshu extension, seeds networks, replay, exploration and envs (None: random).
         device: renshu extension, "auto" (CUDA when available), "cpu", "cuda", ...
+        normalize_obs: renshu extension (default True): the model gets float observations
+            normalized by their running mean and standard deviation and uint8 ones divided by
+            255, as renshu's own networks do; False gives it the observations as they are.
     """
 
     def __init__(
@@ -778,6 +788,7 @@ class DQNAgent:
         processor: Any = None,
         seed: int | None = None,
         device: str = "auto",
+        normalize_obs: bool = True,
     ) -> None:
         _check_is_module(model)
         if not _is_int(nb_actions) or nb_actions < 1:
@@ -848,6 +859,7 @@ class DQNAgent:
             "max_grad_norm": None,  # keras-rl did not clip gradients
             "policy": policy,
             "device": device,
+            "normalize_obs": normalize_obs,
         }
         if seed is not None:
             self._options["seed"] = seed

@@ -524,6 +524,15 @@ class Agent:
 
         A saved env that is a file or module reference is built only with ``trust_env``.
         """
+        if (
+            "net" in ckpt.config.get("custom", [])
+            and ckpt.config["config"].get("normalize_obs", False)
+            and not any(
+                key.split(".")[1:2] in (["preprocess"], ["module"])
+                for key in ckpt.tensors["weights"]
+            )
+        ):  # saved before a module got the input layer (nets.ModuleNet): it saw raw observations
+            overrides.setdefault("normalize_obs", False)
         return state.load_agent(cls, ckpt, env, trust_env=trust_env, **overrides)
 
     def __repr__(self) -> str:
