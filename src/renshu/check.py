@@ -962,9 +962,9 @@ class StepTypes(gymnasium.Wrapper[Any, Any, Any, Any]):
     """The checks of every training step after :class:`StepChecks`' first ones, cheap enough
     for each step (a few type and shape comparisons, no ``space.contains``): ``step()`` returns
     five values, the reward is a real number (a Python or NumPy scalar), ``terminated`` and
-    ``truncated`` are bools (NumPy's too), and a Box observation is an array of the space's
-    shape and dtype. A fault raises :class:`EnvCheckError` naming the step (``where``) and the
-    fix, as the first steps' checks do.
+    ``truncated`` are bools (NumPy's too), ``info`` is a dict, and a Box observation is an
+    array of the space's shape and dtype. A fault raises :class:`EnvCheckError` naming the step
+    (``where``) and the fix, as the first steps' checks do.
     """
 
     def __init__(
@@ -987,11 +987,12 @@ class StepTypes(gymnasium.Wrapper[Any, Any, Any, Any]):
         result = self.env.step(action)
         if type(result) is not tuple or len(result) != 5:
             self._refuse(step_problems(result, self.env.observation_space, self.where()))
-        obs, reward, terminated, truncated, _ = result
+        obs, reward, terminated, truncated, info = result
         if (
             type(reward) not in _REWARD_TYPES
             or type(terminated) not in _FLAG_TYPES
             or type(truncated) not in _FLAG_TYPES
+            or type(info) is not dict
             or self._odd_obs(obs)
         ):  # a closer look, only now: refuse the errors (0/1 flags, a subclass pass)
             where_ = self.where()
@@ -999,6 +1000,7 @@ class StepTypes(gymnasium.Wrapper[Any, Any, Any, Any]):
                 reward_problem(reward, where_),
                 flag_problem("terminated", terminated, where_),
                 flag_problem("truncated", truncated, where_),
+                info_problem(info, f"step() at {where_}"),
                 self._obs_problem(obs, where_),
             ]
             self._refuse([p for p in found if p is not None])

@@ -100,6 +100,9 @@ class DivergenceError(RenshuError, ArithmeticError):
     """The newest checkpoint of the run (written before the divergence), if there is one."""
     resume: str | None = None
     """The command that resumes the run from that checkpoint, if there is a run."""
+    retry: str = ""
+    """The option to change in a new run, as ``--set`` takes it (``learning_rate=0.0001``), or
+    empty when the algorithm has no learning rate."""
 
 
 def _package_dir(name: str) -> str | None:

@@ -114,6 +114,24 @@ def test_nan_box_actions_never_reach_the_env_and_the_env_is_not_blamed() -> None
     assert seen == []  # the env never saw the NaN actions (nor was blamed for them)
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_infinite_sampled_actions_stop_training_though_clipping_made_them_finite(
+    fast: bool,
+) -> None:
+    """A finite log std beyond float32's exp gave inf actions: clipped to the bounds they
+    reached the env, the rollout (and a checkpoint) stored inf, and a resume failed on it."""
+    agent = agent_for("ppo", "Pendulum-v1")
+    agent.fit(40, progress=False)
+    if not fast:
+        agent._fast = None  # the torch path
+    with torch.no_grad():
+        agent.policy.dist.log_std.fill_(100.0)  # finite weights; exp(100) is inf in float32
+    with pytest.raises(DivergenceError, match="an action the policy chose became NaN or inf"):
+        agent.fit(40, progress=False)
+    rollout = agent.rollout
+    assert np.isfinite(rollout.actions[: rollout.pos]).all()  # nothing infinite was stored
+
+
 @pytest.mark.parametrize("algo", list(ALGOS))
 def test_diverged_weights_are_never_saved_over_the_last_good_checkpoint(
     algo: str, tmp_path: Path
@@ -150,7 +168,7 @@ def test_renshu_train_exits_1_keeps_the_last_checkpoint_and_says_how_to_go_on(
     assert f"Resume with: renshu train --resume {run}" in err
     assert (
         "or start a new run with the option changed, e.g.: renshu train CartPole-v1 --algo dqn "
-        "--set learning_rate=..." in err
+        "--set learning_rate=1e+29" in err
     )
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["500"]
     assert not (run / "agent").exists()
@@ -166,7 +184,7 @@ def test_renshu_train_diverging_before_any_checkpoint_says_to_start_a_new_run(
     err = " ".join(capsys.readouterr().err.split())
     assert (
         "No checkpoint was written before the divergence; start a new run with the option "
-        "changed, e.g.: renshu train CartPole-v1 --algo dqn --set learning_rate=..." in err
+        "changed, e.g.: renshu train CartPole-v1 --algo dqn --set learning_rate=1e+29" in err
     )
     assert "Resume with" not in err
     assert not (tmp_path / "CartPole-v1-dqn-0" / "checkpoints").exists() or not any(

@@ -456,10 +456,12 @@ class Faulty(gymnasium.Env[np.ndarray, np.int64]):
             "reward": 1.0,
             "terminated": False,
             "truncated": self.t >= 7,
+            "info": {},
         }
         if self.calls > self.good:
             values[self.key] = self.fault
-        return values["obs"], values["reward"], values["terminated"], values["truncated"], {}
+        obs, reward, info = values["obs"], values["reward"], values["info"]
+        return obs, reward, values["terminated"], values["truncated"], info
 
 
 LATE_FAULTS = [
@@ -472,6 +474,7 @@ LATE_FAULTS = [
     ("obs", np.float32(0.5), "obs-type", "The observation np.float32(0.5) is a float32, not a"),
     ("obs", np.zeros(3, np.float32), "obs-shape", "has shape (3,), not (2,)"),
     ("obs", np.zeros(2, np.float64), "obs-dtype", "has dtype float64, not float32"),
+    ("info", None, "info-type", "returned info None (NoneType); expected a dict"),
 ]
 
 

@@ -222,3 +222,10 @@ def test_values_left_out_by_numpy_acting_are_filled_when_the_rollout_ends() -> N
     agent._fast = None  # the rest of the rollout on the torch path (as on a GPU after a resume)
     agent.fit(22, progress=False)
     assert seen == [True, True]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 1e309, 5.0])
+def test_log_std_init_nan_or_infinite_is_refused_naming_the_range(value: float) -> None:
+    """log_std_init accepted NaN and infinities; training then blamed the learning rate."""
+    with pytest.raises(ConfigError, match=r"log_std_init must be a number in \[-20, 2\]"):
+        PPO("Pendulum-v1", log_std_init=value)

@@ -509,9 +509,10 @@ def _diverged(error: Any, run: Any) -> None:
     checkpoint kept, and the two ways on."""
     errors = Console(stderr=True, highlight=False)
     errors.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
+    change = f" --set {error.retry}" if error.retry else ""
     new_run = (
-        f"start a new run with the option changed, e.g.: renshu train {run.settings['env']} "
-        f"--algo {run.settings['algo']} --set learning_rate=..."
+        "start a new run with the option changed, e.g.: renshu train "
+        f"{shlex.quote(str(run.settings['env']))} --algo {run.settings['algo']}{change}"
     )
     if error.checkpoint is None:
         _say(errors, f"No checkpoint was written before the divergence; {new_run}")

@@ -42,7 +42,6 @@ from renshu.make import make
 from renshu.nets import RunningNorm, summary
 from renshu.train import state
 from renshu.train.divergence import (
-    actions_finite,
     divergence_error,
     losses_not_finite,
     not_finite_tensor,
@@ -317,7 +316,6 @@ class Agent:
         log_at = counters.num_steps + log_every
         started, steps_at_start = time.perf_counter(), counters.num_steps
         look_at = counters.num_steps + 1_000  # the next look for episodes that never end
-        float_actions = isinstance(self.action_space, spaces.Box)
 
         cbs.on_train_begin({"steps": steps})
         with signals() as interrupted, limit_threads(self.config.threads):
@@ -326,9 +324,7 @@ class Agent:
             while counters.num_steps < end_step and not self.stop_training and not interrupted:
                 if loop.frames is None:  # an eval on the training env or a checkpoint cut
                     window = loop.begin_segment()
-                actions = self._explore(window)
-                if float_actions and not actions_finite(actions):  # never hand NaN to the env
-                    raise self._diverged("an action the policy chose")
+                actions = self._explore(window)  # never NaN: the algorithm checks (divergence)
                 step = loop.step(actions)  # step, count, log
                 self._learn(step)  # store, update (the algorithm's part)
                 window = step.window

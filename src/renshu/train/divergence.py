@@ -94,10 +94,13 @@ def divergence_error(agent: Any, what: str, *, saving: bool = False) -> Divergen
     )
     rate = f" (learning_rate={lr:g})" if lr is not None else ""
     todo = f"{', '.join(fixes[:-1])}, or {fixes[-1]}" if len(fixes) > 1 else fixes[0]
-    return DivergenceError(
+    error = DivergenceError(
         f"{algo} diverged at training step {agent.num_steps:,} (update {agent.num_updates:,}): "
         f"{what} became NaN or inf: the weights or the values computed from them overflowed "
         "float32, and training cannot recover from that. The likely causes: a learning rate "
         f"too large{rate}, rewards too large for the network, or gradients too large. "
         f"{todo[0].upper()}{todo[1:]}. {stopped}"
     )
+    if isinstance(lr, float | int):
+        error.retry = f"learning_rate={lr / 10:g}"
+    return error

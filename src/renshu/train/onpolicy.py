@@ -42,6 +42,7 @@ from renshu.nets import RunningNorm, input_norm
 from renshu.optim import OPTIMIZERS, make_optimizer
 from renshu.rollout import Rollout
 from renshu.train.agent import Agent
+from renshu.train.divergence import actions_finite
 from renshu.train.loop import MAX_WINDOW, Step
 from renshu.train.memory import check_memory, mlp_size
 
@@ -83,8 +84,9 @@ class OnPolicyConfig:
     "cnn", or hidden sizes like [64, 64]."""
     shared: bool = False
     """One MLP torso for policy and value instead of one each (a CNN is always shared)."""
-    log_std_init: float = 0.0
-    """Initial log standard deviation of the Gaussian policy of a Box action space."""
+    log_std_init: Annotated[float, Range(-20, 2)] = 0.0
+    """Initial log standard deviation of the Gaussian policy of a Box action space, in
+    [-20, 2] (a standard deviation from 2e-9 to 7.4; NaN and infinities are refused)."""
     window: Annotated[int, Range(1, MAX_WINDOW)] = 1
     """Frames per observation, in [1, 1000]: the last W frames, stacked by the agent."""
     num_envs: Annotated[
@@ -229,6 +231,7 @@ class OnPolicyAgent(Agent):
         # The default MLP on the CPU acts in NumPy on the same memory (fastpath.py), chosen here
         # once; anything else acts with torch.
         self._fast = numpy_actor_critic(self.policy)
+        self._float_actions = isinstance(self.action_space, spaces.Box)
         dist = self.policy.dist
         self.rollout = Rollout(
             cfg.n_steps,
@@ -264,11 +267,15 @@ class OnPolicyAgent(Agent):
     def _explore(self, window: np.ndarray) -> np.ndarray:
         if self._fast is not None:  # values later, for the whole rollout at once
             actions, log_probs = self._fast.act(window, self.rng)
+            if self._float_actions and not actions_finite(actions):
+                raise self._diverged("an action the policy chose")
             self._acted = (window, actions, log_probs, None)
             return self._to_env(actions)
         self._generator.manual_seed(int(self.rng.integers(2**62)))
         with torch.inference_mode():
             sampled, logp, value = self.policy.act(self._tensor(window), generator=self._generator)
+        if self._float_actions and not bool(torch.isfinite(sampled).all()):
+            raise self._diverged("an action the policy chose")
         self._acted = (window, sampled, logp, value)
         return self.policy.dist.to_env(sampled)
 
