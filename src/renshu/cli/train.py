@@ -442,7 +442,7 @@ def _train(
             "and the agent saved. The results and learning curve below are from the episodes "
             f"that finished ({run.test_command} plays more).",
         )
-        console.print(_results_table(run, result))
+        _print_results(console, run, result)
         return 130 if result.interrupted == "SIGINT" else 143
     if result.interrupted:
         _say(
@@ -455,7 +455,7 @@ def _train(
         _say(console, f"Resume with: {run.resume_command}")
         return 130 if result.interrupted == "SIGINT" else 143
     if result.steps > result.start_step:
-        console.print(_results_table(run, result))
+        _print_results(console, run, result)
     return 0
 
 
@@ -525,6 +525,18 @@ def _diverged(error: Any, run: Any) -> None:
     )
 
 
+def _print_results(console: Console, run: Any, result: Any) -> None:
+    """The results table, then the commands that go on from it, each on a line of its own
+    outside the table (a table cell folds a long command into pieces that do not paste)."""
+    console.print(_results_table(run, result))
+    files = result.files
+    if "agent" in files:
+        _say(console, f"Test it: {run.test_command}")
+    if "tensorboard" in files:
+        logdir = shlex.quote(str(files["tensorboard"].absolute()))
+        _say(console, f"TensorBoard: tensorboard --logdir {logdir}")
+
+
 def _results_table(run: Any, result: Any) -> Table:
     table = Table(title=f"{run.name}: results", show_header=False, title_style="bold")
     table.add_column(style="bold", no_wrap=True)
@@ -546,13 +558,10 @@ def _results_table(run: Any, result: Any) -> Table:
     table.add_row("run folder", str(run.path))
     table.add_row("config", str(files["config"]))
     table.add_row("metrics", str(files["metrics"]))
-    if "tensorboard" in files:
-        logdir = shlex.quote(str(files["tensorboard"].absolute()))
-        table.add_row("TensorBoard", f"tensorboard --logdir {logdir}")
     if "checkpoint" in files:
         table.add_row("checkpoint", str(files["checkpoint"]))
     if "agent" in files:
-        table.add_row("agent", f"{files['agent']}  ({run.test_command})")
+        table.add_row("agent", str(files["agent"]))
     table.add_row("learning curve", str(files["learning_curve"]))
     if "gif" in files:
         table.add_row("GIF", str(files["gif"]))
