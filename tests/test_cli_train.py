@@ -406,6 +406,30 @@ def test_damaged_newest_checkpoint_is_skipped_and_checkpoint_step_is_accepted(
     assert "use it with --resume RUN" in " ".join(capsys.readouterr().err.split())
 
 
+def test_resume_names_the_checkpoint_it_loaded_when_the_newest_replay_is_damaged(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    """The resume message named the newest checkpoint, whose replay was refused only later."""
+    assert train(tiny, tmp_path, "--steps", "60", "--checkpoint-every", "30") == 0
+    run = tmp_path / "shower-dqn-0"
+    newest = run / "checkpoints" / "60"
+    with np.load(newest / "replay.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays[next(k for k in arrays if arrays[k].dtype.kind == "f")].flat[0] = np.nan
+    np.savez(newest / "replay.npz", **arrays)
+    manifest = json.loads((newest / "manifest.json").read_text())
+    manifest["sha256"]["replay.npz"] = hashlib.sha256(
+        (newest / "replay.npz").read_bytes()
+    ).hexdigest()
+    (newest / "manifest.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--steps", "90", "--no-gif"]) == 0
+    captured = capsys.readouterr()
+    assert "from step 30, up to 90 steps" in captured.out, captured.out
+    assert "from step 60" not in captured.out
+    assert f"'{newest}' cannot be used" in " ".join(captured.err.split())
+
+
 # ---- exact resume across processes -----------------------------------------------------------
 
 

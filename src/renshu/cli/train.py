@@ -26,6 +26,8 @@ from renshu.cli.check import _problem_table
 from renshu.errors import RenshuError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from renshu.cli._text import Subparsers
 
 TRAIN_EPILOG = """\
@@ -397,8 +399,8 @@ def _train(
     from renshu.runs import LineProgress
 
     total = steps if steps is not None else run.steps
-    if resumed:
-        found = run.resume_point(args.checkpoint)
+
+    def resuming(found: Path | None) -> None:  # once the checkpoint has loaded, replay and all
         where = f"step {int(found.name):,}" if found else "step 0 (no checkpoint yet)"
         _say(console, f"Resuming {run.path} from {where}, up to {total:,} steps.")
         if found is not None and int(found.name) < total:
@@ -406,6 +408,11 @@ def _train(
         stretched = run.schedule_change(total)
         if stretched is not None and (found is None or int(found.name) < total):
             _say(console, stretched)
+
+    if resumed:
+        found = run.resume_point(args.checkpoint)
+        if found is not None and int(found.name) >= total:
+            resuming(found)  # nothing to train: said before the run's note
     else:
         cfg = run.settings
         _say(
@@ -424,6 +431,7 @@ def _train(
             gif=not args.no_gif,
             callbacks=callbacks,
             checkpoint_step=args.checkpoint if resumed else None,
+            on_start=resuming if resumed else None,
         )
     except EnvError as error:
         _env_failed(error)

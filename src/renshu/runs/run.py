@@ -12,7 +12,7 @@ import re
 import shlex
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -560,9 +560,12 @@ class Run:
         callbacks: Sequence[Callback] = (),
         log_every: int | None = None,
         checkpoint_step: int | None = None,
+        on_start: Callable[[Path | None], None] | None = None,
     ) -> RunResult:
         """Train up to ``steps`` total (default: the run's), resuming from the newest
         checkpoint that loads (see :meth:`resume_point`), or from ``checkpoint_step``'s.
+        ``on_start(checkpoint)`` is called once the agent is loaded, before training: with the
+        checkpoint it was loaded from (a damaged newer one skipped), or None for a new agent.
 
         Writes metrics, TensorBoard events and checkpoints while training; then a checkpoint
         at the last step, (unless a signal stopped training) the final agent, a greedy test of
@@ -605,6 +608,8 @@ class Run:
         agent: Agent | None = None
         try:
             start_from, agent = self._agent(start_from, device, threads, checkpoint_step)
+            if on_start is not None:
+                on_start(start_from)
             return self._train(agent, start_from, total, gif, test, progress, callbacks, log_every)
         except BaseException as error:
             if fresh and (agent is None or agent.num_steps == 0) and not self._has_checkpoints():
