@@ -80,8 +80,8 @@ class RolloutBatch(NamedTuple):
     episode_starts: torch.Tensor | None = None
     """``(N,)`` bool: an episode starts at this step (recurrent rollouts only, else None)."""
     state_h: torch.Tensor | None = None
-    """``(pos // seq_len * num_envs, hidden_size)`` float32: ``h`` carried into the first step of
-    each sequence, row ``k * num_envs + e`` for env ``e``'s sequence ``k`` (recurrent only)."""
+    """``(sequences begun * num_envs, hidden_size)`` float32: ``h`` carried into the first step
+    of each sequence, row ``k * num_envs + e`` for env ``e``'s sequence ``k`` (recurrent only)."""
     state_c: torch.Tensor | None = None
     """The same for ``c``."""
 
@@ -189,11 +189,10 @@ class Rollout:
         seq_len: int | None = None,
         hidden_size: int | None = None,
     ) -> None:
-        sizes = {"n_steps": n_steps, "num_envs": num_envs, "seq_len": seq_len}
-        sizes["hidden_size"] = hidden_size
+        memory = {"seq_len": seq_len, "hidden_size": hidden_size}
+        sizes = {"n_steps": n_steps, "num_envs": num_envs}
+        sizes.update({name: value for name, value in memory.items() if value is not None})
         for name, value in sizes.items():
-            if value is None and name in ("seq_len", "hidden_size"):
-                continue
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
         self.n_steps, self.num_envs = int(n_steps), int(num_envs)
