@@ -1,7 +1,7 @@
 """Run every peer benchmark (renshu against Stable-Baselines3) and write BENCHMARKS.md.
 
     pip install -e '.[bench]'
-    python benchmarks/run_all.py            # about 1.5 hours on a 2-core laptop (LunarLander: 1 h)
+    python benchmarks/run_all.py            # about 2 hours on a 2-core laptop (LunarLander: 1 h)
     python benchmarks/run_all.py --only overhead ppo   # the others keep their last results
     python benchmarks/run_all.py --quick    # fewer repeats and steps, a few minutes
 
@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cave
 import learning_bars
 import lunarlander
 import overhead
@@ -59,6 +60,12 @@ SECTIONS: dict[str, tuple[str, Any, list[str], list[str]]] = {
         ["--seeds", "1", "--steps", "20000", "--episodes", "10"],
     ),
     "profile_step": ("Where the time goes", profile_step, [], ["--repeats", "1"]),
+    "cave": (
+        "Cave: what ends the episodes",
+        cave,
+        [],
+        ["--rows", "random", "gap_centre", "scripted"],  # the agents keep their stored rows
+    ),
 }
 
 

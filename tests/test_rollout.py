@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from renshu.errors import CheckpointError, ConfigError
-from renshu.rollout import Rollout
+from renshu.recurrent import LSTMCore
+from renshu.rollout import Rollout, SequenceIndex, gather_sequences
 
 F32, U8, I64 = np.dtype(np.float32), np.dtype(np.uint8), np.dtype(np.int64)
 
@@ -388,3 +389,201 @@ def test_minibatches_split_like_array_split_of_the_permuted_valid_indices(
         expected = np.array_split(index, -(-len(index) // batch_size))
         assert len(ours) == len(expected)
         assert all(np.array_equal(a, b) for a, b in zip(ours, expected, strict=True))
+
+
+# -- recurrent rollouts: episode starts, states at sequence starts, whole-sequence minibatches --
+def recurrent_rollout(
+    steps: int = 12, envs: int = 3, seq_len: int = 4, hidden: int = 5, seed: int = 0
+) -> tuple[Rollout, np.ndarray, np.ndarray]:
+    """A full recurrent rollout whose state at step ``t`` of env ``e`` is ``h = t + e / 100``,
+    ``c = -h`` (every component); returns it with the episode starts and obs it was given."""
+    rng = np.random.default_rng(seed)
+    rollout = Rollout(steps, envs, (2,), F32, (), I64, seq_len=seq_len, hidden_size=hidden)
+    starts = rng.random((steps, envs)) < 0.2
+    obs = rng.normal(size=(steps, envs, 2)).astype(np.float32)
+    for t in range(steps):
+        h = np.broadcast_to((t + np.arange(envs) / 100)[None, :, None], (1, envs, hidden))
+        rollout.add(
+            obs[t], np.arange(envs) + 10 * t, rng.normal(size=envs), np.zeros(envs, bool),
+            np.zeros(envs, bool), rng.normal(size=envs), rng.normal(size=envs),
+            episode_starts=starts[t], state=(torch.tensor(h), torch.tensor(-h)),
+        )  # fmt: skip
+    return rollout, starts, obs
+
+
+def test_recurrent_rollout_keeps_the_state_carried_into_each_sequence_start() -> None:
+    rollout, starts, _ = recurrent_rollout(steps=12, envs=3, seq_len=4)
+    assert rollout.state_h.shape == rollout.state_c.shape == (3, 3, 5)
+    for k in range(3):
+        expected = np.broadcast_to((4 * k + np.arange(3) / 100)[:, None], (3, 5))
+        np.testing.assert_allclose(rollout.state_h[k], expected, rtol=1e-6)
+        np.testing.assert_allclose(rollout.state_c[k], -expected, rtol=1e-6)
+    assert np.array_equal(rollout.episode_starts, starts)
+
+
+def test_recurrent_rollout_needs_the_state_only_where_a_sequence_begins() -> None:
+    rollout = Rollout(4, 2, (1,), F32, (), I64, seq_len=2, hidden_size=3)
+    state = (np.ones((1, 2, 3)), np.ones((1, 2, 3)))
+    step = ([[0.0], [0.0]], [0, 0], [0.0, 0.0], [False] * 2, [False] * 2, [0.0] * 2, [0.0] * 2)
+    rollout.add(*step, episode_starts=[True, True], state=state)
+    rollout.add(*step, episode_starts=[False, False])  # mid-sequence: no state needed
+    with pytest.raises(ValueError) as raised:
+        rollout.add(*step, episode_starts=[False, False])
+    assert str(raised.value) == (
+        "step 2 begins sequence 1 (seq_len 2): pass the LSTM state (h, c) carried into it as state="
+    )
+    with pytest.raises(ValueError, match=r"needs episode_starts at every add\(\)"):
+        rollout.add(*step, state=state)
+    with pytest.raises(ValueError) as raised:
+        rollout.add(*step, episode_starts=[False, False], state=(np.ones((2, 3)),) * 2)
+    assert str(raised.value) == (
+        "state h must have shape (1, num_envs, hidden_size) = (1, 2, 3), got (2, 3)"
+    )
+
+
+def test_sequence_minibatches_cover_every_sequence_once_in_time_order() -> None:
+    rollout, _, _ = recurrent_rollout(steps=12, envs=3, seq_len=4)
+    batches = list(rollout.sequence_minibatches(8, np.random.default_rng(0)))
+    assert [b.steps.shape for b in batches] == [(4, 2)] * 4 + [(4, 1)]  # 9 sequences, ~2 each
+    sequences = np.concatenate([b.sequences for b in batches])
+    assert sorted(sequences.tolist()) == list(range(9))
+    samples = np.concatenate([b.steps.reshape(-1) for b in batches])
+    assert sorted(samples.tolist()) == list(range(12 * 3))  # every sample exactly once
+    for batch in batches:
+        k, e = np.divmod(batch.sequences, 3)
+        t, env = np.divmod(batch.steps, 3)  # flat sample index = t * num_envs + e
+        assert (env == e[None]).all()  # one env per column
+        assert (t == 4 * k[None] + np.arange(4)[:, None]).all()  # its sequence, in time order
+
+
+def test_sequence_minibatches_hold_one_sequence_at_least_and_follow_the_generator() -> None:
+    rollout, _, _ = recurrent_rollout(steps=8, envs=2, seq_len=4)
+    small = list(rollout.sequence_minibatches(1, np.random.default_rng(0)))
+    assert [b.steps.shape[1] for b in small] == [1, 1, 1, 1]
+    one = list(rollout.sequence_minibatches(10_000, np.random.default_rng(0)))
+    assert len(one) == 1 and one[0].steps.shape == (4, 4)
+    again = list(rollout.sequence_minibatches(1, np.random.default_rng(0)))
+    assert all(np.array_equal(a.steps, b.steps) for a, b in zip(small, again, strict=True))
+
+
+def test_gather_sequences_gives_time_major_arrays_states_and_starts() -> None:
+    rollout, starts, obs = recurrent_rollout(steps=12, envs=3, seq_len=4, hidden=5)
+    batch = rollout.as_tensors()
+    for minibatch in rollout.sequence_minibatches(8, np.random.default_rng(1)):
+        seq = gather_sequences(batch, minibatch)
+        k, e = np.divmod(minibatch.sequences, 3)
+        rows = 4 * k[None] + np.arange(4)[:, None]  # (T, B) steps of each sequence
+        assert np.array_equal(seq.obs.numpy(), obs[rows, e[None]])
+        assert np.array_equal(seq.starts.numpy(), starts[rows, e[None]])
+        assert np.array_equal(seq.actions.numpy(), rollout.actions[rows, e[None]])
+        assert np.array_equal(seq.advantages.numpy(), rollout.advantages[rows, e[None]])
+        h, c = seq.state
+        assert h.shape == c.shape == (1, len(e), 5)
+        np.testing.assert_allclose(h[0, :, 0].numpy(), 4 * k + e / 100, rtol=1e-6)
+        np.testing.assert_allclose(c.numpy(), -h.numpy())
+
+
+def test_unrolling_the_core_from_stored_states_gives_the_outputs_it_had_while_acting() -> None:
+    """The oracle: act step by step with LSTMCore.step (resets where episodes start), store the
+    rollout, then unroll the core over every gathered sequence: the same outputs."""
+    torch.manual_seed(0)
+    steps, envs, seq_len, hidden = 12, 4, 3, 6
+    core = LSTMCore(2, hidden)
+    rng = np.random.default_rng(2)
+    rollout = Rollout(steps, envs, (2,), F32, (), I64, seq_len=seq_len, hidden_size=hidden)
+    starts = rng.random((steps, envs)) < 0.25
+    starts[0] = True
+    state = core.initial_state(envs)
+    acted = torch.zeros(steps, envs, hidden)
+    with torch.no_grad():
+        for t in range(steps):
+            obs = torch.tensor(rng.normal(size=(envs, 2)), dtype=torch.float32)
+            start = torch.tensor(starts[t])
+            rollout.add(
+                obs, np.zeros(envs), np.zeros(envs), np.zeros(envs, bool), np.zeros(envs, bool),
+                np.zeros(envs), np.zeros(envs), episode_starts=start, state=state,
+            )  # fmt: skip
+            acted[t], state = core.step(obs, state, start)
+        batch = rollout.as_tensors()
+        seen = 0
+        for minibatch in rollout.sequence_minibatches(2 * seq_len, np.random.default_rng(0)):
+            seq = gather_sequences(batch, minibatch)
+            out, _ = core(seq.obs, seq.state, seq.starts)
+            k, e = np.divmod(minibatch.sequences, envs)
+            rows = seq_len * k[None] + np.arange(seq_len)[:, None]
+            torch.testing.assert_close(out, acted[rows, e[None]], rtol=1e-5, atol=1e-6)
+            seen += len(e)
+    assert seen == steps // seq_len * envs
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gae_of_a_recurrent_rollout_is_unchanged(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    data = random_episodes(rng, 16, 3, next_step=True)
+    plain = Rollout(16, 3, (1,), F32, (), I64)
+    memory = Rollout(16, 3, (1,), F32, (), I64, seq_len=4, hidden_size=2)
+    state = (np.zeros((1, 3, 2)), np.zeros((1, 3, 2)))
+    for t in range(16):
+        step = (
+            np.zeros((3, 1)), np.zeros(3), data["rewards"][t], data["terminated"][t],
+            data["truncated"][t], data["values"][t], np.zeros(3), data["valid"][t],
+            data["final_values"][t],
+        )  # fmt: skip
+        plain.add(*step)
+        memory.add(*step, episode_starts=rng.random(3) < 0.3, state=state)
+    for rollout in (plain, memory):
+        rollout.compute_returns_and_advantages(data["last_values"], gamma=0.9, gae_lambda=0.8)
+    assert np.array_equal(plain.advantages, memory.advantages)
+    assert np.array_equal(plain.returns, memory.returns)
+    a, b = plain.as_tensors(), memory.as_tensors()
+    assert all(torch.equal(x, y) for x, y in zip(a[:7], b[:7], strict=True))
+    assert a.episode_starts is a.state_h is a.state_c is None  # the plain path stores none
+
+
+def test_recurrent_state_dict_round_trip_mid_sequence_resumes_exactly() -> None:
+    full, _, _ = recurrent_rollout(steps=12, envs=3, seq_len=4)
+    partial = Rollout(12, 3, (2,), F32, (), I64, seq_len=4, hidden_size=5)
+    source = full.state_dict()
+    state = {k: v for k, v in source.items() if not isinstance(v, np.ndarray)}
+    state.update({k: v[:6] for k, v in source.items() if isinstance(v, np.ndarray)})
+    state.update(pos=6, state_h=source["state_h"][:2], state_c=source["state_c"][:2])
+    partial.load_state_dict(state)
+    assert partial.pos == 6
+    saved = partial.state_dict()
+    assert saved["state_h"].shape == (2, 3, 5) and saved["episode_starts"].shape == (6, 3)
+    np.testing.assert_array_equal(partial.state_h[:2], full.state_h[:2])
+    np.testing.assert_array_equal(partial.episode_starts[:6], full.episode_starts[:6])
+    with pytest.raises(CheckpointError, match="lacks episode_starts, state_c, state_h"):
+        partial.load_state_dict({k: v for k, v in state.items() if not k.startswith(("ep", "st"))})
+    with pytest.raises(CheckpointError, match=r"state_h is float32 \(3, 3, 5\), expected"):
+        partial.load_state_dict({**state, "state_h": source["state_h"]})
+
+
+def test_recurrent_rollout_argument_and_misuse_messages() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Rollout(10, 2, (1,), F32, (), I64, seq_len=4, hidden_size=8)
+    assert str(raised.value) == (
+        "seq_len must divide n_steps so that every sequence is whole: n_steps 10 is not a "
+        "multiple of seq_len 4; choose one of [1, 2, 5, 10] (or change n_steps)"
+    )
+    with pytest.raises(ConfigError) as raised:
+        Rollout(8, 2, (1,), F32, (), I64, seq_len=4)
+    assert str(raised.value) == (
+        "a recurrent rollout needs both seq_len and hidden_size; seq_len was given without "
+        "hidden_size"
+    )
+    with pytest.raises(ConfigError, match="hidden_size must be an integer >= 1, got 0"):
+        Rollout(8, 2, (1,), F32, (), I64, seq_len=4, hidden_size=0)
+    plain = Rollout(2, 1, (1,), F32, (), I64)
+    step = ([[0.0]], [0], [0.0], [False], [False], [0.0], [0.0])
+    with pytest.raises(ValueError, match="stored by a recurrent rollout only"):
+        plain.add(*step, episode_starts=[True])
+    plain.add(*step)
+    with pytest.raises(ValueError, match="needs a recurrent rollout"):
+        next(plain.sequence_minibatches(1, np.random.default_rng(0)))
+    with pytest.raises(ValueError, match="needs the tensors of a recurrent rollout"):
+        gather_sequences(plain.as_tensors(), SequenceIndex(np.zeros((1, 1), int), np.zeros(1, int)))
+    memory = Rollout(4, 1, (1,), F32, (), I64, seq_len=2, hidden_size=1)
+    memory.add(*step, episode_starts=[True], state=(np.zeros((1, 1, 1)),) * 2)
+    with pytest.raises(ValueError, match="needs a full rollout: 1 of 4 steps added"):
+        next(memory.sequence_minibatches(2, np.random.default_rng(0)))

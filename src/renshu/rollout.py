@@ -26,6 +26,15 @@ GAE (Schulman et al. 2016) runs backwards over time, vectorized over envs::
 with ``done_t = terminated_t or truncated_t`` and ``bootstrap_t = V(final_obs_t)`` for truncated
 (not terminated) steps, 0 otherwise; returns are ``A_t + V_t``.
 
+Memory (recurrent PPO/A2C): built with ``seq_len`` and ``hidden_size``, the rollout also stores
+the episode-start flags of every step and the LSTM state ``(h, c)`` each env carried into the
+first step of every sequence (steps ``0, seq_len, 2 * seq_len, ...``; ``n_steps`` a multiple of
+``seq_len``). :meth:`Rollout.sequence_minibatches` then yields whole sequences of envs, and
+:func:`gather_sequences` turns one into time-major tensors ``(seq_len, B, ...)`` with the stored
+initial states ``(1, B, hidden_size)`` and the starts mask that
+:class:`renshu.recurrent.LSTMCore` takes: unrolling the core over them from the stored state
+gives the outputs the agent had while acting. Without ``seq_len`` none of this is stored or done.
+
 Example:
     >>> import numpy as np
     >>> r = Rollout(2, 1, (3,), np.dtype(np.float32), (), np.dtype(np.int64))
@@ -46,7 +55,7 @@ import torch
 
 from renshu.errors import CheckpointError, ConfigError
 
-__all__ = ["Rollout", "RolloutBatch"]
+__all__ = ["Rollout", "RolloutBatch", "SequenceBatch", "SequenceIndex", "gather_sequences"]
 
 
 class RolloutBatch(NamedTuple):
@@ -68,6 +77,70 @@ class RolloutBatch(NamedTuple):
     """``(N,)`` float32: ``advantages + values``, the value targets."""
     valid: torch.Tensor
     """``(N,)`` bool: real transitions (False for NEXT_STEP autoreset steps)."""
+    episode_starts: torch.Tensor | None = None
+    """``(N,)`` bool: an episode starts at this step (recurrent rollouts only, else None)."""
+    state_h: torch.Tensor | None = None
+    """``(sequences begun * num_envs, hidden_size)`` float32: ``h`` carried into the first step
+    of each sequence, row ``k * num_envs + e`` for env ``e``'s sequence ``k`` (recurrent only)."""
+    state_c: torch.Tensor | None = None
+    """The same for ``c``."""
+
+
+class SequenceIndex(NamedTuple):
+    """One minibatch of whole sequences: ``B`` pairs (env ``e``, sequence ``k``)."""
+
+    steps: np.ndarray
+    """``(seq_len, B)`` int64: flat sample indices ``(k * seq_len + t) * num_envs + e`` into a
+    :class:`RolloutBatch`; column ``b`` is one sequence, in time order."""
+    sequences: np.ndarray
+    """``(B,)`` int64: flat sequence indices ``k * num_envs + e`` into ``state_h``/``state_c``."""
+
+
+class SequenceBatch(NamedTuple):
+    """One minibatch of whole sequences, time-major: what a recurrent policy is trained on."""
+
+    obs: torch.Tensor
+    """``(T, B, *obs_shape)``."""
+    actions: torch.Tensor
+    """``(T, B, *action_shape)``."""
+    log_probs: torch.Tensor
+    """``(T, B)``."""
+    values: torch.Tensor
+    """``(T, B)``."""
+    advantages: torch.Tensor
+    """``(T, B)``."""
+    returns: torch.Tensor
+    """``(T, B)``."""
+    valid: torch.Tensor
+    """``(T, B)`` bool: weight the losses by it (NEXT_STEP autoreset steps are False)."""
+    starts: torch.Tensor
+    """``(T, B)`` bool: an episode starts at this step (the core zeroes the state before it)."""
+    state: tuple[torch.Tensor, torch.Tensor]
+    """``(h, c)``, each ``(1, B, hidden_size)``: the state carried into the first step."""
+
+
+def gather_sequences(batch: RolloutBatch, minibatch: SequenceIndex) -> SequenceBatch:
+    """The sequences of ``minibatch`` from ``batch`` (:meth:`Rollout.as_tensors` of a recurrent
+    rollout), one gather per tensor."""
+    if batch.episode_starts is None or batch.state_h is None or batch.state_c is None:
+        raise ValueError(
+            "gather_sequences needs the tensors of a recurrent rollout (built with seq_len and "
+            "hidden_size); this one stores no episode starts or states"
+        )
+    device = batch.obs.device
+    idx = torch.as_tensor(minibatch.steps, device=device)
+    seq = torch.as_tensor(minibatch.sequences, device=device)
+    return SequenceBatch(
+        batch.obs[idx],
+        batch.actions[idx],
+        batch.log_probs[idx],
+        batch.values[idx],
+        batch.advantages[idx],
+        batch.returns[idx],
+        batch.valid[idx],
+        batch.episode_starts[idx],
+        (batch.state_h[seq].unsqueeze(0), batch.state_c[seq].unsqueeze(0)),
+    )
 
 
 def _host(x: Any, dtype: np.dtype[Any] | type | None = None) -> np.ndarray:
@@ -94,6 +167,11 @@ class Rollout:
         obs_dtype: dtype observations are stored in.
         action_shape: shape of one action (:attr:`renshu.distributions.ActionDist.action_shape`).
         action_dtype: dtype actions are stored in (``ActionDist.action_dtype``).
+        seq_len: for a recurrent policy, the length of the sequences it trains on: a divisor
+            of ``n_steps``. Then the rollout also stores ``episode_starts`` (``(n_steps,
+            num_envs)`` bool) and ``state_h``, ``state_c`` (``(n_steps // seq_len, num_envs,
+            hidden_size)`` float32, the state carried into each sequence's first step).
+        hidden_size: the LSTM's state size; given with ``seq_len``.
     """
 
     FLOAT_FIELDS = ("rewards", "values", "log_probs", "final_values", "advantages", "returns")
@@ -107,8 +185,14 @@ class Rollout:
         obs_dtype: np.dtype[Any],
         action_shape: tuple[int, ...],
         action_dtype: np.dtype[Any],
+        *,
+        seq_len: int | None = None,
+        hidden_size: int | None = None,
     ) -> None:
-        for name, value in (("n_steps", n_steps), ("num_envs", num_envs)):
+        memory = {"seq_len": seq_len, "hidden_size": hidden_size}
+        sizes = {"n_steps": n_steps, "num_envs": num_envs}
+        sizes.update({name: value for name, value in memory.items() if value is not None})
+        for name, value in sizes.items():
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
         self.n_steps, self.num_envs = int(n_steps), int(num_envs)
@@ -127,6 +211,29 @@ class Rollout:
         self.truncated = np.zeros(size, bool)
         self.valid = np.ones(size, bool)
         self.pos = 0
+        self.seq_len: int | None = None
+        if seq_len is not None or hidden_size is not None:
+            self._init_sequences(seq_len, hidden_size)
+
+    def _init_sequences(self, seq_len: int | None, hidden_size: int | None) -> None:
+        if seq_len is None or hidden_size is None:
+            given, other = ("seq_len", "hidden_size")[:: 1 if hidden_size is None else -1]
+            raise ConfigError(
+                f"a recurrent rollout needs both seq_len and hidden_size; {given} was given "
+                f"without {other}"
+            )
+        if self.n_steps % seq_len:
+            divisors = [d for d in range(1, self.n_steps + 1) if self.n_steps % d == 0]
+            raise ConfigError(
+                f"seq_len must divide n_steps so that every sequence is whole: n_steps "
+                f"{self.n_steps} is not a multiple of seq_len {seq_len}; choose one of "
+                f"{divisors} (or change n_steps)"
+            )
+        self.seq_len, self.hidden_size = int(seq_len), int(hidden_size)
+        n_seq = self.n_steps // self.seq_len
+        self.episode_starts = np.zeros((self.n_steps, self.num_envs), bool)
+        self.state_h = np.zeros((n_seq, self.num_envs, self.hidden_size), np.float32)
+        self.state_c = np.zeros((n_seq, self.num_envs, self.hidden_size), np.float32)
 
     @property
     def full(self) -> bool:
@@ -153,6 +260,9 @@ class Rollout:
         log_probs: Any,
         valid: Any = None,
         final_values: Any = None,
+        *,
+        episode_starts: Any = None,
+        state: tuple[Any, Any] | None = None,
     ) -> None:
         """Store one vector-env step: each argument has a leading axis ``num_envs`` (NumPy
         arrays, sequences or torch tensors, which are copied to the host: the actions go there for
@@ -168,10 +278,23 @@ class Rollout:
             valid: False for Gymnasium NEXT_STEP autoreset steps (default: all True).
             final_values: value of the final observation for envs truncated at this step
                 (entries of other envs are ignored); see the module docstring for when to omit.
+            episode_starts: recurrent rollouts only (required there): True for envs whose
+                episode starts at ``obs`` (the core zeroes their state before this step).
+            state: recurrent rollouts only: the LSTM state ``(h, c)``, each ``(1, num_envs,
+                hidden_size)``, carried into this step (before the reset of ``episode_starts``).
+                Kept where a sequence begins (``pos % seq_len == 0``), required there; pass it
+                at every step or only there.
         """
         if self.pos >= self.n_steps:
             raise ValueError(f"the rollout is full ({self.n_steps} steps); call reset() first")
         t = self.pos
+        if self.seq_len is not None:
+            self._add_memory(t, episode_starts, state)
+        elif episode_starts is not None or state is not None:
+            raise ValueError(
+                "episode_starts and state are stored by a recurrent rollout only; build it with "
+                "seq_len and hidden_size"
+            )
         self.obs[t] = _host(obs)
         self.actions[t] = _host(actions)
         self.rewards[t] = _host(rewards)
@@ -182,6 +305,29 @@ class Rollout:
         self.valid[t] = True if valid is None else _host(valid)
         self.final_values[t] = np.nan if final_values is None else _host(final_values)
         self.pos += 1
+
+    def _add_memory(self, t: int, episode_starts: Any, state: tuple[Any, Any] | None) -> None:
+        assert self.seq_len is not None
+        if episode_starts is None:
+            raise ValueError("a recurrent rollout needs episode_starts at every add()")
+        self.episode_starts[t] = _host(episode_starts)
+        k, offset = divmod(t, self.seq_len)
+        if offset:
+            return
+        if state is None:
+            raise ValueError(
+                f"step {t} begins sequence {k} (seq_len {self.seq_len}): pass the LSTM state "
+                "(h, c) carried into it as state="
+            )
+        expected = (1, self.num_envs, self.hidden_size)
+        for name, part, out in zip("hc", state, (self.state_h, self.state_c), strict=True):
+            array = _host(part)
+            if array.shape != expected:
+                raise ValueError(
+                    f"state {name} must have shape (1, num_envs, hidden_size) = {expected}, got "
+                    f"{tuple(array.shape)}"
+                )
+            out[k] = array[0]
 
     def compute_returns_and_advantages(
         self, last_values: Any, gamma: float, gae_lambda: float
@@ -250,6 +396,47 @@ class Rollout:
             yield index[start:end]
             start = end
 
+    def sequence_minibatches(
+        self, batch_size: int, rng: np.random.Generator
+    ) -> Iterator[SequenceIndex]:
+        """One epoch of minibatches of whole sequences (recurrent rollouts; the rollout full).
+
+        The ``n_steps // seq_len * num_envs`` sequences (env ``e``, sequence ``k``: steps
+        ``k * seq_len`` to ``(k + 1) * seq_len - 1`` of env ``e``) in the order of
+        ``rng.permutation``, split like :meth:`minibatches` into ``ceil(steps / batch_size)``
+        parts of as equal sizes as possible; ``batch_size`` counts steps, so a minibatch holds
+        about ``batch_size / seq_len`` sequences (at least one). Every sequence appears exactly
+        once; invalid steps stay in their sequence (the core must see them to keep time) and are
+        masked by ``valid``. Pass each to :func:`gather_sequences`.
+        """
+        if self.seq_len is None:
+            raise ValueError(
+                "sequence_minibatches needs a recurrent rollout: build it with seq_len and "
+                "hidden_size"
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if not self.full:
+            raise ValueError(
+                f"sequence_minibatches needs a full rollout: {self.pos} of {self.n_steps} steps "
+                "added"
+            )
+        count = self.n_steps // self.seq_len * self.num_envs
+        order = rng.permutation(count)
+        parts = min(count, -(-count * self.seq_len // int(batch_size)))
+        size, longer = divmod(count, parts)
+        # sample (t, b) of sequence q = k * num_envs + e is step k * seq_len + t of env e
+        k, e = np.divmod(order, self.num_envs)
+        first = k * (self.seq_len * self.num_envs) + e
+        index = first[None, :] + (np.arange(self.seq_len) * self.num_envs)[:, None]
+        start = 0
+        for part in range(parts):
+            end = start + size + (part < longer)
+            yield SequenceIndex(index[:, start:end], order[start:end])
+            start = end
+
     def flat_arrays(self) -> dict[str, np.ndarray]:
         """The steps added, flattened to ``N = pos * num_envs`` samples like :meth:`as_tensors`
         (views, no copies): obs, actions, log_probs, values, advantages, returns, valid."""
@@ -269,7 +456,7 @@ class Rollout:
             flat = array[: self.pos].reshape(n, *array.shape[2:])
             return torch.tensor(flat, device=device)
 
-        return RolloutBatch(
+        batch = RolloutBatch(
             tensor(self.obs),
             tensor(self.actions),
             tensor(self.log_probs),
@@ -278,15 +465,38 @@ class Rollout:
             tensor(self.returns),
             tensor(self.valid),
         )
+        if self.seq_len is None:
+            return batch
+        n_seq = -(-self.pos // self.seq_len)  # the sequences begun
+        return batch._replace(
+            episode_starts=tensor(self.episode_starts),
+            state_h=torch.tensor(self.state_h[:n_seq].reshape(-1, self.hidden_size), device=device),
+            state_c=torch.tensor(self.state_c[:n_seq].reshape(-1, self.hidden_size), device=device),
+        )
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        names = ("obs", "actions", *self.FLOAT_FIELDS, *self.BOOL_FIELDS)
+        names: tuple[str, ...] = ("obs", "actions", *self.FLOAT_FIELDS, *self.BOOL_FIELDS)
+        if self.seq_len is not None:
+            names += ("episode_starts",)
         return {name: getattr(self, name) for name in names}
 
+    def _sequence_arrays(self) -> dict[str, np.ndarray]:
+        if self.seq_len is None:
+            return {}
+        return {"state_h": self.state_h, "state_c": self.state_c}
+
+    def _begun(self, pos: int) -> int:
+        """Sequences begun after ``pos`` steps (recurrent rollouts)."""
+        assert self.seq_len is not None
+        return -(-pos // self.seq_len)
+
     def state_dict(self) -> dict[str, Any]:
-        """The steps added (copies of the arrays' first ``pos`` rows) and ``pos``, ``n_steps``,
+        """The steps added (copies of the arrays' first ``pos`` rows; for a recurrent rollout
+        also the episode starts and the states of the sequences begun) and ``pos``, ``n_steps``,
         ``num_envs``: everything an exact resume in the middle of a rollout needs."""
         state: dict[str, Any] = {k: v[: self.pos].copy() for k, v in self._arrays().items()}
+        for name, array in self._sequence_arrays().items():
+            state[name] = array[: self._begun(self.pos)].copy()
         state.update(pos=self.pos, n_steps=self.n_steps, num_envs=self.num_envs)
         return state
 
@@ -297,8 +507,8 @@ class Rollout:
             CheckpointError: missing entries, or sizes, shapes or dtypes that differ from this
                 rollout's.
         """
-        arrays = self._arrays()
-        missing = sorted({*arrays, "pos", "n_steps", "num_envs"} - set(state))
+        arrays, sequence_arrays = self._arrays(), self._sequence_arrays()
+        missing = sorted({*arrays, *sequence_arrays, "pos", "n_steps", "num_envs"} - set(state))
         if missing:
             raise CheckpointError(f"the saved rollout lacks {', '.join(missing)}")
         sizes = (int(state["n_steps"]), int(state["num_envs"]))
@@ -310,14 +520,17 @@ class Rollout:
         pos = int(state["pos"])
         if not 0 <= pos <= self.n_steps:
             raise CheckpointError(f"the saved rollout's pos {pos} is not in [0, {self.n_steps}]")
+        rows = {name: pos for name in arrays}
+        rows.update({name: self._begun(pos) for name in sequence_arrays})
+        arrays.update(sequence_arrays)
         for name, array in arrays.items():
             saved = np.asarray(state[name])
-            expected = (pos, *array.shape[1:])
+            expected = (rows[name], *array.shape[1:])
             if saved.shape != expected or saved.dtype != array.dtype:
                 raise CheckpointError(
                     f"the saved rollout's {name} is {saved.dtype} {saved.shape}, expected "
                     f"{array.dtype} {expected}"
                 )
         for name, array in arrays.items():
-            array[:pos] = state[name]
+            array[: rows[name]] = state[name]
         self.pos = pos

@@ -82,6 +82,7 @@ def test_crash_on_the_wall_scores_the_frames_survived() -> None:
     y = min(max(info["player_y"], 0), 46)
     hit = visible_background(env)[y : y + 2, PLAYER_X : PLAYER_X + 2]
     assert (hit == WALL).any() or info["player_y"] < 0
+    assert info["crash"] == "wall"
 
 
 def test_crash_on_a_block() -> None:
@@ -94,8 +95,9 @@ def test_crash_on_a_block() -> None:
         ring = core.head + 1 + x
         twin = ring - cave.WIDTH if ring >= cave.WIDTH else ring + cave.WIDTH
         core.background[0, y - 3 : y + 5, [ring, twin]] = BLOCK
-    _, reward, terminated, truncated, _ = env.step(0)
+    _, reward, terminated, truncated, info = env.step(0)
     assert terminated and reward == 0.0 and not truncated
+    assert info["crash"] == "block"
     y = min(max(env.core.y[0], 0), 46)
     assert (visible_background(env)[y : y + 2, PLAYER_X : PLAYER_X + 2] == BLOCK).any()
 
@@ -108,6 +110,7 @@ def test_leaving_the_screen_crashes() -> None:
     core.speed[:] = -2
     _, terminated, _ = core.step(np.array([1]), np.random.default_rng(1))
     assert terminated[0]
+    assert core.info()["crash"].tolist() == ["wall"]
 
 
 def test_truncated_at_max_episode_steps_with_score_equal_to_frames() -> None:
@@ -224,3 +227,49 @@ def test_controllers_take_one_observation_too() -> None:
         action = policy(obs, info)
         assert action.shape == () and action.dtype == np.int64
         env.step(action)
+
+
+def test_info_says_crash_only_on_the_frame_that_terminates() -> None:
+    env = CaveEnv()
+    obs, info = env.reset(seed=5)
+    assert "crash" not in info
+    terminated = truncated = False
+    while not (terminated or truncated):
+        assert "crash" not in info
+        obs, _, terminated, truncated, info = env.step(gap_centre_policy(obs, info))
+    assert terminated and info["crash"] in ("wall", "block")
+    _, info = env.reset()
+    assert "crash" not in info
+
+
+def crash_causes(
+    policy: Callable[[np.ndarray, dict[str, Any]], np.ndarray] | None,
+    seed: int,
+    num_envs: int = 128,
+) -> np.ndarray:
+    """``info["crash"]`` of the first crash of each copy ("" for copies truncated first)."""
+    envs = CaveVectorEnv(num_envs=num_envs, max_episode_steps=400)
+    rng = np.random.default_rng(seed + 1000)
+    obs, info = envs.reset(seed=seed)
+    causes, done = np.full(num_envs, "", dtype=object), np.zeros(num_envs, dtype=bool)
+    while not done.all():
+        actions = rng.integers(0, 2, num_envs) if policy is None else policy(obs, info)
+        obs, _, terminated, truncated, info = envs.step(actions)
+        if terminated.any():
+            assert np.array_equal(info["_crash"], terminated)
+            assert set(info["crash"][terminated]) <= {"wall", "block"}
+            assert (info["crash"][~terminated] == None).all()  # noqa: E711 (elementwise)
+        else:
+            assert "crash" not in info and "_crash" not in info
+        first = terminated & ~done
+        causes[first] = info["crash"][first] if first.any() else causes[first]
+        done |= terminated | truncated
+    return causes
+
+
+def test_twin_info_says_which_copies_crashed_into_walls_and_which_into_blocks() -> None:
+    """The gap-centre controller never touches a wall; always holding the button only does."""
+    assert set(crash_causes(gap_centre_policy, seed=0)) == {"block"}
+    assert set(crash_causes(lambda obs, info: np.ones(len(obs), np.int64), seed=0)) == {"wall"}
+    random = crash_causes(None, seed=0)
+    assert set(random) == {"wall", "block"} and (random == "wall").mean() > 0.5

@@ -113,6 +113,32 @@ def test_single_env_and_twin_of_one_give_identical_trajectories(name: str, contr
     assert episodes >= 3
 
 
+def test_cave_twin_of_one_names_the_same_crashes_as_the_single_env() -> None:
+    """``info["crash"]`` ("wall" or "block") matches frame for frame, masked as SyncVectorEnv."""
+    env, twin = cave.CaveEnv(), cave.CaveVectorEnv(num_envs=1)
+    obs, info = env.reset(seed=4)
+    twin.reset(seed=4)
+    rng = np.random.default_rng(3)
+    single: list[str] = []
+    batched: list[str] = []
+    while len(single) < 40:
+        # half random, half the gap-centre controller: crashes into walls and into blocks
+        random = rng.random() < 0.5
+        action = int(rng.integers(2)) if random else int(cave.gap_centre_policy(obs, info))
+        obs, _, terminated, _, info = env.step(action)
+        _, _, vterminated, _, vinfo = twin.step(np.array([action]))
+        assert ("crash" in info) == terminated == ("crash" in vinfo) == bool(vterminated[0])
+        if terminated:
+            assert vinfo["_crash"].tolist() == [True]
+            single.append(info["crash"])
+            batched.append(vinfo["crash"][0])
+            obs, info = env.reset()
+            _, _, _, _, vinfo = twin.step(np.array([0]))  # the twin's autoreset step
+            assert "crash" not in vinfo
+    assert single == batched
+    assert set(single) == {"wall", "block"}
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_next_step_autoreset_ignores_the_action_of_ended_copies(name: str) -> None:
     _, kwargs, _, vector_cls, _ = CASES[name]

@@ -63,6 +63,12 @@ BLOCK = 180
 PLAYER = 255
 """Observation values: empty 0, wall 100, block 180, player 255."""
 
+NO_CRASH = 0
+CRASH_WALL = 1
+CRASH_BLOCK = 2
+"""Codes of ``CaveCore.crash_cause``; ``info["crash"]`` names them ``"wall"`` and ``"block"``."""
+_CRASH_NAMES = np.array([None, "wall", "block"], dtype=object)
+
 _NAME = "Cave"
 _PALETTE = np.zeros(256, dtype=np.uint8)
 _CODE = {EMPTY: 0, WALL: 1, BLOCK: 2, PLAYER: 3}
@@ -90,6 +96,8 @@ class CaveCore:
         steps: ``(N,)`` int64, frames since the episode began (= distance travelled).
         score: ``(N,)`` float64, reward collected in the current episode.
         crashed: ``(N,)`` bool, whether the last frame ended in a crash.
+        crash_cause: ``(N,)`` uint8, what the last frame's crash hit: ``CRASH_WALL`` (a wall,
+            or the edge of the screen), ``CRASH_BLOCK`` (a block) or ``NO_CRASH``.
     """
 
     def __init__(self, num_envs: int, max_episode_steps: int = EPISODE_STEPS) -> None:
@@ -103,6 +111,7 @@ class CaveCore:
         self.steps = np.zeros(n, dtype=np.int64)
         self.score = np.zeros(n, dtype=np.float64)
         self.crashed = np.zeros(n, dtype=np.bool_)
+        self.crash_cause = np.zeros(n, dtype=np.uint8)
         # The cave generator: gap centre and slope, blocks.
         self.centre = np.zeros(n, dtype=np.int64)
         self.slope = np.zeros(n, dtype=np.int64)
@@ -143,6 +152,7 @@ class CaveCore:
         self.steps[index] = 0
         self.score[index] = 0.0
         self.crashed[index] = False
+        self.crash_cause[index] = NO_CRASH
 
     # -- one frame ---------------------------------------------------------------------------------
     def gap(self) -> npt.NDArray[np.int64]:
@@ -203,7 +213,8 @@ class CaveCore:
         Order within a frame: the speed changes by -1 (action 1, button held) or +1 (action 0,
         gravity) and is clipped; the player moves by it; the cave scrolls one column (a new one
         appears on the right); the player crashes if it left the screen or any of its pixels
-        meets a wall or block. Reward 1 for a frame survived, 0 for the crash.
+        meets a wall or block. Reward 1 for a frame survived, 0 for the crash. ``crash_cause``
+        says what the crash hit: a block if any of the player's pixels meets one, else a wall.
 
         Draws: one ``random((4, N))`` (slope change, new slope, block place, block spacing).
         """
@@ -221,8 +232,12 @@ class CaveCore:
         rows = (y[:, None] + self._offsets)[:, :, None]
         columns = self.head + 1 + PLAYER_X + self._offsets
         pixels = self.background[self._index[:, None, None], rows, columns]
-        crashed = outside | pixels.reshape(self.num_envs, -1).any(axis=1)
+        pixels = pixels.reshape(self.num_envs, -1)
+        crashed = outside | pixels.any(axis=1)
         self.crashed = crashed
+        self.crash_cause = np.where(
+            (pixels == BLOCK).any(axis=1), CRASH_BLOCK, np.where(crashed, CRASH_WALL, NO_CRASH)
+        ).astype(np.uint8)
         reward = (~crashed).astype(np.float64)
         truncated = self.steps >= self.max_episode_steps
         truncated &= ~crashed
@@ -243,15 +258,22 @@ class CaveCore:
         """``player_y`` (top row) and ``player_speed`` (pixels a frame, negative = up), ``(N,)``.
 
         With Gymnasium's masks ``_player_y`` and ``_player_speed`` (all ``True``), the layout
-        ``SyncVectorEnv`` gives, so info wrappers such as ``DictInfoToList`` work.
+        ``SyncVectorEnv`` gives, so info wrappers such as ``DictInfoToList`` work. On a frame
+        where some copy crashed, also ``crash``: an object array holding ``"wall"`` or
+        ``"block"`` for those copies (``None`` elsewhere) and its mask ``_crash``, as
+        ``SyncVectorEnv`` lays out a key that only some sub-envs return.
         """
         every = np.ones(self.num_envs, dtype=np.bool_)
-        return {
+        info: dict[str, npt.NDArray[Any]] = {
             "player_y": self.y.copy(),
             "player_speed": self.speed.copy(),
             "_player_y": every,
             "_player_speed": every.copy(),
         }
+        if self.crashed.any():
+            info["crash"] = _CRASH_NAMES[self.crash_cause]
+            info["_crash"] = self.crashed.copy()
+        return info
 
     # -- pictures of one copy ------------------------------------------------------------------
     def ansi(self, index: int) -> str:
@@ -310,6 +332,11 @@ class CaveEnv(CoreEnv[npt.NDArray[np.uint8]]):
     `info` carries what a controller cannot see in one frame: `player_y` (the top row of the
     player, an int) and `player_speed` (its speed, an int in [-2, 2], negative = up). In the
     vector env they are int64 arrays of shape `(num_envs,)`.
+
+    On the frame that terminates the episode, `info["crash"]` says what the player hit:
+    `"block"` if any of its pixels meets a block, else `"wall"` (a wall, or the edge of the
+    screen). The vector env gives it as an object array with the mask `_crash` (`True` for the
+    copies that crashed this frame), present only on frames where some copy crashed.
 
     ## Rewards
 
@@ -395,7 +422,11 @@ class CaveEnv(CoreEnv[npt.NDArray[np.uint8]]):
 
     def _info(self) -> dict[str, Any]:
         # What ``_first(self.core.info())`` gives, without building the arrays.
-        return {"player_y": int(self.core.y[0]), "player_speed": int(self.core.speed[0])}
+        core = self.core
+        info: dict[str, Any] = {"player_y": int(core.y[0]), "player_speed": int(core.speed[0])}
+        if core.crashed[0]:
+            info["crash"] = str(_CRASH_NAMES[core.crash_cause[0]])
+        return info
 
 
 class CaveVectorEnv(CoreVectorEnv[npt.NDArray[np.uint8]]):
@@ -410,9 +441,10 @@ class CaveVectorEnv(CoreVectorEnv[npt.NDArray[np.uint8]]):
     episode ended returns its first observation of the next episode, reward 0,
     ``terminated = truncated = False``, and ignores that copy's action. ``info`` holds
     ``player_y`` and ``player_speed`` as int64 arrays of shape ``(num_envs,)`` (with Gymnasium's
-    all-``True`` masks ``_player_y``, ``_player_speed``). ``reset`` ignores ``options``.
-    ``render()`` returns a tuple with a picture (``rgb_array``) or text (``ansi``) of each of the
-    first ``min(num_envs, render_limit)`` copies (``render_limit = 4``).
+    all-``True`` masks ``_player_y``, ``_player_speed``) and, on frames where some copy crashed,
+    ``crash`` (``"wall"`` or ``"block"``, an object array) with its mask ``_crash``. ``reset``
+    ignores ``options``. ``render()`` returns a tuple with a picture (``rgb_array``) or text
+    (``ansi``) of each of the first ``min(num_envs, render_limit)`` copies (``render_limit = 4``).
     """
 
     metadata: dict[str, Any] = {  # noqa: RUF012 (Gymnasium declares it per instance)

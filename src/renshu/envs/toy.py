@@ -6,6 +6,8 @@
   steps; the value of every state is ``1 / (1 - gamma)`` when truncation is bootstrapped.
 - :class:`DictTargetEnv`: a Dict observation (a Box position, a Discrete target cell); walk to
   the target.
+- :class:`MemoryEnv`: a cue shown once, then blank steps, then a question: answer with the cue.
+  Only an agent with memory beats chance; a window of frames shorter than the delay does not.
 - :class:`ScriptedEnv`: a generic env whose ``reset``/``step`` a test replaces with functions.
 """
 
@@ -168,6 +170,58 @@ class DictTargetEnv(gymnasium.Env[dict[str, Any], np.int64]):
         reached = self._pos == self._target
         reward = 1.0 if reached else -0.05
         return self._obs(), reward, reached, self._t >= 2 * self.n, {}
+
+
+class MemoryEnv(gymnasium.Env[np.ndarray, np.int64]):
+    """Recall a cue after a delay: reward +1 for answering with the cue shown at the start, else -1.
+
+    Observation: ``Box(0, 1, (n_cues + 1,), float32)``. The first observation is the one-hot cue
+    (one of ``n_cues``, drawn uniformly at reset); the next ``delay`` are blank (all zeros); the
+    last has only its final entry set: the question, "which cue was it?". Actions:
+    ``Discrete(n_cues)``. Actions before the question do nothing and score 0; the action taken on
+    the question scores +1 if it equals the cue, else -1, and terminates the episode (its
+    ``info`` holds ``"cue"``). An episode is ``delay + 2`` steps.
+
+    A policy that remembers the cue scores +1 an episode; any policy that cannot see it (random,
+    or a frame window shorter than ``delay + 2``) scores ``2 / n_cues - 1`` on average (0 for two
+    cues), since the question looks the same whatever the cue was.
+    """
+
+    metadata = {"render_modes": []}  # noqa: RUF012
+
+    def __init__(self, n_cues: int = 2, delay: int = 10) -> None:
+        if not isinstance(n_cues, int) or n_cues < 2:
+            raise ConfigError(f"MemoryEnv n_cues must be an int >= 2, got {n_cues!r}")
+        if not isinstance(delay, int) or delay < 0:
+            raise ConfigError(f"MemoryEnv delay must be an int >= 0, got {delay!r}")
+        self.n_cues, self.delay = n_cues, delay
+        self.observation_space = spaces.Box(0.0, 1.0, (n_cues + 1,), np.float32)
+        self.action_space = spaces.Discrete(n_cues)
+        self._cue = 0
+        self._t = 0
+
+    def _obs(self) -> np.ndarray:
+        obs = np.zeros(self.n_cues + 1, np.float32)
+        if self._t == 0:
+            obs[self._cue] = 1.0
+        elif self._t == self.delay + 1:
+            obs[-1] = 1.0
+        return obs
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._t = 0
+        self._cue = int(self.np_random.integers(self.n_cues))
+        return self._obs(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self._t += 1
+        if self._t <= self.delay + 1:  # the blanks, then the question: no answer yet
+            return self._obs(), 0.0, False, False, {}
+        reward = 1.0 if int(action) == self._cue else -1.0
+        return self._obs(), reward, True, False, {"cue": self._cue}
 
 
 class ScriptedEnv(gymnasium.Env[Any, Any]):

@@ -1,0 +1,47 @@
+"""What memory buys on MemoryEnv: agents that see a few frames stay at chance, whatever they train.
+
+MemoryEnv shows a cue once and asks for it ``delay + 1`` steps later (delay 10 here). The question
+looks the same whatever the cue was, so any policy without memory answers right half the time:
+with two cues and rewards of +1 / -1 its mean score is 0, and over 400 greedy episodes it lies
+within 3 standard errors (3 / sqrt(400) = 0.15) of 0. A window long enough to hold the cue
+(``delay + 2`` frames) solves the env on the same budget: what fails is memory, not learning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import renshu
+from renshu.envs.toy import MemoryEnv
+
+torch.set_num_threads(1)
+
+EPISODES = 400
+CHANCE_BAND = 3 / np.sqrt(EPISODES)
+DQN_OPTIONS = {"warmup_steps": 500, "eps_anneal_steps": 3_000, "target_update": 200, "gamma": 0.9}
+
+
+def greedy_scores(agent: renshu.DQN | renshu.PPO) -> np.ndarray:
+    history = agent.test(episodes=EPISODES, seed=1, progress=False).history
+    return np.asarray(history["episode_reward"])
+
+
+def test_dqn_with_a_window_of_4_frames_stays_at_chance_on_memory_env() -> None:
+    agent = renshu.DQN(MemoryEnv(delay=10), seed=0, window=4, **DQN_OPTIONS)
+    agent.fit(steps=4_000, progress=False)
+    scores = greedy_scores(agent)
+    assert abs(scores.mean()) <= CHANCE_BAND, scores.mean()
+
+
+def test_dqn_whose_window_holds_the_cue_solves_memory_env() -> None:
+    agent = renshu.DQN(MemoryEnv(delay=10), seed=0, window=12, **DQN_OPTIONS)
+    agent.fit(steps=4_000, progress=False)
+    assert greedy_scores(agent).mean() >= 0.9
+
+
+def test_ppo_without_memory_stays_at_chance_on_memory_env() -> None:
+    agent = renshu.PPO(MemoryEnv(delay=10), seed=0)
+    agent.fit(steps=10_000, progress=False)
+    scores = greedy_scores(agent)
+    assert abs(scores.mean()) <= CHANCE_BAND, scores.mean()
