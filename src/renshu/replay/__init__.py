@@ -4,6 +4,8 @@
   its acting twin :class:`FrameStack`.
 - :mod:`~renshu.replay.transitions`: :class:`ReplayBuffer`, uniform or prioritized transitions with
   n-step returns (DQN).
+- :mod:`~renshu.replay.sequences`: :class:`SequenceBuffer`, fixed-length sequences with stored
+  recurrent states, burn-in and n-step targets (DRQN, R2D2-style).
 - :mod:`~renshu.replay.sumtree`: :class:`SumTree`, the priorities behind prioritized sampling.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from renshu.replay.batches import ArrayBatch, Batch
 from renshu.replay.frames import _EMPTY, _LAST, _NEXT, _PAD, _START, FrameStack, FrameStorage
+from renshu.replay.sequences import SequenceBatch, SequenceBuffer, sequence_priorities
 from renshu.replay.sumtree import SumTree
 from renshu.replay.transitions import ReplayBuffer, replay_bytes
 
@@ -25,6 +28,9 @@ __all__ = [
     "FrameStack",
     "FrameStorage",
     "ReplayBuffer",
+    "SequenceBatch",
+    "SequenceBuffer",
     "SumTree",
     "replay_bytes",
+    "sequence_priorities",
 ]
