@@ -176,8 +176,8 @@ class SequenceBuffer(FrameStorage):
         next_obs: np.ndarray,
         terminated: np.ndarray,
         truncated: np.ndarray,
-        states: tuple[np.ndarray, np.ndarray],
-        next_states: tuple[np.ndarray, np.ndarray],
+        states: tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor],
+        next_states: tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor],
         mask: np.ndarray | None = None,
     ) -> None:
         """Store one step of every env, as :meth:`ReplayBuffer.add`, with recurrent states.
