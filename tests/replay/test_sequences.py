@@ -266,7 +266,7 @@ def test_sequence_buffer_resumes_exactly_from_its_state(tmp_path: Path, prioriti
 
 
 def test_sequence_buffer_refuses_what_it_cannot_hold() -> None:
-    with pytest.raises(ConfigError, match="room for a whole sequence"):
+    with pytest.raises(ConfigError, match=r"capacity \(buffer_size\) must give each env room"):
         make(capacity=10, seq_len=8, burn_in=4)
     buf = make(seq_len=4)
     with pytest.raises(ConfigError, match="no whole sequence can be sampled yet"):

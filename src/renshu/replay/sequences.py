@@ -140,9 +140,9 @@ class SequenceBuffer(FrameStorage):
         need = L + self.window + 1
         if need > T:
             raise ConfigError(
-                f"capacity must give each env room for a whole sequence: burn_in + seq_len + "
-                f"window + 1 = {need} slots, i.e. capacity >= {need * E} with num_envs={E}, got "
-                f"{capacity}"
+                f"capacity (buffer_size) must give each env room for a whole sequence: "
+                f"burn_in + seq_len + window + 1 = {need} slots, i.e. capacity >= {need * E} "
+                f"with num_envs={E}, got {capacity}"
             )
         self._allocate(T)
         self.rows = R = T // S  # sequence starts per env in the ring: one stored state each
