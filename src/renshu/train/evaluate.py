@@ -64,7 +64,7 @@ def evaluate(
         for episode in range(episodes):
             obs, _ = test_env.reset(seed=first_seed if episode == 0 else None)
             window = stack.reset(encode(obs)[None])
-            state = agent._initial_state(1) if agent.recurrent else None
+            state = agent._initial_state(1) if getattr(agent, "recurrent", False) else None
             cbs.on_episode_begin(episode, {})
             total, length, done = 0.0, 0, False
             while not done:
