@@ -216,3 +216,26 @@ def test_drqn_bad_options_name_the_option_and_range(options: dict[str, Any], mes
 def test_drqn_refuses_a_network_module_clearly() -> None:
     with pytest.raises(ConfigError, match="DRQN builds its own network around the LSTM"):
         DRQN("shower", net=torch.nn.Linear(1, 3))
+
+
+def test_summary_shows_the_torso_the_lstm_core_and_the_head(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = DRQN("catch", **{**FAST, "net": "cnn"}).summary()
+    assert "Conv2d" in text and "core.lstm (LSTM)" in text and "head (Linear)" in text
+
+
+def test_cli_trains_resumes_and_tests_drqn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from renshu.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    runs = tmp_path / "runs"
+    tiny = ["--set", "warmup_steps=50", "--set", "buffer_size=500", "--set", "net=[16]"]
+    tiny += ["--set", "lstm_size=8", "--set", "seq_len=4", "--set", "burn_in=2", "--no-gif"]
+    args = ["shower", "--algo", "drqn", "--steps", "120", "--runs-dir", str(runs), *tiny]
+    assert main(["train", *args, "--checkpoint-every", "60"]) == 0
+    run = runs / "shower-drqn-0"
+    assert (run / "checkpoints" / "120" / "replay.npz").exists()
+    assert main(["train", "--resume", str(run), "--steps", "180"]) == 0
+    assert renshu.load(run / "agent").num_steps == 180
+    assert main(["test", str(run), "--episodes", "2"]) == 0
