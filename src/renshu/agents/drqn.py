@@ -300,6 +300,9 @@ class DRQN(Agent):
             self._target_norm.follow(self._obs_norm, tau)
         soft_update(self.target_network, self.q_network, tau)
 
+    def _begin_fit(self, end_step: int) -> None:
+        self._starts[:] = True  # fit() begins a segment: every env resets
+
     def _on_cut(self, frames: np.ndarray, mask: np.ndarray) -> None:
         self.buffer.end_episodes(frames, mask=mask)
         self._starts[:] = True  # the next segment starts every episode afresh
