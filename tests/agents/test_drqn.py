@@ -239,3 +239,14 @@ def test_cli_trains_resumes_and_tests_drqn(tmp_path: Path, monkeypatch: pytest.M
     assert main(["train", "--resume", str(run), "--steps", "180"]) == 0
     assert renshu.load(run / "agent").num_steps == 180
     assert main(["test", str(run), "--episodes", "2"]) == 0
+
+
+def test_drqn_replay_with_a_stored_state_per_step_saves_and_loads(tmp_path: Path) -> None:
+    """seq_stride=1 stores an LSTM state with every step: more bytes per step than a small
+    observation, which the size check of replay.npz must allow."""
+    options = {**FAST, "buffer_size": 20_000, "seq_stride": 1, "lstm_size": 128}
+    agent = DRQN("shower", **options)
+    agent.fit(steps=150, progress=False)
+    loaded = renshu.load(agent.save(tmp_path / "agent", replay=True))
+    assert isinstance(loaded, DRQN)
+    assert loaded.buffer.num_sampleable == agent.buffer.num_sampleable > 0
