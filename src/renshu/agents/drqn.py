@@ -24,10 +24,11 @@ import torch
 from torch import nn
 
 from renshu import checkpoint
-from renshu.agents.dqn import DQNConfig, huber_loss, mse_loss, space_problems
+from renshu.agents.dqn import DQNConfig, huber_loss, mse_loss
 from renshu.config import Range
 from renshu.errors import CheckpointError, ConfigError
 from renshu.exploration import from_options
+from renshu.inputs import discrete_action_problems, observation_problems
 from renshu.nets import DuelingHead, QNetwork, build_q_network, input_norm, soft_update
 from renshu.optim import make_optimizer
 from renshu.recurrent import LSTMCore, State, reset_state
@@ -59,6 +60,14 @@ class DRQNConfig(DQNConfig):
     burn_in + seq_len (sequences overlap by half, as in R2D2)."""
     per_eta: Annotated[float, Range(0, 1)] = 0.9
     """A sequence's priority: per_eta * max + (1 - per_eta) * mean of its |TD errors|."""
+
+
+def space_problems(observation_space: Any, action_space: Any) -> list[tuple[str, str, str]]:
+    """Why DRQN cannot train on these spaces (DQN's verdict, in DRQN's name): ``DRQN(env)``
+    refuses with these and ``renshu check ENV --algo drqn`` reports them."""
+    return discrete_action_problems(action_space, "DRQN") + observation_problems(
+        observation_space, "DRQN"
+    )
 
 
 class RecurrentQNetwork(nn.Module):
@@ -106,7 +115,7 @@ class DRQN(Agent):
     algo = "drqn"
     config_class = DRQNConfig
     recurrent = True
-    space_problems = staticmethod(space_problems)  # DQN's verdict: the same spaces
+    space_problems = staticmethod(space_problems)  # the one verdict (renshu check asks it too)
 
     def __init__(self, env: Any, *, config: DRQNConfig | None = None, **options: Any) -> None:
         super().__init__(env, config, options)  # config, env, spaces, device, seeds, counters
