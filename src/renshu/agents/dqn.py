@@ -40,9 +40,9 @@ from renshu.inputs import discrete_action_problems, observation_problems
 from renshu.nets import QNetwork, build_q_network, input_norm, is_module, soft_update
 from renshu.optim import OPTIMIZERS, make_optimizer
 from renshu.replay import Batch, ReplayBuffer
-from renshu.train.agent import Agent
 from renshu.train.loop import MAX_WINDOW, Step
 from renshu.train.memory import check_buffer_size, check_replay_memory
+from renshu.train.qlearning import QAgent
 
 
 @dataclass
@@ -180,7 +180,7 @@ def space_problems(observation_space: Any, action_space: Any) -> list[tuple[str,
     )
 
 
-class DQN(Agent):
+class DQN(QAgent):
     """Deep Q-Network agent for a Discrete action space. See :class:`DQNConfig` for options."""
 
     algo = "dqn"
@@ -381,37 +381,6 @@ class DQN(Agent):
         else:  # a user's nn.Module
             soft_update(self.target_network, self.q_network, tau)
 
-    def _on_cut(self, frames: np.ndarray, mask: np.ndarray) -> None:
-        self.buffer.end_episodes(frames, mask=mask)
-
-    def _metrics(self) -> dict[str, float]:
-        metrics = {"charts/epsilon": float(self.exploration.value(self.num_steps))}
-        if self._updates_since_log:
-            metrics["losses/td_loss"] = float(self._loss_sum) / self._updates_since_log
-            metrics["losses/q_values"] = float(self._q_sum) / self._updates_since_log
-            self._loss_sum = self._q_sum = 0.0
-            self._updates_since_log = 0
-        return metrics
-
-    def progress_metrics(self) -> dict[str, str]:
-        return {"eps": f"{self.exploration.value(self.num_steps):.3f}"}
-
-    # ---- saving: what the shared checkpoint code does not know -------------------------------
-    def _networks(self) -> dict[str, torch.nn.Module]:
-        return {"q": self.q_network, "target": self.target_network}
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {"next_target_sync": self._next_target_sync}
-
-    def _load_extra_state(self, saved: dict[str, Any], ckpt: checkpoint.Checkpoint) -> None:
-        file = ckpt.path / "state.json"
-        checkpoint.check_counter(saved, "next_target_sync", file)
-        target_update = float(ckpt.config["config"].get("target_update", 1_000))
-        checkpoint.check_counters(saved, target_update, file)
-        self._next_target_sync = saved["next_target_sync"]
-
-    def _replay_state(self) -> dict[str, np.ndarray]:
-        return self.buffer.state_dict()
-
+    # ---- saving: the rest is QAgent's ------------------------------------------------------
     def _load_replay(self, arrays: dict[str, np.ndarray], file: Path) -> None:
         checkpoint.load_replay(self.buffer, arrays, int(self.action_space.n), file)

@@ -23,7 +23,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from renshu import checkpoint
 from renshu.agents.dqn import DQNConfig, huber_loss, mse_loss
 from renshu.config import Range
 from renshu.errors import CheckpointError, ConfigError
@@ -33,9 +32,9 @@ from renshu.nets import DuelingHead, QNetwork, build_q_network, input_norm, soft
 from renshu.optim import make_optimizer
 from renshu.recurrent import LSTMCore, State, reset_state
 from renshu.replay import SequenceBuffer, sequence_priorities
-from renshu.train.agent import Agent
 from renshu.train.loop import Step
 from renshu.train.memory import check_replay_memory
+from renshu.train.qlearning import QAgent
 
 
 @dataclass
@@ -109,7 +108,7 @@ class RecurrentQNetwork(nn.Module):
         return self.step(obs, self.core.initial_state(len(obs)))[0]
 
 
-class DRQN(Agent):
+class DRQN(QAgent):
     """Recurrent DQN for a Discrete action space. See :class:`DRQNConfig` for options."""
 
     algo = "drqn"
@@ -322,38 +321,10 @@ class DRQN(Agent):
         self._starts[:] = True  # fit() begins a segment: every env resets
 
     def _on_cut(self, frames: np.ndarray, mask: np.ndarray) -> None:
-        self.buffer.end_episodes(frames, mask=mask)
+        super()._on_cut(frames, mask)
         self._starts[:] = True  # the next segment starts every episode afresh
 
-    def _metrics(self) -> dict[str, float]:
-        metrics = {"charts/epsilon": float(self.exploration.value(self.num_steps))}
-        if self._updates_since_log:
-            metrics["losses/td_loss"] = float(self._loss_sum) / self._updates_since_log
-            metrics["losses/q_values"] = float(self._q_sum) / self._updates_since_log
-            self._loss_sum = self._q_sum = 0.0
-            self._updates_since_log = 0
-        return metrics
-
-    def progress_metrics(self) -> dict[str, str]:
-        return {"eps": f"{self.exploration.value(self.num_steps):.3f}"}
-
-    # ---- saving: what the shared checkpoint code does not know -------------------------------
-    def _networks(self) -> dict[str, torch.nn.Module]:
-        return {"q": self.q_network, "target": self.target_network}
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {"next_target_sync": self._next_target_sync}
-
-    def _load_extra_state(self, saved: dict[str, Any], ckpt: checkpoint.Checkpoint) -> None:
-        file = ckpt.path / "state.json"
-        checkpoint.check_counter(saved, "next_target_sync", file)
-        target_update = float(ckpt.config["config"].get("target_update", 1_000))
-        checkpoint.check_counters(saved, target_update, file)
-        self._next_target_sync = saved["next_target_sync"]
-
-    def _replay_state(self) -> dict[str, np.ndarray]:
-        return self.buffer.state_dict()
-
+    # ---- saving: the rest is QAgent's ------------------------------------------------------
     def _load_replay(self, arrays: dict[str, np.ndarray], file: Path) -> None:
         actions = np.asarray(arrays.get("actions", np.zeros(0, np.int64)))
         n = int(self.action_space.n)
