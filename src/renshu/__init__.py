@@ -22,6 +22,8 @@ _EXPORTS: dict[str, str] = {
     "EnvCheckError": "renshu.check",
     "DQN": "renshu.agents.dqn",
     "DQNConfig": "renshu.agents.dqn",
+    "DRQN": "renshu.agents.drqn",
+    "DRQNConfig": "renshu.agents.drqn",
     "PPO": "renshu.agents.ppo",
     "PPOConfig": "renshu.agents.ppo",
     "A2C": "renshu.agents.a2c",
@@ -58,6 +60,8 @@ if TYPE_CHECKING:
     from renshu.agents.a2c import A2CConfig as A2CConfig
     from renshu.agents.dqn import DQN as DQN
     from renshu.agents.dqn import DQNConfig as DQNConfig
+    from renshu.agents.drqn import DRQN as DRQN
+    from renshu.agents.drqn import DRQNConfig as DRQNConfig
     from renshu.agents.ppo import PPO as PPO
     from renshu.agents.ppo import PPOConfig as PPOConfig
     from renshu.callbacks import Callback as Callback

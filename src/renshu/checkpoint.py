@@ -1117,7 +1117,8 @@ def replay_limit(config: Mapping[str, Any]) -> int:
     """The most bytes the replay buffer or rollout of the agent ``config.json`` describes can
     hold once decompressed: its rows (``buffer_size`` slots, or ``n_steps * num_envs``) times a
     generous row (the observation's flat size at 8 bytes an element, plus 256 bytes of actions,
-    rewards, flags and priorities), plus 1 MiB for counters and JSON."""
+    rewards, flags and priorities, plus a recurrent state where sequences are replayed), plus
+    1 MiB for counters and JSON."""
     options = config.get("config") or {}
 
     def option(name: str, default: int) -> int:
@@ -1133,6 +1134,10 @@ def replay_limit(config: Mapping[str, Any]) -> int:
         row = gymnasium.spaces.flatdim(space_from_json(config["observation_space"])) * 8 + 256
     except Exception:  # a space the schema check refused already; no replay can match it
         row = 256
+    if "lstm_size" in options:  # sequence replay: a stored state (h, c) per sequence start, at
+        # most one per slot, and slots rounded up to a multiple of seq_stride per env
+        row += 8 * option("lstm_size", 1)
+        rows += (option("seq_stride", 1) + option("burn_in", 1) + option("seq_len", 1)) * envs
     return rows * row + (1 << 20)
 
 

@@ -93,6 +93,20 @@ ALGORITHMS: dict[str, Algorithm] = {
             ),
         ),
     ),
+    "drqn": Algorithm(
+        name="drqn",
+        agent="renshu.agents.drqn:DRQN",
+        config="renshu.agents.drqn:DRQNConfig",
+        summary="DRQN: DQN with an LSTM, trained from sequence replay (burn-in, stored states)",
+        metrics=("charts/epsilon", "losses/td_loss", "losses/q_values"),
+        keeps=("weights", "target network", "optimizer state", "replay buffer of sequences"),
+        storage="replay buffer",
+        schedules=(
+            Schedule(
+                "prioritized replay's beta", (("prioritized", True), ("per_beta_steps", None))
+            ),
+        ),
+    ),
     "ppo": Algorithm(
         name="ppo",
         agent="renshu.agents.ppo:PPO",

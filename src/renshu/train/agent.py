@@ -7,6 +7,9 @@ An algorithm subclasses :class:`Agent` once, builds its networks, optimizer and 
 ``_explore(window)``        actions to take in training for a batch of windows
 ``_learn(step)``            store the :class:`~renshu.train.loop.Step`; update when it is time
 ``_greedy(window)``         greedy actions for a batch (``act``, ``test``)
+``_initial_state(n)``       a recurrent agent's state for ``n`` episodes starting (zeros)
+``_greedy_step(window,``    a recurrent agent's greedy actions and next state (``act``,
+``state, starts)``          ``test``); ``starts`` marks where an episode starts (state reset)
 ``_metrics()``              the algorithm's logged metrics since the last call
 ``_networks()``             ``{prefix: module}`` saved in ``weights.safetensors``
 ``_extra_state()``          its own counters for ``state.json`` (``_load_extra_state`` checks
@@ -58,6 +61,9 @@ class Agent:
     """The algorithm's name in :data:`renshu.agents.ALGORITHMS`."""
     config_class: ClassVar[type]
     """Its dataclass config."""
+    recurrent: ClassVar[bool] = False
+    """Whether it acts with memory: a state carried from step to step (:meth:`act` then takes
+    and returns it; ``test`` carries it through each episode)."""
 
     def __init__(self, env: Any, config: Any, options: dict[str, Any]) -> None:
         saved_spaces = options.pop("_spaces", (None, None))
@@ -116,6 +122,17 @@ class Agent:
         raise NotImplementedError
 
     def _greedy(self, window: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _initial_state(self, n: int) -> Any:
+        """A recurrent agent's state for ``n`` envs whose episodes start (zeros)."""
+        raise NotImplementedError
+
+    def _greedy_step(
+        self, window: np.ndarray, state: Any, starts: np.ndarray | None
+    ) -> tuple[np.ndarray, Any]:
+        """A recurrent agent's greedy actions for a batch and the state after them; ``starts``
+        (``(B,)`` bool, or None for none) marks the envs whose episode starts here."""
         raise NotImplementedError
 
     def _metrics(self) -> dict[str, float]:
@@ -233,16 +250,55 @@ class Agent:
         return text
 
     # ---- acting ------------------------------------------------------------------------------
-    def act(self, obs: Any) -> Any:
+    def act(self, obs: Any, state: Any = None, episode_start: Any = None) -> Any:
         """Greedy action for one observation or a batch (an array of actions).
 
         With ``window > 1`` an observation is the last ``window`` frames stacked on axis 0. A
         Discrete, Dict or Tuple observation is given as the env returns it (a batch: a list).
+
+        A recurrent agent (``agent.recurrent``, e.g. DRQN) remembers: it returns
+        ``(action, state)``, and you pass that state back with the next observation, as
+        Stable-Baselines3's ``predict(obs, state, episode_start)``. ``state=None`` is the state of
+        an episode's start; ``episode_start`` (a bool, or one per observation of a batch) says
+        where a new episode starts, so that its state is reset there::
+
+            state, start = None, True
+            while not done:
+                action, state = agent.act(obs, state, episode_start=start)
+                obs, reward, terminated, truncated, info = env.step(action)
+                done, start = terminated or truncated, False
         """
+        if not self.recurrent:
+            if state is not None or episode_start is not None:
+                raise ConfigError(
+                    f"{type(self).__name__} acts without memory: act(obs) takes no state or "
+                    "episode_start (a recurrent agent, e.g. DRQN, does). Call act(obs)."
+                )
+            batch, single = self._obs_batch(obs)
+            return self._one(self._greedy(batch)) if single else self._to_env(self._greedy(batch))
+        batch, single = self._obs_batch(obs)
+        n = len(batch)
+        starts = None
+        if episode_start is not None:
+            starts = np.asarray(episode_start, dtype=bool).reshape(-1)
+            if starts.size == 1 and n > 1:
+                starts = np.repeat(starts, n)
+            if starts.size != n:
+                raise ConfigError(
+                    f"episode_start must be a bool or one bool per observation ({n}), got "
+                    f"{starts.size} values."
+                )
+        actions, state = self._greedy_step(
+            batch, self._initial_state(n) if state is None else state, starts
+        )
+        return (self._one(actions) if single else self._to_env(actions)), state
+
+    def _obs_batch(self, obs: Any) -> tuple[np.ndarray, bool]:
+        """``obs`` as a batch the networks take, and whether it was one observation."""
         if self._encoder is not None:
             if isinstance(obs, list):
-                return self._to_env(self._greedy(np.stack([self._encoder.encode(o) for o in obs])))
-            return self._one(self._greedy(self._encoder.encode(obs)[None]))
+                return np.stack([self._encoder.encode(o) for o in obs]), False
+            return self._encoder.encode(obs)[None], True
         dtype = self.observation_space.dtype
         expected = (
             f"act() expects an observation: a {dtype} array of shape {tuple(self.obs_shape)} "
@@ -265,9 +321,17 @@ class Agent:
                     else ""
                 )
             )
-        if single:
-            return self._one(self._greedy(arr[None]))
-        return self._to_env(self._greedy(arr))
+        return (arr[None], True) if single else (arr, False)
+
+    def _episode_starts(self, step: Step) -> np.ndarray:
+        """Which envs start an episode at the window the loop hands back with ``step`` (where a
+        recurrent agent resets its state): in ``SAME_STEP`` autoreset the envs whose episode
+        ended at this step; in ``NEXT_STEP`` the envs this step reset (not a transition)."""
+        if self._loop is not None and self._loop.same_step:
+            return np.asarray(step.terminated | step.truncated, dtype=bool)
+        if step.valid is None:
+            return np.zeros(len(step.rewards), dtype=bool)
+        return ~step.valid
 
     def _one(self, actions: np.ndarray) -> Any:
         """The first action of a batch as the env takes it (a Discrete one as an int)."""

@@ -3,7 +3,8 @@
 Every algorithm's ``test()``, the Evaluate callback, a run's final test and its GIF go through
 :func:`evaluate`. An episode ends when the env says so, or at a step cap (the env's own
 ``max_episode_steps``, else :data:`TEST_STEP_CAP`), so a greedy policy on an env that never ends
-cannot play forever.
+cannot play forever. A recurrent agent's state starts from zero with each episode and is carried
+from step to step.
 """
 
 from __future__ import annotations
@@ -63,10 +64,14 @@ def evaluate(
         for episode in range(episodes):
             obs, _ = test_env.reset(seed=first_seed if episode == 0 else None)
             window = stack.reset(encode(obs)[None])
+            state = agent._initial_state(1) if getattr(agent, "recurrent", False) else None
             cbs.on_episode_begin(episode, {})
             total, length, done = 0.0, 0, False
             while not done:
-                greedy = agent._greedy(window)
+                if state is not None:  # memory: the state goes on within the episode
+                    greedy, state = agent._greedy_step(window, state, None)
+                else:
+                    greedy = agent._greedy(window)
                 if rng.random() >= epsilon:
                     action: Any = int(greedy[0]) if discrete else agent._to_env(greedy)[0]
                 else:
