@@ -63,11 +63,7 @@ class A2C(OnPolicyAgent):
             return
         cfg: A2CConfig = self.config
         batch = self.rollout.as_tensors(self.device)
-        everything = self.rollout.n_steps * self.rollout.num_envs  # one minibatch: the rollout
-        whole = next(iter(self._minibatches(everything)), None)
-        if whole is None:  # nothing valid to learn from
-            return
-        log_prob, entropy, value, mb = self._evaluate(batch, whole)
+        log_prob, entropy, value, mb = self._evaluate(batch, self._whole_rollout())
         advantages = mb.advantages
         if cfg.normalize_advantage and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)

@@ -231,6 +231,14 @@ def normalized(x: np.ndarray) -> np.ndarray:
     return centered / np.float32(math.sqrt(np.dot(centered, centered) / (len(x) - 1)) + 1e-8)
 
 
+class RecurrentOption:
+    """``agent.recurrent`` of PPO and A2C: the ``recurrent`` option of the agent (memory is an
+    option of theirs, not a class of its own); False on the class, as the default."""
+
+    def __get__(self, agent: Any, owner: type | None = None) -> bool:
+        return False if agent is None else bool(agent.config.recurrent)
+
+
 class OnPolicyAgent(Agent):
     """The part of PPO and A2C that is not their update (see the module docstring)."""
 
@@ -321,11 +329,9 @@ class OnPolicyAgent(Agent):
         self._sums: dict[str, float] = {}
         self._updates_since_log = 0
 
-    @property
-    def recurrent(self) -> bool:  # type: ignore[override]
-        """Whether the policy has memory (the ``recurrent`` option): act() then takes and
-        returns the state, test() carries it through each episode."""
-        return bool(self.config.recurrent)
+    recurrent = RecurrentOption()
+    """Whether the policy has memory (the ``recurrent`` option): act() then takes and returns
+    the state, test() carries it through each episode."""
 
     # ---- acting ------------------------------------------------------------------------------
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
@@ -497,6 +503,19 @@ class OnPolicyAgent(Agent):
         if self.recurrent:
             return self.rollout.sequence_minibatches(batch_size, self.rng)
         return self.rollout.minibatches(batch_size, self.rng)
+
+    def _whole_rollout(self) -> np.ndarray | SequenceIndex:
+        """The whole rollout as one minibatch for :meth:`_evaluate` (A2C's one step), in
+        order: the valid samples, or every sequence of a recurrent policy."""
+        r = self.rollout
+        if r.seq_len is None:
+            return np.flatnonzero(r.valid[: r.pos].reshape(-1))
+        count = r.n_steps // r.seq_len * r.num_envs  # sequence k * num_envs + e, in order
+        k, e = np.divmod(np.arange(count), r.num_envs)
+        steps = (k * r.seq_len * r.num_envs + e)[None, :] + (np.arange(r.seq_len) * r.num_envs)[
+            :, None
+        ]
+        return SequenceIndex(steps, np.arange(count))
 
     def _evaluate(
         self, batch: RolloutBatch, minibatch: np.ndarray | SequenceIndex
