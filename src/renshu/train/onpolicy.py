@@ -301,7 +301,9 @@ class OnPolicyAgent(Agent):
         )
         # The default MLP on the CPU acts in NumPy on the same memory (fastpath.py), chosen here
         # once; anything else acts with torch.
-        self._fast = None if cfg.recurrent else numpy_actor_critic(self.policy)  # type: ignore[arg-type]
+        self._fast = (
+            numpy_actor_critic(self.policy) if isinstance(self.policy, ActorCritic) else None
+        )
         self._float_actions = isinstance(self.action_space, spaces.Box)
         dist = self.policy.dist
         self.rollout = Rollout(
@@ -432,9 +434,8 @@ class OnPolicyAgent(Agent):
                 final = np.concatenate([window[:, 1:], step.next_obs[:, None]], axis=1)
             if self._state is not None:  # from the state after this step, no reset
                 h, c = self._state
-                final_values[cut] = self._memory_step(final[cut], (h[:, cut], c[:, cut]), None)[
-                    1
-                ].numpy()
+                after = self._memory_step(final[cut], (h[:, cut], c[:, cut]), None)
+                final_values[cut] = after[1].float().cpu().numpy()
             else:
                 final_values[cut] = self._values(final[cut])
         rewards = step.rewards
@@ -512,9 +513,8 @@ class OnPolicyAgent(Agent):
             return np.flatnonzero(r.valid[: r.pos].reshape(-1))
         count = r.n_steps // r.seq_len * r.num_envs  # sequence k * num_envs + e, in order
         k, e = np.divmod(np.arange(count), r.num_envs)
-        steps = (k * r.seq_len * r.num_envs + e)[None, :] + (np.arange(r.seq_len) * r.num_envs)[
-            :, None
-        ]
+        first = k * r.seq_len * r.num_envs + e
+        steps = first[None, :] + (np.arange(r.seq_len) * r.num_envs)[:, None]
         return SequenceIndex(steps, np.arange(count))
 
     def _evaluate(
