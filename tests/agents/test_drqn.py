@@ -250,3 +250,14 @@ def test_drqn_replay_with_a_stored_state_per_step_saves_and_loads(tmp_path: Path
     loaded = renshu.load(agent.save(tmp_path / "agent", replay=True))
     assert isinstance(loaded, DRQN)
     assert loaded.buffer.num_sampleable == agent.buffer.num_sampleable > 0
+
+
+def test_drqn_refuses_continuous_actions_in_its_own_name_as_check_does() -> None:
+    from renshu.agents import space_verdict
+
+    with pytest.raises(ConfigError) as refused:
+        DRQN(f"{BROKEN}:BoxActions")
+    assert str(refused.value).startswith("DRQN needs a Discrete action space")
+    env = renshu.make(f"{BROKEN}:BoxActions")
+    verdict = space_verdict(DRQN, env.observation_space, env.action_space)
+    assert all(message in str(refused.value) for _, message, _ in verdict)

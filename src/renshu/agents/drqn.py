@@ -24,10 +24,11 @@ import torch
 from torch import nn
 
 from renshu import checkpoint
-from renshu.agents.dqn import DQNConfig, huber_loss, mse_loss, space_problems
+from renshu.agents.dqn import DQNConfig, huber_loss, mse_loss
 from renshu.config import Range
 from renshu.errors import CheckpointError, ConfigError
 from renshu.exploration import from_options
+from renshu.inputs import discrete_action_problems, observation_problems
 from renshu.nets import DuelingHead, QNetwork, build_q_network, input_norm, soft_update
 from renshu.optim import make_optimizer
 from renshu.recurrent import LSTMCore, State, reset_state
@@ -59,6 +60,14 @@ class DRQNConfig(DQNConfig):
     burn_in + seq_len (sequences overlap by half, as in R2D2)."""
     per_eta: Annotated[float, Range(0, 1)] = 0.9
     """A sequence's priority: per_eta * max + (1 - per_eta) * mean of its |TD errors|."""
+
+
+def space_problems(observation_space: Any, action_space: Any) -> list[tuple[str, str, str]]:
+    """Why DRQN cannot train on these spaces (DQN's verdict, in DRQN's name): ``DRQN(env)``
+    refuses with these and ``renshu check ENV --algo drqn`` reports them."""
+    return discrete_action_problems(action_space, "DRQN") + observation_problems(
+        observation_space, "DRQN"
+    )
 
 
 class RecurrentQNetwork(nn.Module):
@@ -106,7 +115,7 @@ class DRQN(Agent):
     algo = "drqn"
     config_class = DRQNConfig
     recurrent = True
-    space_problems = staticmethod(space_problems)  # DQN's verdict: the same spaces
+    space_problems = staticmethod(space_problems)  # the one verdict (renshu check asks it too)
 
     def __init__(self, env: Any, *, config: DRQNConfig | None = None, **options: Any) -> None:
         super().__init__(env, config, options)  # config, env, spaces, device, seeds, counters
@@ -189,21 +198,30 @@ class DRQN(Agent):
     def _initial_state(self, n: int) -> State:
         return self.q_network.core.initial_state(n, self.device)
 
-    def _q_step(self, window: np.ndarray, state: Any, starts: np.ndarray | None) -> Any:
-        state = tuple(torch.as_tensor(x, dtype=torch.float32, device=self.device) for x in state)
-        if len(state) != 2 or state[0].shape != (1, len(window), self.config.lstm_size):
-            shapes = [tuple(x.shape) for x in state]
+    def _q_step(
+        self, window: np.ndarray, state: Any, starts: np.ndarray | None
+    ) -> tuple[np.ndarray, State, State]:
+        """Q-values of a batch, the state they were computed from (reset where ``starts``) and
+        the state after them."""
+        n, size = len(window), self.config.lstm_size
+        ok = isinstance(state, tuple | list) and len(state) == 2
+        if ok:
+            try:
+                state = tuple(torch.as_tensor(x, dtype=torch.float32) for x in state)
+            except (TypeError, ValueError, RuntimeError):
+                ok = False
+            ok = ok and all(tuple(x.shape) == (1, n, size) for x in state)
+        if not ok:
             raise ConfigError(
-                f"state must be the (h, c) pair act() returned, each of shape (1, "
-                f"{len(window)}, {self.config.lstm_size}) for {len(window)} observation(s), "
-                f"got shapes {shapes}; pass state=None at an episode's start."
+                f"state must be the (h, c) pair act() returned, each of shape (1, {n}, {size}) "
+                f"for {n} observation(s), got {_describe(state)}; pass state=None at an "
+                "episode's start."
             )
-        obs = torch.as_tensor(window, device=self.device)
-        flags = None if starts is None else torch.as_tensor(starts, device=self.device)
+        used: State = (state[0].to(self.device), state[1].to(self.device))
+        if starts is not None:
+            used = reset_state(used, torch.as_tensor(starts, device=self.device))
         with torch.inference_mode():
-            q, next_state = self.q_network.step(obs, reset_state(state, flags) if
-                                                flags is not None else state)  # fmt: skip
-            used = state if flags is None else reset_state(state, flags)
+            q, next_state = self.q_network.step(torch.as_tensor(window, device=self.device), used)
         return q.float().cpu().numpy(), used, next_state
 
     def _greedy_step(
@@ -351,3 +369,10 @@ class DRQN(Agent):
                 f"{str(file)!r} does not fit this agent's sequence replay ({error}). Load "
                 "without overriding buffer options, or load another checkpoint."
             ) from None
+
+
+def _describe(state: Any) -> str:
+    """What was passed as a state, for the error message."""
+    if isinstance(state, tuple | list):
+        return "shapes " + str([tuple(getattr(x, "shape", ())) for x in state])
+    return type(state).__name__

@@ -12,17 +12,13 @@
 from __future__ import annotations
 
 from renshu.replay.batches import ArrayBatch, Batch
-from renshu.replay.frames import _EMPTY, _LAST, _NEXT, _PAD, _START, FrameStack, FrameStorage
+from renshu.replay.frames import _START as _START  # what a slot holds (checkpoint checks read it)
+from renshu.replay.frames import FrameStack, FrameStorage
 from renshu.replay.sequences import SequenceBatch, SequenceBuffer, sequence_priorities
 from renshu.replay.sumtree import SumTree
 from renshu.replay.transitions import ReplayBuffer, replay_bytes
 
 __all__ = [
-    "_EMPTY",
-    "_LAST",
-    "_NEXT",
-    "_PAD",
-    "_START",
     "ArrayBatch",
     "Batch",
     "FrameStack",
