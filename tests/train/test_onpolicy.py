@@ -345,7 +345,8 @@ def test_recurrent_update_unrolls_the_states_and_starts_the_policy_acted_with(mo
     agent._update = check  # type: ignore[method-assign]
     agent.fit(64 * 3 * 2, progress=False)
     env.close()
-    assert len(checked) == 2 and checked[0] == (192 if mode == "same_step" else checked[0])
+    assert len(checked) == 2  # every step of every sequence, less the NEXT_STEP reset steps
+    assert all(n == 192 for n in checked) if mode == "same_step" else all(n < 192 for n in checked)
 
 
 def into_second_sequence(agent: Any) -> None:
