@@ -42,8 +42,16 @@ from renshu.nets import (
     mlp_layers,
     resolve_net,
 )
+from renshu.recurrent import LSTMCore, State
 
-__all__ = ["POLICY_HEAD_GAIN", "VALUE_HEAD_GAIN", "ActorCritic", "build_actor_critic"]
+__all__ = [
+    "POLICY_HEAD_GAIN",
+    "VALUE_HEAD_GAIN",
+    "ActorCritic",
+    "RecurrentActorCritic",
+    "build_actor_critic",
+    "build_recurrent_actor_critic",
+]
 
 HIDDEN_GAIN = math.sqrt(2)
 """Orthogonal-init gain of hidden and conv layers."""
@@ -223,3 +231,83 @@ def build_actor_critic(
     _orthogonal(model.policy_head, POLICY_HEAD_GAIN)
     _orthogonal(model.value_head, VALUE_HEAD_GAIN)
     return model
+
+
+class RecurrentActorCritic(nn.Module):
+    """``preprocess -> features -> torso -> LSTM core -> (policy_head, value_head)``: an
+    actor-critic with memory (recurrent PPO and A2C).
+
+    The torso is the one :func:`build_actor_critic` builds (shared: the CNN, or the MLP of
+    ``net``), the core a :class:`renshu.recurrent.LSTMCore` that policy and value share: one
+    state per env (what :meth:`renshu.train.agent.Agent.act` hands back), half the recurrent
+    work of one core each, and CleanRL's PPO-LSTM layout. Its state starts from zero where an
+    episode starts. ``forward`` (used by ``summary()``) runs a batch from the zero state.
+    """
+
+    def __init__(self, base: ActorCritic, lstm_size: int) -> None:
+        super().__init__()
+        self.preprocess = base.preprocess
+        self.features = base.features
+        self.torso = base.policy_net
+        self.dist = base.dist
+        self.kind = base.kind
+        self.obs_shape = base.obs_shape
+        width = _out_features(base.policy_net, base.policy_head.in_features)
+        self.core = LSTMCore(width, lstm_size)
+        self.policy_head = nn.Linear(lstm_size, base.policy_head.out_features)
+        self.value_head = nn.Linear(lstm_size, 1)
+        _orthogonal(self.policy_head, POLICY_HEAD_GAIN)
+        _orthogonal(self.value_head, VALUE_HEAD_GAIN)
+
+    def initial_state(self, batch: int) -> State:
+        """The zero state of ``batch`` envs."""
+        return self.core.initial_state(batch)
+
+    def _embed(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.torso(self.features(self.preprocess(obs)))
+
+    def step(
+        self, obs: torch.Tensor, state: State, starts: torch.Tensor | None = None
+    ) -> tuple[BatchDist, torch.Tensor, State]:
+        """One step for acting: observations ``(B, *obs_shape)`` from ``state`` (zeroed where
+        ``starts`` ``(B,)`` is true) -> action distributions, values ``(B,)``, next state."""
+        out, state = self.core.step(self._embed(obs), state, starts)
+        return self.dist(self.policy_head(out)), self.value_head(out).squeeze(-1), state
+
+    def unroll(
+        self, obs: torch.Tensor, state: State, starts: torch.Tensor
+    ) -> tuple[BatchDist, torch.Tensor]:
+        """Sequences ``(T, B, *obs_shape)`` unrolled from ``state`` (``(1, B, lstm_size)``
+        each), zeroed where ``starts`` ``(T, B)`` marks an episode's start -> the
+        distributions and values ``(T * B,)`` of every step, time-major."""
+        T, B = obs.shape[:2]
+        features = self._embed(obs.reshape(T * B, *obs.shape[2:]))
+        out, _ = self.core(features.view(T, B, -1), state, starts)
+        out = out.reshape(T * B, -1)
+        return self.dist(self.policy_head(out)), self.value_head(out).squeeze(-1)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Distribution parameters and values of a batch, each from the zero state."""
+        out, _ = self.core.step(self._embed(obs), self.core.initial_state(len(obs), obs.device))
+        return self.policy_head(out), self.value_head(out).squeeze(-1)
+
+
+def _out_features(torso: nn.Sequential, default: int) -> int:
+    """Features a torso gives (its last Linear's outputs; ``default`` when it has none)."""
+    linears = [m for m in torso.modules() if isinstance(m, nn.Linear)]
+    return linears[-1].out_features if linears else default
+
+
+def build_recurrent_actor_critic(
+    obs_shape: tuple[int, ...],
+    obs_dtype: np.dtype[Any],
+    action_space: gymnasium.Space[Any],
+    *,
+    lstm_size: int = 128,
+    **options: Any,
+) -> RecurrentActorCritic:
+    """A :class:`RecurrentActorCritic`: :func:`build_actor_critic`'s shared torso (same
+    ``options``), an LSTM of ``lstm_size`` units, the policy and value heads."""
+    options["shared"] = True
+    base = build_actor_critic(obs_shape, obs_dtype, action_space, **options)
+    return RecurrentActorCritic(base, lstm_size)

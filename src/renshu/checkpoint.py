@@ -984,6 +984,8 @@ def check_rollout(
             need(bool(np.isfinite(arrays[name]).all()), name, "finite values", "NaN or inf")
     for name in ("values", "final_values", "advantages", "returns"):
         need(not np.isinf(arrays[name]).any(), name, "finite or NaN (not computed)", "inf")
+    if getattr(rollout, "seq_len", None) is not None:  # memory: starts, states of sequences
+        _check_rollout_memory(arrays, rollout, pos, need)
     actions = arrays["actions"]
     if isinstance(action_space, spaces.Box):
         need(bool(np.isfinite(actions).all()), "actions", "finite values", "NaN or inf")
@@ -1001,6 +1003,30 @@ def check_rollout(
         f"actions within {action_space}",
         _extremes(actions),
     )
+
+
+def _check_rollout_memory(
+    arrays: Mapping[str, np.ndarray], rollout: Any, pos: int, need: Any
+) -> None:
+    """A recurrent rollout's fields: ``episode_starts`` (bool, one per step and env) and the
+    finite LSTM states ``state_h``/``state_c`` of the sequences begun."""
+    begun = -(-pos // rollout.seq_len)
+    expected = {
+        "episode_starts": (np.dtype(bool), (pos, rollout.num_envs)),
+        "state_h": (np.dtype(np.float32), (begun, rollout.num_envs, rollout.hidden_size)),
+        "state_c": (np.dtype(np.float32), (begun, rollout.num_envs, rollout.hidden_size)),
+    }
+    for name, (dtype, shape) in expected.items():
+        need(name in arrays, name, "present", None)
+        saved = arrays[name]
+        need(
+            saved.shape == shape and saved.dtype == dtype,
+            name,
+            f"{dtype} of shape {shape}",
+            f"{saved.dtype} of shape {saved.shape}",
+        )
+        if dtype.kind == "f":
+            need(bool(np.isfinite(saved).all()), name, "finite values", "NaN or inf")
 
 
 def load_rollout(

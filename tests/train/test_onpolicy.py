@@ -11,6 +11,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 import pytest
+import torch
 from gymnasium import spaces
 
 import renshu
@@ -229,3 +230,211 @@ def test_log_std_init_nan_or_infinite_is_refused_naming_the_range(value: float) 
     """log_std_init accepted NaN and infinities; training then blamed the learning rate."""
     with pytest.raises(ConfigError, match=r"log_std_init must be a number in \[-20, 2\]"):
         PPO("Pendulum-v1", log_std_init=value)
+
+
+# ---- memory: recurrent=True -------------------------------------------------------------------
+
+MEMORY: dict[str, Any] = {"recurrent": True, "lstm_size": 16, "n_steps": 16, "seq_len": 8}
+
+
+def memory_options(cls: type) -> dict[str, Any]:
+    return {**MEMORY, "seed": 0, **({"batch_size": 32, "n_epochs": 2} if cls is PPO else {})}
+
+
+@pytest.mark.parametrize("cls", [PPO, A2C])
+@pytest.mark.parametrize(
+    ("env", "obs"),
+    [
+        ("CartPole-v1", np.zeros(4, np.float32)),
+        (gymnasium.make("FrozenLake-v1"), 0),
+        ("catch16", np.zeros((16, 16), np.uint8)),
+    ],
+    ids=["box", "discrete", "image"],
+)
+def test_recurrent_policy_builds_trains_and_acts_on_box_discrete_and_image_observations(
+    cls: type, env: Any, obs: Any
+) -> None:
+    agent = cls(env, **memory_options(cls))
+    assert agent.recurrent and agent._fast is None
+    agent.fit(48, progress=False)
+    assert agent.num_updates > 0
+    action, state = agent.act(obs)
+    assert agent.action_space.contains(action)
+    assert [tuple(x.shape) for x in state] == [(1, 1, 16), (1, 1, 16)]
+    actions, state = agent.act(
+        [obs] * 3 if not isinstance(obs, np.ndarray) else np.stack([obs] * 3)
+    )
+    assert len(actions) == 3 and state[0].shape == (1, 3, 16)
+
+
+def test_ppo_without_memory_keeps_the_numpy_path_and_refuses_a_state() -> None:
+    agent = PPO("CartPole-v1", **TINY)
+    assert not agent.recurrent and agent._fast is not None
+    with pytest.raises(ConfigError, match="acts without memory"):
+        agent.act(np.zeros(4, np.float32), state=None, episode_start=True)
+
+
+@pytest.mark.parametrize("cls", [PPO, A2C])
+def test_recurrent_act_loop_with_state_plays_as_test_does(cls: type) -> None:
+    """act(obs, state, episode_start) in a user's loop takes the actions test() takes."""
+    agent = cls("shower", **memory_options(cls))
+    agent.fit(400, progress=False)
+    taken: list[int] = []
+
+    class Actions(renshu.Callback):
+        def on_step_end(self, step: int, logs: dict[str, Any]) -> None:
+            taken.append(int(logs["action"]))
+
+    agent.test(episodes=3, seed=7, env=renshu.make("shower"), callbacks=[Actions()])
+    env, mine = renshu.make("shower"), []
+    for episode in range(3):
+        obs, _ = env.reset(seed=7 if episode == 0 else None)
+        state, start, done = None, True, False
+        while not done:
+            action, state = agent.act(obs, state, episode_start=start)
+            mine.append(int(action))
+            obs, _, terminated, truncated, _ = env.step(action)
+            done, start = terminated or truncated, False
+    assert mine == taken and len(set(taken)) >= 2
+
+
+def test_recurrent_act_resets_the_state_where_an_episode_starts() -> None:
+    agent = PPO("CartPole-v1", **memory_options(PPO))
+    obs = np.random.default_rng(0).normal(size=(2, 4)).astype(np.float32)
+    _, fresh = agent.act(obs)
+    _, carried = agent.act(obs, fresh)
+    _, restarted = agent.act(obs, carried, episode_start=[True, False])
+    assert torch.equal(restarted[0][:, 0], fresh[0][:, 0])  # env 0 starts over
+    assert not torch.equal(restarted[0][:, 1], fresh[0][:, 1])  # env 1 goes on
+    with pytest.raises(ConfigError, match=r"state must be the \(h, c\) pair act\(\) returned"):
+        agent.act(obs, (fresh[0][:, :1], fresh[1][:, :1]))
+
+
+@pytest.mark.parametrize("mode", ["same_step", "next_step"])
+def test_recurrent_update_unrolls_the_states_and_starts_the_policy_acted_with(mode: str) -> None:
+    """Unrolling the core over each stored sequence from its stored state, zeroed where an
+    episode starts, gives back the log-probabilities and values the policy acted with (in both
+    autoreset modes): acting and training see the same memory."""
+    from gymnasium.vector import AutoresetMode
+
+    autoreset = AutoresetMode.SAME_STEP if mode == "same_step" else AutoresetMode.NEXT_STEP
+    env = gymnasium.make_vec(
+        "CartPole-v1",
+        num_envs=3,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": autoreset},
+    )
+    # (without running normalization, whose statistics move between acting and the update)
+    options = {**memory_options(PPO), "n_steps": 64, "seq_len": 16, "normalize_obs": False}
+    agent = PPO(env, **options)
+    checked: list[int] = []
+    update = agent._update
+
+    def check(progress: float) -> None:
+        r = agent.rollout
+        starts = r.episode_starts[1:][r.valid[1:]]
+        assert starts.any()  # episodes start inside the rollout
+        minibatch = next(r.sequence_minibatches(10**6, np.random.default_rng(0)))
+        with torch.no_grad():
+            log_prob, _, value, mb = agent._evaluate(r.as_tensors(), minibatch)
+        assert torch.allclose(log_prob, mb.log_probs, atol=1e-5)
+        assert torch.allclose(value, mb.values, atol=1e-5)
+        checked.append(len(log_prob))
+        update(progress)
+
+    agent._update = check  # type: ignore[method-assign]
+    agent.fit(64 * 3 * 2, progress=False)
+    env.close()
+    assert len(checked) == 2  # every step of every sequence, less the NEXT_STEP reset steps
+    assert all(n == 192 for n in checked) if mode == "same_step" else all(n < 192 for n in checked)
+
+
+def into_second_sequence(agent: Any) -> None:
+    """Train until the rollout (16 steps, sequences of 8) is inside its second sequence."""
+    agent.fit(50, progress=False)
+    while not 8 < agent.rollout.pos < 16:
+        agent.fit(2, progress=False)
+
+
+@pytest.mark.parametrize("cls", [PPO, A2C])
+def test_recurrent_save_load_and_resume_exactly(cls: type, tmp_path: Path) -> None:
+    options = {**memory_options(cls), "num_envs": 2}
+    first = cls("CartPole-v1", **options)
+    into_second_sequence(first)  # mid-rollout: the rollout and its states go with it
+    path = first.save_checkpoint(tmp_path)
+    resumed = renshu.load(path)
+    assert resumed.recurrent and 8 < resumed.rollout.pos == first.rollout.pos < 16
+    assert np.array_equal(resumed.rollout.state_h[:2], first.rollout.state_h[:2])
+    second = cls("CartPole-v1", **options)
+    into_second_sequence(second)
+    second.save_checkpoint(tmp_path / "again")  # the cut the resumed run saw
+    for agent in (resumed, second):
+        agent.fit(100, progress=False)
+    obs = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    (a, state_a), (b, state_b) = resumed.act(obs), second.act(obs)
+    assert np.array_equal(a, b) and all(map(torch.equal, state_a, state_b))
+    for x, y in zip(
+        resumed.policy.state_dict().values(), second.policy.state_dict().values(), strict=True
+    ):
+        assert torch.equal(x, y)
+    assert renshu.load(second.save(tmp_path / "plain")).act(obs)[0].tolist() == b.tolist()
+
+
+def test_recurrent_rollout_with_a_state_not_finite_is_refused_on_load(tmp_path: Path) -> None:
+    agent = PPO("CartPole-v1", **memory_options(PPO))
+    agent.fit(40, progress=False)
+    path = agent.save_checkpoint(tmp_path)
+    with np.load(path / "replay.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["state_c"].flat[3] = np.nan
+    np.savez(path / "replay.npz", **arrays)
+    digests = {
+        f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(path.iterdir())
+        if f.is_file() and f.name != "manifest.json"
+    }
+    (path / "manifest.json").write_text(json.dumps({"format": "renshu-agent", "sha256": digests}))
+    with pytest.raises(CheckpointError, match=r"damaged or was edited: state_c must be finite"):
+        renshu.load(path)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"recurrent": True, "n_steps": 16, "seq_len": 5}, "seq_len must divide n_steps"),
+        ({"seq_len": 8}, "Set recurrent=True too"),
+        ({"recurrent": True, "lstm_size": 0}, "lstm_size must be"),
+    ],
+)
+def test_recurrent_options_out_of_range_say_what_to_change(
+    options: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(ConfigError, match=words):
+        PPO("CartPole-v1", **options)
+
+
+@pytest.mark.parametrize(("n_steps", "expected"), [(2048, 32), (5, 5), (48, 24), (37, 1)])
+def test_recurrent_sequences_default_to_the_largest_divisor_of_n_steps_up_to_32(
+    n_steps: int, expected: int
+) -> None:
+    agent = A2C("CartPole-v1", recurrent=True, n_steps=n_steps, lstm_size=4)
+    assert agent.rollout.seq_len == expected
+
+
+def test_cli_trains_resumes_and_tests_recurrent_ppo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from renshu.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    runs = tmp_path / "runs"
+    tiny = ["--set", "recurrent=true", "--set", "lstm_size=8", "--set", "n_steps=16"]
+    tiny += ["--set", "batch_size=16", "--set", "n_epochs=1", "--no-gif"]
+    args = ["shower", "--algo", "ppo", "--steps", "120", "--runs-dir", str(runs), *tiny]
+    assert main(["train", *args, "--checkpoint-every", "60"]) == 0
+    run = runs / "shower-ppo-0"
+    assert (run / "checkpoints" / "120" / "replay.npz").exists()
+    assert main(["train", "--resume", str(run), "--steps", "180"]) == 0
+    loaded = renshu.load(run / "agent")
+    assert loaded.num_steps >= 180 and loaded.recurrent
+    assert main(["test", str(run), "--episodes", "2", "--gif"]) == 0

@@ -7,6 +7,8 @@ shared with PPO in :mod:`renshu.train.onpolicy`.
 
     agent = renshu.A2C("CartPole-v1", seed=0, num_envs=8)
     agent.fit(steps=100_000)
+
+With memory: ``renshu.A2C(env, recurrent=True)`` (see :mod:`renshu.train.onpolicy`).
 """
 
 from __future__ import annotations
@@ -61,13 +63,12 @@ class A2C(OnPolicyAgent):
             return
         cfg: A2CConfig = self.config
         batch = self.rollout.as_tensors(self.device)
-        valid = batch.valid
-        log_prob, entropy, value = self.policy.evaluate(batch.obs[valid], batch.actions[valid])
-        advantages = batch.advantages[valid]
+        log_prob, entropy, value, mb = self._evaluate(batch, self._whole_rollout())
+        advantages = mb.advantages
         if cfg.normalize_advantage and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         policy_loss = -(advantages * log_prob).mean()  # the policy gradient
-        value_loss = F.mse_loss(value, batch.returns[valid])
+        value_loss = F.mse_loss(value, mb.returns)
         entropy_loss = -entropy.mean()
         self._step_optimizer(policy_loss + cfg.ent_coef * entropy_loss + cfg.vf_coef * value_loss)
         stats = torch.stack([policy_loss.detach(), value_loss.detach(), entropy.mean().detach()])

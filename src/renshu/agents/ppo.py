@@ -9,6 +9,10 @@ spine (:mod:`renshu.train`).
     agent.fit(steps=100_000)
     agent.test(episodes=10).history["episode_reward"]
 
+With memory (an LSTM between the torso and the heads, trained on whole sequences):
+``renshu.PPO(env, recurrent=True, lstm_size=128, seq_len=32)``; see
+:mod:`renshu.train.onpolicy`.
+
 Every common action space: Discrete, Box (a diagonal Gaussian with a state-independent log
 std; actions are clipped to the Box's bounds for the env, the log-probabilities are those of
 the unclipped actions), MultiDiscrete and MultiBinary.
@@ -75,10 +79,7 @@ class PPO(OnPolicyAgent):
             arrays, step = self.rollout.as_tensors(self.device), self._torch_minibatch
         rows: list[Any] = []
         for _ in range(cfg.n_epochs):
-            epoch = [
-                step(arrays, indices, clip)
-                for indices in self.rollout.minibatches(cfg.batch_size, self.rng)
-            ]
+            epoch = [step(arrays, indices, clip) for indices in self._minibatches(cfg.batch_size)]
             rows += epoch
             limit = None if cfg.target_kl is None else 1.5 * cfg.target_kl
             if limit is not None and epoch and _means(epoch)[3] > limit:
@@ -90,24 +91,24 @@ class PPO(OnPolicyAgent):
                 explained_variance=self._explained_variance(),
             )
 
-    def _torch_minibatch(self, batch: Any, indices: np.ndarray, clip: float) -> torch.Tensor:
-        """One gradient step with autograd; returns the minibatch's figures (no host sync)."""
+    def _torch_minibatch(self, batch: Any, indices: Any, clip: float) -> torch.Tensor:
+        """One gradient step with autograd (samples, or whole sequences of a recurrent
+        policy); returns the minibatch's figures (no host sync)."""
         cfg: PPOConfig = self.config
-        idx = torch.as_tensor(indices, device=self.device)
-        log_prob, entropy, value = self.policy.evaluate(batch.obs[idx], batch.actions[idx])
-        advantages = batch.advantages[idx]
-        if cfg.normalize_advantage and len(indices) > 1:
+        log_prob, entropy, value, mb = self._evaluate(batch, indices)
+        advantages = mb.advantages
+        if cfg.normalize_advantage and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         # clipped surrogate: the policy may not move the ratio beyond [1 - clip, 1 + clip]
-        log_ratio = log_prob - batch.log_probs[idx]
+        log_ratio = log_prob - mb.log_probs
         ratio = log_ratio.exp()
         policy_loss = torch.max(
             -advantages * ratio, -advantages * ratio.clamp(1.0 - clip, 1.0 + clip)
         ).mean()
-        old_values = batch.values[idx]
+        old_values = mb.values
         if cfg.clip_range_vf is not None:  # the value may move only so far, too
             value = old_values + (value - old_values).clamp(-cfg.clip_range_vf, cfg.clip_range_vf)
-        value_loss = F.mse_loss(value, batch.returns[idx])
+        value_loss = F.mse_loss(value, mb.returns)
         entropy_loss = -entropy.mean()
         self._step_optimizer(policy_loss + cfg.ent_coef * entropy_loss + cfg.vf_coef * value_loss)
         with torch.no_grad():  # Schulman's k3 estimator of KL(old || new)

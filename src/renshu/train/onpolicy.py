@@ -5,6 +5,13 @@ step of the shared training loop in a :class:`~renshu.rollout.Rollout` together 
 and log-probabilities it acted with, and every ``n_steps`` loop steps computes GAE advantages and
 calls the algorithm's ``_update`` (agents/ppo.py, agents/a2c.py) on the whole rollout.
 
+With ``recurrent=True`` the policy has memory (:class:`~renshu.actor_critic.RecurrentActorCritic`):
+acting carries one LSTM state per env, reset where the loop's step says an episode starts (both
+autoreset modes); the rollout keeps the state each env carried into every sequence of ``seq_len``
+steps, and the update unrolls the core over whole sequences from those states
+(:meth:`~renshu.rollout.Rollout.sequence_minibatches`). GAE is the same. The NumPy fast path is
+for the memoryless MLP only.
+
 Episodes that end by a time limit bootstrap from the value of their final observation (SB3's
 handling of truncation); episodes cut by a checkpoint or a test on the training env are treated
 alike, so a resumed run continues exactly as an uninterrupted one.
@@ -13,6 +20,7 @@ alike, so a resumed run continues exactly as an uninterrupted one.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,7 +30,12 @@ import torch
 from gymnasium import spaces
 
 from renshu import checkpoint
-from renshu.actor_critic import ActorCritic, build_actor_critic
+from renshu.actor_critic import (
+    ActorCritic,
+    RecurrentActorCritic,
+    build_actor_critic,
+    build_recurrent_actor_critic,
+)
 from renshu.config import (
     MAX_ENVS,
     MAX_THREADS,
@@ -40,13 +53,17 @@ from renshu.fastpath import FlatParams, numpy_actor_critic
 from renshu.inputs import observation_problems
 from renshu.nets import RunningNorm, input_norm
 from renshu.optim import OPTIMIZERS, make_optimizer
-from renshu.rollout import Rollout
+from renshu.recurrent import State, reset_state
+from renshu.rollout import Rollout, RolloutBatch, SequenceIndex, gather_sequences
 from renshu.train.agent import Agent
 from renshu.train.divergence import actions_finite
 from renshu.train.loop import MAX_WINDOW, Step
 from renshu.train.memory import check_memory, mlp_size
 
 ACTION_SPACES = (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)
+
+MAX_SEQ_LEN = 32
+"""The longest training sequence a recurrent policy gets by default (see ``seq_len``)."""
 
 
 @dataclass
@@ -107,10 +124,39 @@ class OnPolicyConfig:
     them."""
     seed: Annotated[int, Range(ge=0)] | None = None
     """Seeds the network, action sampling, minibatches and envs, >= 0; None draws one."""
+    recurrent: bool = False
+    """Give the policy memory: an LSTM of lstm_size units between the torso and the heads, shared
+    by policy and value, whose state is carried from step to step in each env and reset where an
+    episode starts; trained on whole sequences of seq_len steps. act() then takes and returns
+    the state (``action, state = agent.act(obs, state, episode_start)``)."""
+    lstm_size: Annotated[int, Range(1, 65536)] = 128
+    """Units of the LSTM of a recurrent policy, in [1, 65536]."""
+    seq_len: Annotated[int, Range(ge=1)] | None = None
+    """Steps per training sequence of a recurrent policy (recurrent=True), a divisor of n_steps;
+    the core is unrolled over each from the state stored at its start. None: the largest divisor
+    of n_steps up to 32 (n_steps itself when it is 32 or less)."""
 
     def __post_init__(self) -> None:
         validate(self)  # every field's type, then its range, from the annotations above
         check_device(self.device)
+        if self.seq_len is not None and not self.recurrent:
+            raise ConfigError(
+                f"seq_len={self.seq_len} is the training sequence of a recurrent policy; this one "
+                "has no memory. Set recurrent=True too, or leave seq_len out."
+            )
+        if self.seq_len is not None and self.n_steps % self.seq_len:
+            raise ConfigError(
+                f"seq_len must divide n_steps (a rollout is cut into whole sequences): "
+                f"n_steps={self.n_steps} is not a multiple of seq_len={self.seq_len}. Choose a "
+                f"divisor of {self.n_steps}, or leave seq_len out."
+            )
+
+    @property
+    def sequence_length(self) -> int:
+        """``seq_len``, or its default: the largest divisor of ``n_steps`` up to 32."""
+        if self.seq_len is not None:
+            return self.seq_len
+        return max(d for d in range(1, min(self.n_steps, MAX_SEQ_LEN) + 1) if self.n_steps % d == 0)
 
 
 def space_problems(
@@ -166,11 +212,31 @@ class RewardScale(torch.nn.Module):
         return np.clip(rewards * scale, -self.REWARD_CLIP, self.REWARD_CLIP)
 
 
+_LOSS_FIELDS = ("log_probs", "values", "advantages", "returns")
+"""The rollout fields the losses read besides the network's outputs."""
+
+
+def _shapes(state: Any) -> str:
+    """The shapes of what was passed as a state, for messages."""
+    try:
+        return "shapes " + ", ".join(str(tuple(np.shape(x))) for x in state)
+    except TypeError:
+        return f"{type(state).__name__} {state!r:.40}"
+
+
 def normalized(x: np.ndarray) -> np.ndarray:
     """``(x - mean) / (std + 1e-8)`` with the sample std, as torch's ``std()`` (NumPy's
     ``mean``/``std`` wrappers cost more than the arithmetic at minibatch sizes)."""
     centered = x - np.add.reduce(x) / len(x)
     return centered / np.float32(math.sqrt(np.dot(centered, centered) / (len(x) - 1)) + 1e-8)
+
+
+class RecurrentOption:
+    """``agent.recurrent`` of PPO and A2C: the ``recurrent`` option of the agent (memory is an
+    option of theirs, not a class of its own); False on the class, as the default."""
+
+    def __get__(self, agent: Any, owner: type | None = None) -> bool:
+        return False if agent is None else bool(agent.config.recurrent)
 
 
 class OnPolicyAgent(Agent):
@@ -207,16 +273,21 @@ class OnPolicyAgent(Agent):
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self._seeds[0].generate_state(1)[0]))
-            self.policy: ActorCritic = build_actor_critic(
-                self.obs_shape,
-                self._frame_space.dtype,
-                self.action_space,
-                net=cfg.net,
-                normalize=self._frame_space.shape if cfg.normalize_obs else False,
-                inputs=self._encoder.parts if self._encoder else None,
-                obs_bounds=(self._frame_space.low, self._frame_space.high),
-                shared=cfg.shared,
-                log_std_init=cfg.log_std_init,
+            net_options: dict[str, Any] = {
+                "net": cfg.net,
+                "normalize": self._frame_space.shape if cfg.normalize_obs else False,
+                "inputs": self._encoder.parts if self._encoder else None,
+                "obs_bounds": (self._frame_space.low, self._frame_space.high),
+                "shared": cfg.shared,
+                "log_std_init": cfg.log_std_init,
+            }
+            shape, dtype = self.obs_shape, self._frame_space.dtype
+            self.policy: ActorCritic | RecurrentActorCritic = (
+                build_recurrent_actor_critic(
+                    shape, dtype, self.action_space, lstm_size=cfg.lstm_size, **net_options
+                )
+                if cfg.recurrent
+                else build_actor_critic(shape, dtype, self.action_space, **net_options)
             ).to(self.device)
         self._obs_norm = input_norm(self.policy)
         # All parameters in one flat tensor (fastpath.FlatParams): a named optimizer steps one
@@ -230,7 +301,9 @@ class OnPolicyAgent(Agent):
         )
         # The default MLP on the CPU acts in NumPy on the same memory (fastpath.py), chosen here
         # once; anything else acts with torch.
-        self._fast = numpy_actor_critic(self.policy)
+        self._fast = (
+            numpy_actor_critic(self.policy) if isinstance(self.policy, ActorCritic) else None
+        )
         self._float_actions = isinstance(self.action_space, spaces.Box)
         dist = self.policy.dist
         self.rollout = Rollout(
@@ -240,7 +313,15 @@ class OnPolicyAgent(Agent):
             self._frame_space.dtype,
             dist.action_shape,
             dist.action_dtype,
+            seq_len=cfg.sequence_length if cfg.recurrent else None,
+            hidden_size=cfg.lstm_size if cfg.recurrent else None,
         )
+        # Memory: one state per env; _starts marks the envs whose next window starts an episode
+        # (all at first, and after every cut: the envs restart).
+        self._state: State | None = None
+        self._starts = np.ones(cfg.num_envs, dtype=bool)
+        if cfg.recurrent:
+            self._state = self._state_before = self._initial_state(cfg.num_envs)
         # Actions are sampled from a torch generator seeded from the agent's RNG every step, so
         # the RNG's saved state is all a resumed run needs to sample alike.
         self._generator = torch.Generator(device=self.device)
@@ -250,13 +331,52 @@ class OnPolicyAgent(Agent):
         self._sums: dict[str, float] = {}
         self._updates_since_log = 0
 
+    recurrent = RecurrentOption()
+    """Whether the policy has memory (the ``recurrent`` option): act() then takes and returns
+    the state, test() carries it through each episode."""
+
     # ---- acting ------------------------------------------------------------------------------
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(obs, device=self.device)
 
+    def _initial_state(self, n: int) -> State:
+        assert isinstance(self.policy, RecurrentActorCritic)
+        return self.policy.initial_state(n)
+
+    def _memory_step(
+        self, window: np.ndarray, state: Any, starts: np.ndarray | None
+    ) -> tuple[Any, torch.Tensor, State, State]:
+        """The recurrent policy on one step: distributions, values, the state used (``state``
+        reset where ``starts``) and the next state."""
+        assert isinstance(self.policy, RecurrentActorCritic)
+        size = self.config.lstm_size
+        try:
+            h, c = (torch.as_tensor(x, dtype=torch.float32, device=self.device) for x in state)
+        except (TypeError, ValueError):
+            h = c = torch.zeros(0)
+        if h.shape != (1, len(window), size) or c.shape != h.shape:
+            raise ConfigError(
+                f"state must be the (h, c) pair act() returned, each of shape (1, {len(window)}, "
+                f"{size}) for {len(window)} observation(s), got {_shapes(state)}; pass "
+                "state=None at an episode's start."
+            )
+        used = (h, c) if starts is None else reset_state((h, c), torch.as_tensor(starts))
+        with torch.inference_mode():
+            dist, values, next_state = self.policy.step(self._tensor(window), used)
+        return dist, values, used, next_state
+
+    def _greedy_step(
+        self, window: np.ndarray, state: Any, starts: np.ndarray | None
+    ) -> tuple[np.ndarray, State]:
+        dist, _, _, next_state = self._memory_step(window, state, starts)
+        return dist.mode().cpu().numpy(), next_state
+
     def _greedy(self, window: np.ndarray) -> np.ndarray:
+        if self.recurrent:  # from an episode's start
+            return self._greedy_step(window, self._initial_state(len(window)), None)[0]
         if self._fast is not None:
             return self._fast.greedy(window)
+        assert isinstance(self.policy, ActorCritic)
         with torch.inference_mode():
             actions, _, _ = self.policy.act(self._tensor(window), deterministic=True)
         return actions.cpu().numpy()
@@ -272,16 +392,32 @@ class OnPolicyAgent(Agent):
             self._acted = (window, actions, log_probs, None)
             return self._to_env(actions)
         self._generator.manual_seed(int(self.rng.integers(2**62)))
-        with torch.inference_mode():
-            sampled, logp, value = self.policy.act(self._tensor(window), generator=self._generator)
+        if self._state is not None:  # memory: the state goes on, reset where episodes start
+            dist, value, self._state_before, self._state = self._memory_step(
+                window, self._state, self._starts
+            )
+            with torch.inference_mode():
+                sampled = dist.sample(self._generator)
+                logp = dist.log_prob(sampled)
+        else:
+            assert isinstance(self.policy, ActorCritic)
+            with torch.inference_mode():
+                sampled, logp, value = self.policy.act(
+                    self._tensor(window), generator=self._generator
+                )
         if self._float_actions and not bool(torch.isfinite(sampled).all()):
             raise self._diverged("an action the policy chose")
         self._acted = (window, sampled, logp, value)
         return self.policy.dist.to_env(sampled)
 
-    def _values(self, obs: np.ndarray) -> np.ndarray:
+    def _values(self, obs: np.ndarray, state: State | None = None) -> np.ndarray:
+        """Values of ``obs``; a recurrent policy's from ``state`` (one row per observation),
+        reset where an episode starts at ``obs`` (``self._starts``)."""
         if self._fast is not None:
             return self._fast.values(obs)
+        if state is not None:
+            return self._memory_step(obs, state, self._starts)[1].float().cpu().numpy()
+        assert isinstance(self.policy, ActorCritic)
         with torch.inference_mode():
             return self.policy.value(self._tensor(obs)).float().cpu().numpy()
 
@@ -296,7 +432,12 @@ class OnPolicyAgent(Agent):
             final = step.next_obs
             if self.config.window > 1:
                 final = np.concatenate([window[:, 1:], step.next_obs[:, None]], axis=1)
-            final_values[cut] = self._values(final[cut])
+            if self._state is not None:  # from the state after this step, no reset
+                h, c = self._state
+                after = self._memory_step(final[cut], (h[:, cut], c[:, cut]), None)
+                final_values[cut] = after[1].float().cpu().numpy()
+            else:
+                final_values[cut] = self._values(final[cut])
         rewards = step.rewards
         if self.reward_scale is not None:
             rewards = self.reward_scale(rewards, step.terminated | step.truncated, step.valid)
@@ -310,7 +451,11 @@ class OnPolicyAgent(Agent):
             log_probs,
             valid=step.valid,
             final_values=final_values,
+            episode_starts=self._starts if self._state is not None else None,
+            state=self._state_before if self._state is not None else None,
         )
+        if self._state is not None:
+            self._starts = self._episode_starts(step)  # reset there before the next action
         self._window = step.window
         if self.rollout.full:
             self._finish_rollout(step.window)
@@ -319,12 +464,15 @@ class OnPolicyAgent(Agent):
         """Open episodes end here: the last step stored becomes a time-limit end that
         bootstraps from the current windows; the rollout goes on after the restart."""
         t = self.rollout.pos - 1
-        if t < 0 or self._window is None:
-            return
-        open_ = mask & ~(self.rollout.terminated[t] | self.rollout.truncated[t])
-        if open_.any():
+        open_ = mask & ~(self.rollout.terminated[max(t, 0)] | self.rollout.truncated[max(t, 0)])
+        if t >= 0 and self._window is not None and open_.any():
             self.rollout.truncated[t, open_] = True
-            self.rollout.final_values[t, open_] = self._values(self._window[open_])
+            if self._state is not None:
+                values = self._values(self._window, self._state)[open_]
+            else:
+                values = self._values(self._window[open_])
+            self.rollout.final_values[t, open_] = values
+        self._starts[:] = True  # the next segment starts every episode afresh
 
     def _finish_rollout(self, window: np.ndarray) -> None:
         cfg = self.config
@@ -332,10 +480,11 @@ class OnPolicyAgent(Agent):
         n, obs = rollout.pos, rollout.obs
         # NumPy acting leaves the values out: one pass over the rollout (also when a rollout
         # begun that way is resumed on a device torch serves)
-        if self._fast is not None or np.isnan(rollout.values[:n]).any():
+        if self._fast is not None or (self._state is None and np.isnan(rollout.values[:n]).any()):
             flat = obs[:n].reshape(n * rollout.num_envs, *obs.shape[2:])
             rollout.values[:n] = self._values(flat).reshape(n, rollout.num_envs)
-        rollout.compute_returns_and_advantages(self._values(window), cfg.gamma, cfg.gae_lambda)
+        last_values = self._values(window, self._state)
+        rollout.compute_returns_and_advantages(last_values, cfg.gamma, cfg.gae_lambda)
         progress = self._progress()  # schedules end where the running fit() does
         if cfg.lr_schedule == "linear":
             for group in self.optimizer.param_groups:
@@ -348,6 +497,54 @@ class OnPolicyAgent(Agent):
     def _update(self, progress: float) -> None:
         """The algorithm's update on the full rollout (``progress``: :meth:`_progress`)."""
         raise NotImplementedError
+
+    def _minibatches(self, batch_size: int) -> Iterator[Any]:
+        """One epoch of minibatches for :meth:`_evaluate`: flat sample indices, or whole
+        sequences of envs for a recurrent policy (``batch_size`` counts steps either way)."""
+        if self.recurrent:
+            return self.rollout.sequence_minibatches(batch_size, self.rng)
+        return self.rollout.minibatches(batch_size, self.rng)
+
+    def _whole_rollout(self) -> np.ndarray | SequenceIndex:
+        """The whole rollout as one minibatch for :meth:`_evaluate` (A2C's one step), in
+        order: the valid samples, or every sequence of a recurrent policy."""
+        r = self.rollout
+        if r.seq_len is None:
+            return np.flatnonzero(r.valid[: r.pos].reshape(-1))
+        count = r.n_steps // r.seq_len * r.num_envs  # sequence k * num_envs + e, in order
+        k, e = np.divmod(np.arange(count), r.num_envs)
+        first = k * r.seq_len * r.num_envs + e
+        steps = first[None, :] + (np.arange(r.seq_len) * r.num_envs)[:, None]
+        return SequenceIndex(steps, np.arange(count))
+
+    def _evaluate(
+        self, batch: RolloutBatch, minibatch: np.ndarray | SequenceIndex
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, RolloutBatch]:
+        """Log-probabilities of the stored actions, entropies and values with gradients, and the
+        rollout's fields, for the valid samples of ``minibatch`` (of :meth:`_minibatches`). A
+        recurrent policy is unrolled over each sequence from the state stored at its start,
+        reset where an episode starts (its invalid steps keep time, then are dropped)."""
+        if isinstance(minibatch, SequenceIndex):
+            assert isinstance(self.policy, RecurrentActorCritic)
+            seq = gather_sequences(batch, minibatch)
+            dist, value = self.policy.unroll(seq.obs, seq.state, seq.starts)
+            actions = seq.actions.flatten(0, 1)
+            log_prob, entropy = dist.log_prob(actions), dist.entropy()
+            picked = RolloutBatch(
+                seq.obs,
+                actions,
+                *(x.flatten() for x in seq[2:7]),  # (obs: not needed again)
+            )
+            valid = picked.valid
+            if not bool(valid.all()):  # NEXT_STEP autoreset steps: not transitions
+                log_prob, entropy, value = log_prob[valid], entropy[valid], value[valid]
+                picked = picked._replace(**{k: getattr(picked, k)[valid] for k in _LOSS_FIELDS})
+            return log_prob, entropy, value, picked
+        assert isinstance(self.policy, ActorCritic)
+        idx = torch.as_tensor(minibatch, device=self.device)
+        log_prob, entropy, value = self.policy.evaluate(batch.obs[idx], batch.actions[idx])
+        picked = batch._replace(**{k: getattr(batch, k)[idx] for k in _LOSS_FIELDS})
+        return log_prob, entropy, value, picked
 
     def _step_optimizer(self, loss: torch.Tensor) -> None:
         """One gradient step on ``loss`` (with gradient clipping)."""
