@@ -161,6 +161,24 @@ def test_per_beta_steps_defaults_to_the_first_fit_and_is_saved(tmp_path) -> None
     assert loaded.config.per_beta_steps == 300
 
 
+def test_exploration_lasts_a_fraction_of_the_first_fit_and_is_saved(tmp_path) -> None:
+    """A fixed 10,000 steps of exploration is half of a 20,000-step run and a fifth of a
+    50,000-step one; eps_anneal_steps=None makes it eps_fraction of the first fit()."""
+    options = {k: v for k, v in FAST.items() if k not in ("eps_anneal_steps", "eps_end")}
+    agent = DQN(IdentityEnv(), **options, eps_anneal_steps=None, eps_fraction=0.5, eps_end=0.0)
+    agent.fit(steps=400, progress=False)
+    assert agent.config.eps_anneal_steps == 200
+    assert agent.exploration.value(100) == pytest.approx(0.5)
+    agent.save(tmp_path / "a")
+    loaded = renshu.load(tmp_path / "a", env=IdentityEnv())
+    loaded.fit(steps=1_000, progress=False)  # a second fit does not stretch it
+    assert loaded.config.eps_anneal_steps == 200
+    assert loaded.exploration.value(100) == pytest.approx(0.5)
+    explicit = DQN(IdentityEnv(), **options, eps_anneal_steps=300)
+    explicit.fit(steps=400, progress=False)
+    assert explicit.config.eps_anneal_steps == 300
+
+
 def test_checkpoint_resume_matches_straight_run(tmp_path) -> None:
     opts = {**FAST, "seed": 7}
     straight = DQN(IdentityEnv(), **opts)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from renshu import checkpoint
 from renshu.config import Note, OneOf, Range, Satisfies, check_device, validate
-from renshu.exploration import POLICIES, from_options, is_exploration
+from renshu.exploration import POLICIES, fraction_of_run, from_options, is_exploration
 from renshu.fastpath import FlatParams, numpy_dqn
 from renshu.inputs import discrete_action_problems, observation_problems
 from renshu.nets import QNetwork, build_q_network, input_norm, is_module, soft_update
@@ -95,8 +95,13 @@ class DQNConfig:
     """Initial epsilon of eps_greedy, in [0, 1]."""
     eps_end: Annotated[float, Range(0, 1)] = 0.05
     """Final epsilon of eps_greedy, in [0, 1]."""
-    eps_anneal_steps: Annotated[int, Range(ge=1)] = 10_000
-    """Env steps over which epsilon falls linearly from eps_start to eps_end, >= 1."""
+    eps_anneal_steps: Annotated[int, Range(ge=1)] | None = 10_000
+    """Env steps over which epsilon falls linearly from eps_start to eps_end, >= 1; None: the
+    first eps_fraction of the steps of the first fit() call (then fixed, and saved with the
+    agent, so a resumed run explores as an uninterrupted one)."""
+    eps_fraction: Annotated[float, Range(gt=0, le=1)] = 0.1
+    """Fraction of the first fit()'s steps over which epsilon falls when eps_anneal_steps is
+    None, in (0, 1] (Stable-Baselines3's exploration_fraction)."""
     tau: Annotated[float, Range(gt=0)] = 1.0
     """Temperature of boltzmann exploration, > 0."""
     optimizer: (
@@ -274,8 +279,12 @@ class DQN(Agent):
 
     # ---- learning ----------------------------------------------------------------------------
     def _begin_fit(self, end_step: int) -> None:
-        if self.config.per_beta_steps is None:  # fixed by the first fit() and saved
-            self.config.per_beta_steps = end_step
+        cfg = self.config
+        if cfg.per_beta_steps is None:  # fixed by the first fit() and saved
+            cfg.per_beta_steps = end_step
+        if cfg.policy == "eps_greedy" and cfg.eps_anneal_steps is None:  # the same
+            cfg.eps_anneal_steps = fraction_of_run(cfg.eps_fraction, end_step)
+            self.exploration = from_options(cfg)
 
     def _learn(self, step: Step) -> None:
         cfg = self.config
