@@ -78,6 +78,8 @@ def renshu_config(steps: int) -> dict[str, Any]:
         "net": list(z["policy_kwargs"]["net_arch"]),
         "max_grad_norm": 10.0,  # SB3's default
         "loss": "huber",  # SB3's smooth L1
+        "double": False,  # SB3's DQN: plain one-step targets
+        "n_step": 1,
     }
 
 

@@ -40,7 +40,8 @@ COMMON = {
 def renshu_options(common: dict[str, Any]) -> dict[str, Any]:
     """DQNConfig options for the shared settings."""
     options = {k: v for k, v in common.items() if k != "hidden"}
-    return {**options, "net": common["hidden"], "optimizer": "adam", "loss": "huber"}
+    plain = {"double": False, "n_step": 1}  # SB3's DQN: plain one-step targets
+    return {**options, **plain, "net": common["hidden"], "optimizer": "adam", "loss": "huber"}
 
 
 def sb3_options(common: dict[str, Any], total_steps: int) -> dict[str, Any]:

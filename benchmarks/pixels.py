@@ -44,7 +44,8 @@ def run_renshu(name: str, seed: int, steps: int) -> dict[str, Any]:
 
     import renshu
 
-    agent = renshu.DQN(name, seed=seed, window=WINDOW, net="cnn", **COMMON)
+    plain = {"double": False, "n_step": 1}  # as SB3's DQN
+    agent = renshu.DQN(name, seed=seed, window=WINDOW, net="cnn", **plain, **COMMON)
     started = time.perf_counter()
     agent.fit(steps=steps, progress=False)
     seconds = time.perf_counter() - started

@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         buffer_size=50_000,  # SequentialMemory(limit=50000)
         net=[24, 24],  # Dense(24) - Dense(24) - Dense(3)
         learning_rate=1e-3,  # Adam(lr=1e-3)
+        batch_size=32,  # DQNAgent's batch_size
+        double=False,  # keras-rl2's enable_double_dqn=False
+        n_step=1,  # keras-rl's one-step target
     )
     agent.summary()
 

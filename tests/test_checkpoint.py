@@ -45,8 +45,8 @@ def edit_json(path: Path, name: str, change) -> None:  # type: ignore[no-untyped
 
 
 @pytest.fixture
-def saved(tmp_path: Path) -> Path:
-    agent = DQN(IdentityEnv(), warmup_steps=10, buffer_size=100, seed=0, net=(8,))
+def saved(tmp_path: Path) -> Path:  # batch 32: 50 steps train (and fill optimizer state)
+    agent = DQN(IdentityEnv(), warmup_steps=10, buffer_size=100, batch_size=32, seed=0, net=(8,))
     agent.fit(steps=50, progress=False)
     return agent.save(tmp_path / "agent", replay=True)
 

@@ -116,7 +116,7 @@ def test_train_help_lists_presets_and_every_option_with_its_doc(
     for name in field_names(DQNConfig):
         assert f"\n  {name}" in text
     assert "  gamma=0.99\n      Discount factor in [0, 1]." in text
-    assert "  double=false\n" in text and "  warmup_steps=1000\n" in text
+    assert "  double=true\n" in text and "  warmup_steps=1000\n" in text
     for flag in ("--set KEY=VALUE", "--resume RUN", "--no-gif", "--checkpoint-every"):
         assert flag in text
 

@@ -109,7 +109,7 @@ def test_field_docs_read_annotated_fields() -> None:
     assert list(field_docs(Checked)) == ["rate", "count", "flag", "clip", "sizes", "mode"]
     docs = source_field_docs("renshu.agents.dqn", "DQNConfig")
     assert docs["gamma"] == ("0.99", "Discount factor in [0, 1].")
-    assert docs["target_update"][0] == "1_000"
+    assert docs["target_update"][0] == "250"
     assert docs["max_grad_norm"] == (
         "10.0",
         "Clip the gradient norm to this, > 0 (None: no clipping).",
@@ -340,7 +340,7 @@ def test_buffer_smaller_than_n_step_slots_per_env_is_refused() -> None:
     with pytest.raises(
         ConfigError, match=r"buffer_size must be an int >= \(n_step \+ 1\) \* num_envs = 40"
     ):
-        DQNConfig(buffer_size=32, n_step=9, num_envs=4)
+        DQNConfig(buffer_size=32, batch_size=32, n_step=9, num_envs=4)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,8 @@ from renshu.exploration import (
     EpsilonGreedy,
     Exploration,
     Greedy,
+    fraction_of_run,
+    from_options,
     make_exploration,
 )
 
@@ -139,3 +141,38 @@ def test_epsilon_greedy_one_row_path_draws_like_the_batched_path() -> None:
         one = policy.select(q, step, x)
         assert one.dtype == np.int64 and one.tolist() == [expected]
         assert x.random() == y.random()  # the generators are in step afterwards
+
+
+def test_exploration_lasts_a_fraction_of_the_run_whatever_its_length() -> None:
+    assert fraction_of_run(0.1, 20_000) == 2_000
+    assert fraction_of_run(0.1, 50_000) == 5_000
+    assert fraction_of_run(1.0, 7) == 7
+    assert fraction_of_run(0.1, 3) == 1  # never 0 steps: epsilon still starts at eps_start
+
+
+@pytest.mark.parametrize(
+    ("fraction", "total", "message"),
+    [
+        (0.0, 100, "fraction must be a number in (0.0, 1.0], got 0.0"),
+        (1.5, 100, "fraction must be a number in (0.0, 1.0], got 1.5"),
+        (0.1, 0, "total_steps must be an integer >= 1, got 0"),
+        (0.1, 2.5, "total_steps must be an integer >= 1, got 2.5"),
+    ],
+)
+def test_fraction_of_run_refuses_bad_values(fraction: float, total: object, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        fraction_of_run(fraction, total)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+def test_from_options_anneals_over_the_fraction_or_the_given_steps() -> None:
+    from renshu.agents.dqn import DQNConfig
+
+    by_fraction = DQNConfig(eps_start=1.0, eps_end=0.1, eps_anneal_steps=None, eps_fraction=0.2)
+    policy = from_options(by_fraction, total_steps=1_000)  # 200 steps of annealing
+    assert isinstance(policy, EpsilonGreedy) and policy.anneal_steps == 200
+    assert policy.value(0) == 1.0 and policy.value(200) == 0.1
+    assert policy.value(100) == pytest.approx(0.55)
+    assert from_options(by_fraction).value(0) == 0.1  # no run yet: no length to explore over
+    fixed = DQNConfig(eps_anneal_steps=300, eps_fraction=0.2)  # given steps: no fraction
+    assert from_options(fixed, total_steps=1_000).anneal_steps == 300  # type: ignore[attr-defined]

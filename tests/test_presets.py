@@ -213,3 +213,30 @@ def test_max_grad_norm_null_in_a_preset_means_no_clipping(tmp_path: Path) -> Non
     path.write_text("max_grad_norm: null\n")
     preset = presets.load_file(path)
     assert build(DQNConfig, preset.config).max_grad_norm is None
+
+
+@pytest.mark.parametrize("algo", ["dqn", "ppo", "a2c"])
+def test_env_without_a_preset_trains_with_the_config_defaults(algo: str, tmp_path: Path) -> None:
+    """`renshu train` on an env without a preset once trained Double DQN while `renshu.DQN(env)`
+    trained plain DQN: the fallback must be the config dataclass's defaults, nothing else."""
+    import dataclasses
+
+    from renshu.runs import Run
+
+    config_class = presets.config_class(algo)
+    preset = presets.load("FrozenLake-v1", algo)
+    assert preset.source == presets.PRESETS_DIR / "default.yaml"
+    assert dataclasses.asdict(build(config_class, preset.config)) == dataclasses.asdict(
+        config_class()
+    )
+    # the route `renshu train` takes (a run folder) records the same config as renshu.<ALGO>(env)
+    import yaml
+
+    from renshu.config import to_plain
+
+    run = Run.create("FrozenLake-v1", algo=algo, runs_dir=tmp_path, check_env=False)
+    recorded = yaml.safe_load((run.path / "config.yaml").read_text())["config"]
+    expected = to_plain(config_class(seed=0))
+    recorded.pop("per_beta_steps", None)  # renshu train anneals it over the run's steps
+    expected.pop("per_beta_steps", None)
+    assert recorded == expected

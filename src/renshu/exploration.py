@@ -22,7 +22,14 @@ import numpy as np
 
 from renshu.errors import ConfigError
 
-__all__ = ["Boltzmann", "EpsilonGreedy", "Exploration", "Greedy", "make_exploration"]
+__all__ = [
+    "Boltzmann",
+    "EpsilonGreedy",
+    "Exploration",
+    "Greedy",
+    "fraction_of_run",
+    "make_exploration",
+]
 
 
 @runtime_checkable
@@ -198,14 +205,39 @@ def is_exploration(value: Any) -> bool:
     return isinstance(value, Exploration)
 
 
-def from_options(options: Any) -> Exploration:
+def fraction_of_run(fraction: float, total_steps: int) -> int:
+    """Env steps in the first ``fraction`` of a run of ``total_steps`` (at least 1):
+    Stable-Baselines3's ``exploration_fraction``, so that exploration lasts as long, relative
+    to the run, on a short run as on a long one.
+
+    >>> fraction_of_run(0.25, 20_000), fraction_of_run(0.25, 50_000), fraction_of_run(0.1, 3)
+    (5000, 12500, 1)
+    """
+    _check_number("fraction", fraction, 0.0, 1.0, open_low=True)
+    if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)):
+        raise ConfigError(f"total_steps must be an integer >= 1, got {total_steps!r}")
+    if total_steps < 1:
+        raise ConfigError(f"total_steps must be an integer >= 1, got {total_steps!r}")
+    return max(1, round(fraction * int(total_steps)))
+
+
+def from_options(options: Any, total_steps: int | None = None) -> Exploration:
     """The exploration an agent's options name (a :class:`renshu.DQNConfig` or any object with
     its fields): ``policy`` "eps_greedy" (annealed from ``eps_start`` to ``eps_end`` over
-    ``eps_anneal_steps``), "boltzmann" (at temperature ``tau``), "greedy", or a policy object
-    as it is."""
+    ``eps_anneal_steps``, or when that is None over the first ``eps_fraction`` of a run of
+    ``total_steps``), "boltzmann" (at temperature ``tau``), "greedy", or a policy object as
+    it is.
+
+    With ``eps_anneal_steps`` None and no ``total_steps`` (an agent that has not trained yet),
+    epsilon is ``eps_end``: only a run's length says how long to explore.
+    """
     policy = options.policy
     if policy == "eps_greedy":
-        return EpsilonGreedy(options.eps_start, options.eps_end, options.eps_anneal_steps)
+        anneal = options.eps_anneal_steps
+        if anneal is None:  # a fraction of the run; before any run, eps_end
+            fraction = options.eps_fraction
+            anneal = 0 if total_steps is None else fraction_of_run(fraction, total_steps)
+        return EpsilonGreedy(options.eps_start, options.eps_end, anneal)
     if policy == "boltzmann":
         return Boltzmann(tau=options.tau)
     if policy == "greedy":

@@ -121,7 +121,9 @@ def test_load_without_env_can_act(tmp_path) -> None:
     [
         {},
         {"n_step": 3},
-        {"num_envs": 4},
+        # one-step targets: with these episodes fit(300) over 4 envs stops at exactly 300 steps,
+        # as the checkpoint names below assume (with 5-step targets it stops at 301)
+        {"num_envs": 4, "n_step": 1},
         {"prioritized": True},
         {"prioritized": True, "n_step": 3, "window": 4},
     ],
@@ -181,6 +183,27 @@ def test_per_beta_follows_the_length_of_each_fit_as_every_schedule(tmp_path) -> 
     third = betas(fixed)
     fixed.fit(steps=300, progress=False)  # a number given is kept
     assert all(b == pytest.approx(0.4 + 0.6 * k / 1000) for k, b in third.items())
+
+
+def test_exploration_lasts_a_fraction_of_training_as_every_schedule_does(tmp_path) -> None:
+    """A fixed 10,000 steps of exploration is half of a 20,000-step run and a fifth of a
+    50,000-step one; eps_anneal_steps=None makes it eps_fraction of training: of the running
+    fit(), whose end a second fit() moves as it does for every schedule."""
+    options = {k: v for k, v in FAST.items() if k not in ("eps_anneal_steps", "eps_end")}
+    agent = DQN(IdentityEnv(), **options, eps_anneal_steps=None, eps_fraction=0.5, eps_end=0.0)
+    agent.fit(steps=400, progress=False)
+    assert agent.config.eps_anneal_steps is None  # nothing fixed: derived from each fit()
+    assert agent.exploration.value(100) == pytest.approx(0.5)
+    assert agent.exploration.value(200) == pytest.approx(0.0)
+    agent.save(tmp_path / "a")
+    loaded = renshu.load(tmp_path / "a", env=IdentityEnv())
+    loaded.fit(steps=400, progress=False)  # training now ends at 800: epsilon over 400 steps
+    assert loaded.exploration.value(100) == pytest.approx(0.75)
+    assert loaded.exploration.value(400) == pytest.approx(0.0)
+    explicit = DQN(IdentityEnv(), **options, eps_anneal_steps=300)
+    explicit.fit(steps=400, progress=False)
+    assert explicit.config.eps_anneal_steps == 300
+    assert explicit.exploration.value(150) == pytest.approx(0.5)
 
 
 def test_checkpoint_resume_matches_straight_run(tmp_path) -> None:

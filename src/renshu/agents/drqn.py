@@ -318,6 +318,7 @@ class DRQN(QAgent):
         soft_update(self.target_network, self.q_network, tau)
 
     def _begin_fit(self, end_step: int) -> None:
+        super()._begin_fit(end_step)
         self._starts[:] = True  # fit() begins a segment: every env resets
 
     def _on_cut(self, frames: np.ndarray, mask: np.ndarray) -> None:

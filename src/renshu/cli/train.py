@@ -53,7 +53,7 @@ episode counters, random states and what the algorithm's checkpoint holds:
 It restarts the environments, so the episodes under way at the checkpoint are cut (not counted as
 episodes; metrics.csv marks each cut in checkpoint/cut_episodes and checkpoint/cut_steps).
 
-Presets: {presets} (others use default.yaml).
+Presets: {presets} (others use default.yaml: the defaults below, as renshu.DQN(env) does).
 A preset file (--config) looks like:
   dqn:
     steps: 30000

@@ -341,8 +341,8 @@ def _optimizer_options(spec: Any) -> dict[str, Any]:
         return {"optimizer": optimizer, "learning_rate": spec.learning_rate}
     if isinstance(spec, str):
         name = spec.lower()
-        if name in OPTIMIZERS:
-            return {"optimizer": name}
+        if name in OPTIMIZERS:  # Keras' default learning rate, not DQN's
+            return {"optimizer": name, "learning_rate": 1e-3}
         if name == "sgd":  # Keras' SGD default learning rate
             return {"optimizer": functools.partial(torch.optim.SGD, lr=0.01)}
     elif callable(spec):
@@ -855,6 +855,7 @@ class DQNAgent:
             "gamma": gamma,
             "batch_size": batch_size,
             "double": self.enable_double_dqn,
+            "n_step": 1,  # keras-rl's one-step target, whatever DQN's default
             "loss": KerasHuberLoss(self.delta_clip),
             "max_grad_norm": None,  # keras-rl did not clip gradients
             "policy": policy,

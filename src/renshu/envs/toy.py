@@ -8,6 +8,8 @@
   the target.
 - :class:`MemoryEnv`: a cue shown once, then blank steps, then a question: answer with the cue.
   Only an agent with memory beats chance; a window of frames shorter than the delay does not.
+- :class:`DelayedChainEnv`: walk a corridor to its far end; the only reward, +1, comes ``delay``
+  steps after arriving (a sparse, delayed reward).
 - :class:`ScriptedEnv`: a generic env whose ``reset``/``step`` a test replaces with functions.
 """
 
@@ -222,6 +224,66 @@ class MemoryEnv(gymnasium.Env[np.ndarray, np.int64]):
             return self._obs(), 0.0, False, False, {}
         reward = 1.0 if int(action) == self._cue else -1.0
         return self._obs(), reward, True, False, {"cue": self._cue}
+
+
+class DelayedChainEnv(gymnasium.Env[np.ndarray, np.int64]):
+    """A corridor of ``length`` cells whose only reward comes ``delay`` steps after reaching its
+    far end: a sparse, delayed reward.
+
+    - Observation: ``[cell, waited]`` as float32, ``Box([0, 0], [length - 1, delay])``: the
+      agent's cell and the steps it has waited at the far end (0 before it gets there).
+    - Actions: ``Discrete(3)``: 0 left, 1 stay, 2 right (walls at both ends).
+    - Start: cell 0.
+    - Reward: 0 on every step except one: on entering the last cell the agent is held there
+      (actions do nothing) for ``delay`` steps, and the last of them pays +1 and terminates.
+    - Truncation: after ``max_steps`` steps (default ``2 * (length - 1 + delay)``).
+
+    The optimum is +1 in ``length - 1 + delay`` steps; a random walk from cell 0 rarely gets to
+    the far end in time (2.8% of 4,000 episodes with the defaults), so an agent that stops
+    exploring early sees no reward at all.
+    """
+
+    metadata = {"render_modes": []}  # noqa: RUF012
+
+    def __init__(self, length: int = 12, delay: int = 10, max_steps: int | None = None) -> None:
+        if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+            raise ConfigError(f"DelayedChainEnv length must be an int >= 2, got {length!r}")
+        if isinstance(delay, bool) or not isinstance(delay, int) or delay < 1:
+            raise ConfigError(f"DelayedChainEnv delay must be an int >= 1, got {delay!r}")
+        shortest = length - 1 + delay
+        if max_steps is None:
+            max_steps = 2 * shortest
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < shortest:
+            raise ConfigError(
+                f"DelayedChainEnv max_steps must be an int >= length - 1 + delay = {shortest} "
+                f"(else the reward cannot be reached), got {max_steps!r}"
+            )
+        self.length, self.delay, self.max_steps = length, delay, max_steps
+        self.observation_space = spaces.Box(
+            np.zeros(2, np.float32), np.array([length - 1, delay], np.float32), dtype=np.float32
+        )
+        self.action_space = spaces.Discrete(3)
+        self._cell = self._waited = self._t = 0
+
+    def _obs(self) -> np.ndarray:
+        return np.array([self._cell, self._waited], np.float32)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._cell = self._waited = self._t = 0
+        return self._obs(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self._t += 1
+        if self._cell == self.length - 1:  # held at the far end: count the delay down
+            self._waited += 1
+        else:
+            self._cell = int(np.clip(self._cell + int(action) - 1, 0, self.length - 1))
+        arrived = self._waited >= self.delay
+        reward = 1.0 if arrived else 0.0
+        return self._obs(), reward, arrived, not arrived and self._t >= self.max_steps, {}
 
 
 class ScriptedEnv(gymnasium.Env[Any, Any]):

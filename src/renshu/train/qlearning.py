@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from renshu import checkpoint
+from renshu.exploration import from_options
 from renshu.train.agent import Agent
 
 
@@ -30,6 +31,13 @@ class QAgent(Agent):
     _loss_sum: Any
     _q_sum: Any
     _updates_since_log: int
+
+    def _begin_fit(self, end_step: int) -> None:
+        cfg = self.config
+        if cfg.policy == "eps_greedy" and cfg.eps_anneal_steps is None:
+            # epsilon over the first eps_fraction of training: of the running fit() (a run's
+            # total), the same rule as every schedule that follows the length of training
+            self.exploration = from_options(cfg, end_step)
 
     def _on_cut(self, frames: np.ndarray, mask: np.ndarray) -> None:
         self.buffer.end_episodes(frames, mask=mask)
