@@ -63,8 +63,9 @@ from renshu.agents import ALGORITHMS
 from renshu.errors import CheckpointError, ConfigError, RenshuError
 
 FORMAT = "renshu-agent"
-FORMAT_VERSION = 2
-"""1: the first release (no manifest). 2: manifest.json with the files' SHA-256."""
+FORMAT_VERSION = 3
+"""1: the first release (no manifest). 2: manifest.json with the files' SHA-256. 3: DQN's
+eps_fraction and the recurrent PPO/A2C options (see ``train.state.OPTIONS_NOT_IN_FORMAT``)."""
 REQUIRED_FILES = ("config.json", "state.json", "weights.safetensors", "optimizer.safetensors")
 MANIFEST = "manifest.json"
 OPTIONAL_FILES = ("replay.npz",)

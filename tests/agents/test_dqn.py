@@ -203,7 +203,7 @@ def test_exploration_lasts_a_fraction_of_training_as_every_schedule_does(tmp_pat
     explicit = DQN(IdentityEnv(), **options, eps_anneal_steps=300)
     explicit.fit(steps=400, progress=False)
     assert explicit.config.eps_anneal_steps == 300
-    assert explicit.exploration.value(150) == pytest.approx(0.5)
+    assert explicit.exploration.value(150) == pytest.approx(1 - 0.95 / 2)  # eps_end 0.05
 
 
 def test_checkpoint_resume_matches_straight_run(tmp_path) -> None:

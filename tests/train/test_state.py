@@ -375,3 +375,38 @@ def test_options_format_1_did_not_save_take_their_defaults_only_in_format_1(
     ckpt.config["format_version"] = 2  # format 2 saves every option
     with pytest.raises(CheckpointError, match=r"config\.(per_beta_steps|normalize_obs) is miss"):
         load_agent(DQN, ckpt)
+
+
+@pytest.mark.parametrize(
+    ("algo", "added"),
+    [("DQN", ("eps_fraction",)), ("PPO", ("recurrent", "lstm_size", "seq_len"))],
+)
+def test_an_agent_saved_in_format_2_loads_without_the_options_format_3_added(
+    algo: str, added: tuple[str, ...], tmp_path: Path
+) -> None:
+    """Format 3 added options; an agent saved before them was refused as "damaged"."""
+    import hashlib
+
+    import renshu
+
+    agent = getattr(renshu, algo)("CartPole-v1", seed=0)
+    path = agent.save(tmp_path / "a")
+    config = json.loads((path / "config.json").read_text())
+    config["format_version"] = 2
+    for name in added:
+        del config["config"][name]
+    (path / "config.json").write_text(json.dumps(config))
+    manifest = json.loads((path / "manifest.json").read_text())
+    digest = hashlib.sha256((path / "config.json").read_bytes()).hexdigest()
+    manifest["sha256"]["config.json"] = digest
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    loaded = renshu.load(path)
+    assert all(getattr(loaded.config, n) == getattr(agent.config, n) for n in added)
+    config["format_version"] = 3  # the format that has them must have them
+    (path / "config.json").write_text(json.dumps(config))
+    manifest["sha256"]["config.json"] = hashlib.sha256(
+        (path / "config.json").read_bytes()
+    ).hexdigest()
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match=rf"config\.{added[0]} is missing"):
+        renshu.load(path)

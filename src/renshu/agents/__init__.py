@@ -88,6 +88,7 @@ ALGORITHMS: dict[str, Algorithm] = {
         keeps=("weights", "target network", "optimizer state", "replay buffer"),
         storage="replay buffer",
         schedules=(
+            Schedule("epsilon", (("policy", "eps_greedy"), ("eps_anneal_steps", None))),
             Schedule(
                 "prioritized replay's beta", (("prioritized", True), ("per_beta_steps", None))
             ),
@@ -102,6 +103,7 @@ ALGORITHMS: dict[str, Algorithm] = {
         keeps=("weights", "target network", "optimizer state", "replay buffer of sequences"),
         storage="replay buffer",
         schedules=(
+            Schedule("epsilon", (("policy", "eps_greedy"), ("eps_anneal_steps", None))),
             Schedule(
                 "prioritized replay's beta", (("prioritized", True), ("per_beta_steps", None))
             ),

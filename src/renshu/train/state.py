@@ -38,11 +38,15 @@ OPTIONS_NOT_IN_FORMAT: dict[int, frozenset[str]] = {
     # defaults: per_beta_steps None (beta anneals over each fit call, as in 0.1.0) and
     # normalize_obs True (from_bounds_scaling turns 0.1.0's bounds scaling into running
     # statistics that compute the same inputs).
-    1: frozenset({"per_beta_steps", "normalize_obs"}),
+    1: frozenset({"per_beta_steps", "normalize_obs", "eps_fraction"}),
+    # Format 2 saved every option it had; format 3 added DQN's eps_fraction (used only when
+    # eps_anneal_steps is None, which format 2 never saved) and the recurrent PPO/A2C options
+    # (recurrent False: a format-2 agent has no memory).
+    2: frozenset({"eps_fraction", "recurrent", "lstm_size", "seq_len"}),
 }
-"""Options a saved config.json of an older format may lack. From format 2 on every option is
-saved, and a missing one is refused (a missing ``seed`` would otherwise become a fresh random
-one)."""
+"""Options a saved config.json of an older format may lack: they take their defaults. Every
+option of the format an agent was saved in must be there, and a missing one is refused (a
+missing ``seed`` would otherwise become a fresh random one)."""
 
 _GROUP_RANGES: dict[str, tuple[float, float, str]] = {
     "lr": (0.0, math.inf, ">= 0 (a negative rate climbs the loss)"),
