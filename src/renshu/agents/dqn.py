@@ -321,20 +321,11 @@ class DQN(QAgent):
         ):
             for _ in range(self._updates_per_call):
                 self._train_step()
-        # target network: a hard copy every target_update env steps
-        if cfg.target_update >= 1 and self.num_steps >= self._next_target_sync:
-            self._update_target(1.0)
-            while self._next_target_sync <= self.num_steps:
-                self._next_target_sync += int(cfg.target_update)
+        self._sync_target_when_due()  # a hard copy every target_update env steps
 
     def _train_step(self) -> None:
         cfg = self.config
-        progress = (  # by default over the length of training, as every such schedule
-            self._progress()
-            if cfg.per_beta_steps is None
-            else min(1.0, self.num_steps / cfg.per_beta_steps)
-        )
-        beta = cfg.per_beta + (1.0 - cfg.per_beta) * progress
+        beta = self._beta()
         td_error: np.ndarray | torch.Tensor
         fast_loss = self._fast.loss if self._fast is not None else None
         if fast_loss is not None:  # the same loss and gradient, by hand (fastpath.py)

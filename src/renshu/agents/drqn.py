@@ -261,21 +261,11 @@ class DRQN(QAgent):
         ):
             for _ in range(self._updates_per_call):
                 self._train_step()
-        if cfg.target_update >= 1 and self.num_steps >= self._next_target_sync:
-            self._update_target(1.0)
-            while self._next_target_sync <= self.num_steps:
-                self._next_target_sync += int(cfg.target_update)
+        self._sync_target_when_due()
 
     def _train_step(self) -> None:
         cfg = self.config
-        progress = (  # by default over the length of training, as every such schedule
-            self._progress()
-            if cfg.per_beta_steps is None
-            else min(1.0, self.num_steps / cfg.per_beta_steps)
-        )
-        batch = self.buffer.sample(
-            cfg.batch_size, beta=cfg.per_beta + (1 - cfg.per_beta) * progress
-        )
+        batch = self.buffer.sample(cfg.batch_size, beta=self._beta())
         b = cfg.burn_in
         state = batch.state
         if b:  # burn-in: unrolled without gradient, only to warm the stored state up

@@ -1,5 +1,6 @@
-"""What the Q-learning agents (DQN, DRQN) share beyond the spine: the figures they log and what
-their checkpoints hold besides the spine's (the online and target networks, the next target
+"""What the Q-learning agents (DQN, DRQN) share beyond the spine: the target network's hard
+copies, prioritized replay's beta, epsilon over a fraction of training, the figures they log and
+what their checkpoints hold besides the spine's (the online and target networks, the next target
 sync, the replay buffer).
 
 An agent built on :class:`QAgent` sets ``q_network``, ``target_network``, ``buffer`` and
@@ -38,6 +39,29 @@ class QAgent(Agent):
             # epsilon over the first eps_fraction of training: of the running fit() (a run's
             # total), the same rule as every schedule that follows the length of training
             self.exploration = from_options(cfg, end_step)
+
+    def _update_target(self, tau: float) -> None:
+        """Move the target network toward the online one by ``tau`` (1: a hard copy)."""
+        raise NotImplementedError
+
+    def _sync_target_when_due(self) -> None:
+        """A hard target copy every ``target_update`` env steps (when it is an int >= 1)."""
+        cfg = self.config
+        if cfg.target_update >= 1 and self.num_steps >= self._next_target_sync:
+            self._update_target(1.0)
+            while self._next_target_sync <= self.num_steps:
+                self._next_target_sync += int(cfg.target_update)
+
+    def _beta(self) -> float:
+        """Prioritized replay's beta now: annealed from ``per_beta`` to 1 over ``per_beta_steps``,
+        by default over the length of training (as every such schedule)."""
+        cfg = self.config
+        progress = (
+            self._progress()
+            if cfg.per_beta_steps is None
+            else min(1.0, self.num_steps / cfg.per_beta_steps)
+        )
+        return float(cfg.per_beta + (1.0 - cfg.per_beta) * progress)
 
     def _on_cut(self, frames: np.ndarray, mask: np.ndarray) -> None:
         self.buffer.end_episodes(frames, mask=mask)
