@@ -3,8 +3,10 @@
     with cluster.connect(address=None, num_cpus=2) as info:   # a local Ray for this block
         ...                                                   # ray.remote(...) work
 
-``address=None`` starts a local Ray (stopped again when the block ends); ``"127.0.0.1:6379"`` or
-``"auto"`` joins a running cluster (left running). A missing extra or an unreachable address is
+``address=None`` starts a local Ray (stopped again when the block ends), unless the environment
+variable ``RAY_ADDRESS`` names a cluster (Ray's own convention; ``renshu ... --ray-address`` sets
+it through :func:`use_address`); ``"127.0.0.1:6379"`` or ``"auto"`` joins a running cluster
+(left running). A missing extra or an unreachable address is
 a :class:`~renshu.errors.ConfigError` that says how to fix it.
 """
 
@@ -54,6 +56,13 @@ def check_address(address: str | None) -> str | None:
     )
 
 
+def use_address(address: str | None) -> None:
+    """Make ``address`` (checked; None: no change) the Ray that later :func:`connect` calls
+    join, by setting ``RAY_ADDRESS`` for this process and the processes it starts."""
+    if check_address(address) is not None:
+        os.environ["RAY_ADDRESS"] = str(address)
+
+
 @dataclass(frozen=True)
 class ClusterInfo:
     """The Ray that :func:`connect` started or joined."""
@@ -85,7 +94,7 @@ def connect(
         ConfigError: the extra is missing, ``address`` is malformed, or nothing answers there.
     """
     ray = require_ray(what)
-    address = check_address(address)
+    address = check_address(address if address is not None else os.environ.get("RAY_ADDRESS"))
     if ray.is_initialized():
         yield _info(ray, local=False, start_s=0.0)
         return
