@@ -93,12 +93,12 @@ def connect(
     Raises:
         ConfigError: the extra is missing, ``address`` is malformed, or nothing answers there.
     """
-    ray = require_ray(what)
     address = check_address(address if address is not None else os.environ.get("RAY_ADDRESS"))
+    _prepare_environment(address)
+    ray = require_ray(what)
     if ray.is_initialized():
         yield _info(ray, local=False, start_s=0.0)
         return
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     kwargs: dict[str, Any] = {
         "include_dashboard": False,
         "log_to_driver": False,
@@ -121,6 +121,34 @@ def connect(
         yield _info(ray, local=kwargs["address"] == "local", start_s=time.perf_counter() - start)
     finally:
         ray.shutdown()
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+"""Hosts that mean this machine."""
+
+
+def _prepare_environment(address: str | None) -> None:
+    """Settings Ray reads from the environment when it is imported or joins a cluster.
+
+    A local Ray, or a head on a loopback address (``ray start --head --node-ip-address
+    127.0.0.1``), is reached on the loopback address: Ray otherwise swaps 127.0.0.1 for the
+    machine's network address, where such a head does not listen (Ray reads this setting when it
+    is imported, so it applies when this process has not imported Ray yet). Joining a cluster
+    uses token authentication when this machine has Ray's token (``~/.ray/auth_token``, which
+    ``ray start`` writes) and ``RAY_AUTH_MODE`` is not set: a head started by ``ray start``
+    requires it.
+    """
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    host = None if address in (None, "local") else str(address).removeprefix("ray://")
+    host = host.rpartition(":")[0] if host else None
+    if host is None or host in LOOPBACK_HOSTS:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if host is not None and "RAY_AUTH_MODE" not in os.environ:
+        from pathlib import Path
+
+        token = os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token"
+        if os.environ.get("RAY_AUTH_TOKEN") or Path(token).is_file():
+            os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def _check_reachable(address: str) -> None:
