@@ -129,10 +129,24 @@ def test_a_failing_seed_exits_1_and_the_other_seed_completes(
     assert summary["statistics"]["scores"] == [summary["runs"][0]["test_mean"]]
 
 
+def test_train_seeds_refuses_more_threads_than_the_cluster_has(
+    ray_cluster: cluster.ClusterInfo, tiny: Path, tmp_path: Path
+) -> None:
+    from renshu import presets, train_seeds
+    from renshu.errors import ConfigError
+
+    preset = presets.load_file(tiny, "dqn", base=presets.load("shower", "dqn"))
+    with pytest.raises(ConfigError, match=r"threads=4 CPUs, but the Ray it runs on has 2"):
+        train_seeds(
+            "shower", seeds=[0, 1], preset=preset, options={"threads": 4}, runs_dir=tmp_path
+        )
+    assert list(tmp_path.iterdir()) == []  # no group folder left behind
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_the_seeds_with_checkpoints_and_exits_130(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "200", "PYTHONWARNINGS": "ignore"}
-    args = ["--algo", "ppo", "--seeds", "0-2", "--steps", "2000000", "--no-gif"]
+    args = ["--algo", "ppo", "--seeds", "0-2", "--steps", "2000000", "--checkpoint-every", "5000"]
     process = subprocess.Popen(
         [sys.executable, "-m", "renshu", "train", "shower", *args, "--runs-dir", str(tmp_path)],
         env=env,

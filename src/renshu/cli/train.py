@@ -206,7 +206,10 @@ def add_train_command(subparsers: Subparsers) -> None:
         "--runs-dir", default=None, metavar="DIR", help="where run folders go (default runs)"
     )
     parser.add_argument(
-        "--name", default=None, help="the run folder's name (default <env>-<algo>-<seed>)"
+        "--name",
+        default=None,
+        help="the run folder's name (default <env>-<algo>-<seed>; with --seeds, the group "
+        "folder's)",
     )
     parser.add_argument(
         "--checkpoint-every",

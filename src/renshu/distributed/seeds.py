@@ -151,6 +151,13 @@ def train_seeds(
                 )
                 for number, seed in enumerate(seeds)
             ]
+            threads = int(runs[0].settings["config"].get("threads") or 1)
+            if threads > info.cpus:
+                raise ConfigError(
+                    f"Each seed asks for threads={threads} CPUs, but the Ray it runs on has "
+                    f"{info.cpus:g}, so no seed could start. Lower threads (--threads), or run "
+                    "on a larger cluster (--ray-address)."
+                )
         except BaseException:
             shutil.rmtree(group.path, ignore_errors=True)  # just made, holds only our files
             raise
@@ -176,7 +183,6 @@ def train_seeds(
         paths = [run.path.absolute() for run in runs]
         del runs  # the agents Run.create built: each task builds its own
         run_env = env if not isinstance(env, str) else first["env"]
-        threads = int(first["config"].get("threads") or 1)
         started = time.perf_counter()
         interrupted = _run_tasks(
             paths, run_env, results, device=device, gif=gif, threads=threads, on_result=on_result
@@ -281,7 +287,13 @@ def _finish(
     """Bring each result up to date from its run folder, write the summary and the plot."""
     ordered = []
     for seed, result in results.items():
-        read_run(group.run_path(seed), result)
+        path = group.run_path(seed)
+        read_run(path, result)
+        if result.status == "not started":  # its outcome was lost to the signal: ask its folder
+            if (path / "agent").is_dir():
+                result.status = "done"
+            else:
+                result.status = "stopped" if (path / "checkpoints").is_dir() else "cancelled"
         ordered.append(result)
     stats = group.statistics(ordered)
     notes: list[str] = []
