@@ -129,6 +129,16 @@ def test_a_failing_seed_exits_1_and_the_other_seed_completes(
     assert summary["statistics"]["scores"] == [summary["runs"][0]["test_mean"]]
 
 
+def test_an_env_that_fails_the_check_leaves_no_group_folder(
+    ray_cluster: cluster.ClusterInfo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = f"{FIXTURES / 'broken_envs.py'}:RewardNaN"
+    assert main(["train", env, "--seeds", "0-1", "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "RewardNaN failed the environment check with 1 error" in err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_train_seeds_refuses_more_threads_than_the_cluster_has(
     ray_cluster: cluster.ClusterInfo, tiny: Path, tmp_path: Path
 ) -> None:

@@ -124,6 +124,7 @@ def train_seeds(
     cluster.require_ray("Training several seeds")
     cluster.check_address(address)
     with cluster.connect(address, num_cpus=num_cpus, what="Training several seeds") as info:
+        made_runs_dir = not Path(runs_dir).exists()
         group = Group.create(
             runs_dir,
             env_name=env_label(env),
@@ -160,6 +161,9 @@ def train_seeds(
                 )
         except BaseException:
             shutil.rmtree(group.path, ignore_errors=True)  # just made, holds only our files
+            if made_runs_dir:
+                with contextlib.suppress(OSError):
+                    Path(runs_dir).rmdir()  # only if still empty
             raise
         first = runs[0].settings
         group.summary.update(
