@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "Run": "renshu.runs",
     "plot_observations": "renshu.plots",
     "save_gif": "renshu.video",
+    "train_seeds": "renshu.distributed.seeds",
 }
 _MODULES = ("presets", "envs", "compat")
 """Submodules reachable as attributes after ``import renshu`` (``renshu.presets.load(...)``)."""
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
     from renshu.check import EnvCheckError as EnvCheckError
     from renshu.check import check_env as check_env
     from renshu.checkpoint import load as load
+    from renshu.distributed.seeds import train_seeds as train_seeds
     from renshu.optim import RMSpropGraves as RMSpropGraves
     from renshu.plots import plot_observations as plot_observations
     from renshu.runs import Run as Run

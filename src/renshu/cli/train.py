@@ -39,6 +39,8 @@ examples:
   renshu plot runs/rmsprop runs/graves --metric losses/td_loss
   renshu train my_env.py:ShowerEnv --config my_preset.yaml --set net=[24,24]
   renshu train my_env.py:GridEnv --env-kwargs size=12 walls=true
+  renshu train CartPole-v1 --algo ppo --seeds 0-4   five seeds in parallel (Ray): mean,
+                                                 95% interval, IQM, one plot of all
   renshu train --resume runs/catch-dqn-0         after Ctrl+C: continue from the last checkpoint
   renshu train --resume runs/catch-dqn-0 --steps 60000    train a finished run further
   renshu train --resume runs/catch-dqn-0 --checkpoint 20000   resume from another checkpoint
@@ -160,6 +162,22 @@ def add_train_command(subparsers: Subparsers) -> None:
         "--seed", type=_natural_int, default=None, help="seed of everything random (default 0)"
     )
     parser.add_argument(
+        "--seeds",
+        metavar="SEEDS",
+        default=None,
+        help="train one run per seed in parallel on Ray, e.g. 0-4, 0,2,5 or 0-3,7: run folders "
+        "in one group folder (runs/<env>-<algo>-seeds-<SEEDS>) with group.yaml, the mean, a 95%% "
+        "bootstrap interval and the interquartile mean of the final greedy tests, and "
+        "plots/learning_curves.png (needs the ray extra: pip install 'renshu[ray]')",
+    )
+    parser.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        default=None,
+        help="the Ray cluster to run on: HOST:PORT (what `ray start --head` prints), "
+        "ray://HOST:PORT or auto (default: a local Ray, or RAY_ADDRESS)",
+    )
+    parser.add_argument(
         "--config",
         metavar="FILE",
         default=None,
@@ -188,7 +206,10 @@ def add_train_command(subparsers: Subparsers) -> None:
         "--runs-dir", default=None, metavar="DIR", help="where run folders go (default runs)"
     )
     parser.add_argument(
-        "--name", default=None, help="the run folder's name (default <env>-<algo>-<seed>)"
+        "--name",
+        default=None,
+        help="the run folder's name (default <env>-<algo>-<seed>; with --seeds, the group "
+        "folder's)",
     )
     parser.add_argument(
         "--checkpoint-every",
@@ -264,12 +285,19 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
     """Create (or reopen) a run folder, train, and print the results; 130/143 on a signal."""
     if args.help is not None:
         return print_help(args, console)
-    from renshu import presets
     from renshu.agents import DEFAULT
     from renshu.check import EnvCheckError
     from renshu.errors import ConfigError
     from renshu.runs import Run
 
+    if args.ray_address is not None:
+        from renshu.distributed import cluster
+
+        cluster.use_address(args.ray_address)  # every Ray user in this process joins it
+    if args.seeds is not None:
+        from renshu.cli.seeds import run_seeds
+
+        return run_seeds(args, console)
     if args.resume is not None:
         run = _reopen(args)
         return _train(run, args, console, steps=args.steps, resumed=True)
@@ -284,18 +312,7 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
             "continue a run."
         )
     algo = args.algo or DEFAULT
-    preset = presets.load(args.env, algo)
-    if args.config is not None:
-        preset = presets.load_file(args.config, algo, base=preset)
-    options = {key: value for key, value, _ in args.options}
-    if options:
-        origin = " ".join(f"--set {text}" for _, _, text in args.options)
-        preset = preset.with_options(options, origin=origin)
-    flags = {"num_envs": args.num_envs, "device": args.device, "threads": args.threads}
-    flags = {k: v for k, v in flags.items() if v is not None}
-    if flags:
-        origin = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in flags.items())
-        preset = preset.with_options(flags, origin=origin)
+    preset = _preset(args, algo)
     try:
         run = Run.create(
             args.env,
@@ -311,23 +328,54 @@ def run_train(args: argparse.Namespace, console: Console) -> int:
             env_kwargs=_env_kwargs(args),
         )
     except EnvCheckError as error:
-        check = f"renshu check {_shell_env(args.env)} --algo {algo}"
-        console.print(_problem_table(error.problems))
-        errors = sum(p.severity == "error" for p in error.problems)
-        raise ConfigError(
-            f"{args.env} failed the environment check with {_plural(errors, 'error')} (see the "
-            f"table above), so no run was started. Fix them and train again (`{check}` "
-            "re-checks without training), or pass --no-check to "
-            "train anyway."
-        ) from None
+        raise _check_failed(error, args.env, algo, console) from None
+    _check_warnings(run, args.env, console)
+    return _train(run, args, console, steps=None, resumed=False)
+
+
+def _preset(args: argparse.Namespace, algo: str) -> Any:
+    """The env's preset for ``algo``, laid over with --config, --set and the option flags."""
+    from renshu import presets
+
+    preset = presets.load(args.env, algo)
+    if args.config is not None:
+        preset = presets.load_file(args.config, algo, base=preset)
+    options = {key: value for key, value, _ in args.options}
+    if options:
+        origin = " ".join(f"--set {text}" for _, _, text in args.options)
+        preset = preset.with_options(options, origin=origin)
+    flags = {"num_envs": args.num_envs, "device": args.device, "threads": args.threads}
+    flags = {k: v for k, v in flags.items() if v is not None}
+    if flags:
+        origin = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in flags.items())
+        preset = preset.with_options(flags, origin=origin)
+    return preset
+
+
+def _check_failed(error: Any, env: str, algo: str, console: Console) -> RenshuError:
+    """Print the problems of an env that failed the check; the error that ends the command."""
+    from renshu.errors import ConfigError
+
+    check = f"renshu check {_shell_env(env)} --algo {algo}"
+    console.print(_problem_table(error.problems))
+    errors = sum(p.severity == "error" for p in error.problems)
+    return ConfigError(
+        f"{env} failed the environment check with {_plural(errors, 'error')} (see the "
+        f"table above), so no run was started. Fix them and train again (`{check}` "
+        "re-checks without training), or pass --no-check to "
+        "train anyway."
+    )
+
+
+def _check_warnings(run: Any, env: str, console: Console) -> None:
+    """One line for the warnings the env check gave, if any."""
     if run.check_warnings:
         codes = ", ".join(sorted({p.code for p in run.check_warnings}))
         _say(
             console,
             f"check: {_plural(len(run.check_warnings), 'warning')} ({codes}); "
-            f"`renshu check {_shell_env(args.env)}` explains.",
+            f"`renshu check {_shell_env(env)}` explains.",
         )
-    return _train(run, args, console, steps=None, resumed=False)
 
 
 def _shell_env(env: str) -> str:
