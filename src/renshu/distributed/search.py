@@ -35,7 +35,7 @@ from renshu.errors import ConfigError
 KINDS = ("uniform", "loguniform", "randint", "choice")
 """The distributions a search takes."""
 
-FORMS = "uniform:A:B, loguniform:A:B (A > 0), randint:A:B (B exclusive) or choice:X,Y,..."
+FORMS = "uniform:A:B, loguniform:A:B (A > 0), randint:A:B (B exclusive) or choice:X,Y,Z"
 """How each is written, for messages."""
 
 RESERVED = {
@@ -88,7 +88,7 @@ def parse_dist(key: str, text: str, *, origin: str = "--search") -> Dist:
     kind, sep, rest = text.partition(":")
     kind = kind.strip().lower()
     if kind not in KINDS:
-        close = difflib.get_close_matches(kind, KINDS, n=1)
+        close = difflib.get_close_matches(kind, KINDS, n=1, cutoff=0.75)
         hint = f" Did you mean {close[0]}?" if close else ""
         raise ConfigError(
             f"{where}: unknown distribution {kind!r}.{hint} The distributions are {FORMS}."
