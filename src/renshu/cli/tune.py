@@ -56,7 +56,7 @@ Each run trains with --seed (the same seeds in every trial, so the options alone
 plays a few greedy episodes on an evaluation env of its own every tenth of its steps; ASHA stops
 the trials whose evaluations fall behind. A finished trial's score is its final greedy test
 (the mean over its seeds); the best finished trial is written to best.yaml, and
-`renshu train ENV --config best.yaml --seed S` trains the same run again, to the same score.
+`renshu train ENV --algo A --config best.yaml --seed S` trains the same run again (same score).
 Exit status: 0 when at least one trial finished, 1 when none did (each failed, or was stopped),
 2 for bad input, 130 after Ctrl+C (trials stop; their run folders keep their checkpoints)."""
 
@@ -201,6 +201,7 @@ def run_tune(args: argparse.Namespace, console: Console) -> int:
             cpus_per_trial=args.cpus_per_trial,
             sample_seed=seed,
             command=shlex.join(["renshu", *getattr(args, "argv", [])]),
+            torch_threads=_torch_threads(),
         )
         where = "a local Ray" if info.local else f"Ray at {info.address}"
         _say(
@@ -211,6 +212,12 @@ def run_tune(args: argparse.Namespace, console: Console) -> int:
         )
         outcome = run_sweep(sweep)
     return _report(console, sweep, outcome, env_kwargs)
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
 
 
 def _base_and_space(args: argparse.Namespace, algo: str) -> tuple[Preset, list[Any]]:
@@ -265,7 +272,7 @@ def _report(console: Console, sweep: Any, outcome: SweepOutcome, env_kwargs: dic
         _say(console, f"Learning curves: {plot}")
     if best is not None:
         path = _write_best(sweep, best)
-        command = ["renshu", "train", str(sweep.env), "--config", str(path)]
+        command = ["renshu", "train", str(sweep.env), "--algo", sweep.algo, "--config", str(path)]
         if env_kwargs:
             command += ["--env-kwargs", *(f"{k}={v}" for k, v in env_kwargs.items())]
         seeds = sweep.seeds

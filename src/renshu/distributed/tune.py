@@ -74,6 +74,11 @@ class Sweep:
     """Seeds the drawing of the trials' options."""
     command: str = ""
     """The command line, recorded in each run's config.yaml."""
+    torch_threads: int | None = None
+    """torch's thread count in the process that started the sweep, which ``renshu train``
+    there has too: a trial takes it before building its agent (Ray starts workers with one
+    thread, and the network's initialization differs in its last bits with the thread count,
+    so the run would not be the one ``renshu train`` makes)."""
 
     @property
     def eval_every(self) -> int:
@@ -179,6 +184,10 @@ def run_trial(sampled: dict[str, Any], sweep: Sweep) -> None:
     from renshu.make import make
     from renshu.presets import config_class
 
+    if sweep.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(sweep.torch_threads)
     index = _trial_index(tune.get_context().get_trial_id())
     done, finals, runs = 0, list[float](), list[str]()
 
@@ -215,11 +224,11 @@ def run_trial(sampled: dict[str, Any], sweep: Sweep) -> None:
             if result.interrupted or not result.test_scores:
                 return
             finals.append(result.test_mean)
-            done += sweep.steps
+            done += result.steps
         tune.report({"score": float(np.mean(finals)), "step": done, "runs": runs, "final": True})
     except Exception as error:  # the trial's row says why
         tune.report(
-            {"score": math.nan, "step": done, "runs": runs, "failed": _first_paragraph(error)}
+            {"score": math.nan, "step": done, "runs": runs, "failed": _first_line(error)}
         )
 
 
@@ -229,11 +238,12 @@ def _trial_index(trial_id: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-def _first_paragraph(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    text = text.split("\n\n")[0]
+def _first_line(error: BaseException) -> str:
+    """What went wrong in one line: renshu's message's first line (the traceback of the user's
+    code that follows it is left out), or ``Type: message`` for anything else."""
+    text = (str(error).strip() or type(error).__name__).splitlines()[0]
     known = type(error).__module__.startswith("renshu")
-    return " ".join(text.split()) if known else f"{type(error).__name__}: {' '.join(text.split())}"
+    return text if known else f"{type(error).__name__}: {text}"
 
 
 def run_sweep(sweep: Sweep) -> SweepOutcome:
@@ -348,7 +358,7 @@ def _recorder(tune: Any, rows: dict[str, Trial]) -> Any:
 
 def _ray_error(error: BaseException) -> str:
     cause = getattr(error, "cause", None)
-    return _first_paragraph(cause if isinstance(cause, BaseException) else error)
+    return _first_line(cause if isinstance(cause, BaseException) else error)
 
 
 @contextlib.contextmanager
