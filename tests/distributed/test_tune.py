@@ -152,3 +152,21 @@ def test_interrupted_sweep_exits_130(tmp_path: Path) -> None:
     trials = [Trial(0, {}, status="interrupted", score=math.nan)]
     console = Console(file=open(os.devnull, "w"))  # noqa: SIM115
     assert _report(console, _Sweep(), SweepOutcome(trials, interrupted=True), {}) == 130
+
+
+@pytest.mark.slow
+def test_cartpole_sweep_best_trial_reproduced_by_train(
+    ray_cluster: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bar: 8 PPO trials of 20,000 steps on CartPole-v1, then the best one trained again
+    by renshu train from best.yaml, to the same final greedy test mean."""
+    argv = ["tune", "CartPole-v1", "--algo", "ppo", "--trials", "8", "--steps", "20000"]
+    assert main([*argv, *SEARCH, "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    sweep = tmp_path / "tune-CartPole-v1-ppo"
+    best_trial = int(out.split("Best: trial ")[1].split(",")[0])
+    again = tmp_path / "again"
+    train = ["train", "CartPole-v1", "--algo", "ppo", "--config", str(sweep / "best.yaml")]
+    assert main([*train, "--seed", "0", "--steps", "20000", "--runs-dir", str(again)]) == 0
+    trial = read_metrics(sweep / f"trial-{best_trial:03d}")
+    assert _final_test(read_metrics(next(again.iterdir()))) == _final_test(trial)

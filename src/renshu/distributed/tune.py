@@ -227,9 +227,7 @@ def run_trial(sampled: dict[str, Any], sweep: Sweep) -> None:
             done += result.steps
         tune.report({"score": float(np.mean(finals)), "step": done, "runs": runs, "final": True})
     except Exception as error:  # the trial's row says why
-        tune.report(
-            {"score": math.nan, "step": done, "runs": runs, "failed": _first_line(error)}
-        )
+        tune.report({"score": math.nan, "step": done, "runs": runs, "failed": _first_line(error)})
 
 
 def _trial_index(trial_id: str) -> int:
