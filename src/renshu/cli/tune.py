@@ -55,7 +55,8 @@ The sweep folder (runs/tune-<env>-<algo>, or -1, -2, ... if taken):
 Each run trains with --seed (the same seeds in every trial, so the options alone differ) and
 plays a few greedy episodes on an evaluation env of its own every tenth of its steps; ASHA stops
 the trials whose evaluations fall behind. A finished trial's score is its final greedy test
-(the mean over its seeds); the best finished trial is written to best.yaml, and
+(the mean over its seeds); the best finished trial is written to best.yaml (a trial ASHA
+stopped is never chosen: its score is an evaluation of a partly trained run), and
 `renshu train ENV --algo A --config best.yaml --seed S` trains the same run again (same score).
 Exit status: 0 when at least one trial finished, 1 when none did (each failed, or was stopped),
 2 for bad input, 130 after Ctrl+C (trials stop; their run folders keep their checkpoints)."""
@@ -285,10 +286,12 @@ def _report(console: Console, sweep: Any, outcome: SweepOutcome, env_kwargs: dic
         if len(seeds) > 1:
             _say(console, f"(its other runs: --seed {', '.join(map(str, seeds[1:]))})")
     if outcome.interrupted:
+        unstarted = sweep.trials - len(outcome.trials)
+        never = f" ({_plural(unstarted, 'trial')} never started)" if unstarted else ""
         _say(
             console,
-            f"Interrupted: the trials stopped; their run folders keep the checkpoints they "
-            f"wrote (resume one with renshu train --resume RUN). Ray Tune's records: "
+            f"Interrupted: the trials stopped{never}; their run folders keep the checkpoints "
+            f"they wrote (resume one with renshu train --resume RUN). Ray Tune's records: "
             f"{sweep.folder / RAY_FOLDER}",
         )
         return 130
