@@ -78,15 +78,18 @@ def test_bad_search_exits_2_before_any_trial(
 
 
 def test_sweep_folder_table_and_best_preset_reproduced_by_train(
-    ray_cluster: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ray_cluster: None, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     code = main([*SWEEP, *SEARCH, "--runs-dir", str(tmp_path)])
-    out = capsys.readouterr().out
-    assert code == 0, out
+    out, err = capfd.readouterr()
+    assert code == 0, out + err
+    for noise in ("INFO", "WARNING", "Traceback", "Trial ", "ray_results"):  # Ray kept quiet
+        assert noise not in out + err, noise
     sweep = tmp_path / "tune-shower-ppo"
     names = {p.name for p in sweep.iterdir()}
     assert {"trial-000", "trial-001", "best.yaml", "plots", "ray"} <= names
     assert (sweep / "plots" / "learning_curves.png").stat().st_size > 0
+    assert list((sweep / "ray").glob("experiment_state-*.json"))  # Ray Tune's files kept here
     assert "tune-shower-ppo: trials" in out and "learning_rate" in out and "finished" in out
     for trial in ("trial-000", "trial-001"):  # ordinary run folders
         assert (sweep / trial / "config.yaml").is_file() and (sweep / trial / "agent").is_dir()
