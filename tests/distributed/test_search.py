@@ -122,6 +122,11 @@ def test_search_file_maps_options_to_distributions(tmp_path) -> None:
     ]
 
 
+def test_missing_search_file_is_named_as_such(tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"^Search file \(--search-file\) '.*nope.yaml' does not"):
+        search.load_file(tmp_path / "nope.yaml")
+
+
 def test_search_file_with_a_non_text_distribution_is_refused(tmp_path) -> None:
     path = tmp_path / "space.yaml"
     path.write_text("learning_rate: {uniform: [0.1, 0.2]}\n")

@@ -152,7 +152,11 @@ def _bound(kind: str, text: str, where: str) -> Any:
 
 def load_file(path: str | Path) -> list[Dist]:
     """The search space in the YAML file ``path``: a mapping of option to distribution text."""
-    data = load_yaml(path, fix="Fix the search file, or pass another one.")
+    try:
+        data = load_yaml(path, fix="Fix the search file, or pass another one.")
+    except ConfigError as error:  # said of a config file: this one is a search file
+        text = str(error).replace("Config file", "Search file (--search-file)", 1)
+        raise ConfigError(text) from None
     origin = f"search file {str(path)!r}:"
     dists = []
     for key, text in data.items():
