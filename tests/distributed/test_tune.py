@@ -173,3 +173,27 @@ def test_cartpole_sweep_best_trial_reproduced_by_train(
     assert main([*train, "--seed", "0", "--steps", "20000", "--runs-dir", str(again)]) == 0
     trial = read_metrics(sweep / f"trial-{best_trial:03d}")
     assert _final_test(read_metrics(next(again.iterdir()))) == _final_test(trial)
+
+
+@pytest.mark.slow
+def test_trial_whose_worker_dies_is_a_failed_row(
+    ray_cluster: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    env_file = tmp_path / "dying_env.py"
+    env_file.write_text(
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(FIXTURES)!r})\n"
+        "from corridor import Corridor\n\n\n"
+        "class Dies(Corridor):\n"
+        "    def step(self, action):\n"
+        "        os._exit(3)\n"
+    )
+    argv = ["tune", f"{env_file}:Dies", "--algo", "ppo", "--trials", "1", "--steps", "300"]
+    code = main([*argv, *SEARCH, "--no-check", "--runs-dir", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "failed: ActorDiedError" in out

@@ -287,16 +287,12 @@ def run_sweep(sweep: Sweep) -> SweepOutcome:
     with _quiet():
         grid = tuner.fit()
     outcome = SweepOutcome(sorted(trials.values(), key=lambda t: t.index))
-    for result in (
-        grid[i] for i in range(len(grid))
-    ):  # a trial whose worker died (never a failure run_trial caught)
-        error = result.error
-        if error is None:
-            continue
-        index = _trial_index(str((result.metrics or {}).get("trial_id", "")))
-        for trial in outcome.trials:
-            if trial.index == index and trial.status != "failed":
-                trial.status, trial.message = "failed", _ray_error(error)
+    crashed = [t for t in outcome.trials if t.status == "failed" and not t.message]
+    for trial in crashed:  # its worker died: run_trial could not say why, Ray can
+        trial.message = "its Ray worker stopped (see the trial's folder under SWEEP/ray)"
+        for result in (grid[i] for i in range(len(grid))):
+            if result.error is not None and f"_{trial.index:05d}_" in Path(result.path).name:
+                trial.message = _ray_error(result.error)
     outcome.interrupted = len(outcome.trials) < sweep.trials or any(
         t.status == "interrupted" for t in outcome.trials
     )
@@ -347,9 +343,7 @@ def _recorder(tune: Any, rows: dict[str, Trial]) -> Any:
 
         def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **_: Any) -> None:
             row = self._trial(trial)
-            if row.status != "failed":
-                row.status = "failed"
-                row.message = row.message or "the trial's worker stopped (see SWEEP/ray)"
+            row.status = "failed"  # the message is taken from Ray's result afterwards
 
     return Recorder()
 
