@@ -21,6 +21,7 @@ from renshu.cli.plot import add_plot_command, run_plot
 from renshu.cli.random import add_random_command
 from renshu.cli.test import add_test_command, run_test
 from renshu.cli.train import add_train_command, run_train
+from renshu.cli.tune import add_tune_command, run_tune
 from renshu.errors import RenshuError
 
 if TYPE_CHECKING:
@@ -31,8 +32,9 @@ Handler = Callable[[argparse.Namespace, Console], int]
 DESCRIPTION = """\
 renshu: deep reinforcement learning for people who write their own environments.
 
-Train an agent into a run folder (config, metrics, TensorBoard, checkpoints, plots, GIF), test
-it, plot runs side by side, check an environment, or watch a random agent play it."""
+Train an agent into a run folder (config, metrics, TensorBoard, checkpoints, plots, GIF), sweep
+its options on Ray Tune, test it, plot runs side by side, check an environment, or watch a random
+agent play it."""
 
 EPILOG = """\
 examples:
@@ -40,6 +42,8 @@ examples:
   renshu train shower --steps 5000 --set gamma=0.9 --set double=true
   renshu train --resume runs/catch-dqn-0    continue after Ctrl+C, from the last checkpoint
   renshu test runs/catch-dqn-0 --episodes 10 --gif
+  renshu tune CartPole-v1 --algo ppo --search learning_rate=loguniform:1e-4:1e-2
+                                            sweep on Ray Tune; writes runs/tune-CartPole-v1-ppo
   renshu plot runs/catch-dqn-0 runs/catch-dqn-1 --metric losses/td_loss
   renshu check my_env.py:ShowerEnv          explain what is wrong with an environment
   renshu check CartPole-v1 --algo dqn       ...and whether DQN can handle its actions
@@ -51,6 +55,7 @@ Run `renshu COMMAND --help` for the options of one command."""
 
 COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     add_train_command,
+    add_tune_command,
     add_test_command,
     add_plot_command,
     add_check_command,
@@ -145,7 +150,7 @@ def _needs_torch(handler: Handler, args: argparse.Namespace) -> bool:
     run folders), check with --algo (it asks the algorithm)."""
     if getattr(args, "help", None) is not None:
         return False
-    return handler in (run_train, run_test, run_plot) or (
+    return handler in (run_train, run_tune, run_test, run_plot) or (
         handler is run_check and getattr(args, "algo", None) is not None
     )
 
