@@ -114,7 +114,7 @@ def train(agent: A3C, history: History, interrupted: Interrupt, log_every: int) 
 
         def start(i: int) -> Any:
             seed = int(agent.rng.integers(2**31))
-            return actor.remote(source, options, i, seed)  # type: ignore[attr-defined]
+            return actor.remote(source, options, i, seed)
 
         workers = [start(i) for i in range(cfg.workers)]
         weights = ray.put(agent.weights())
