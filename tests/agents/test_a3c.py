@@ -101,6 +101,7 @@ def test_a3c_trains_with_two_workers_logs_staleness_and_saves(tmp_path: Path) ->
     assert staleness and all(
         0 <= row["charts/staleness"] <= row["charts/staleness_max"] for row in staleness
     )
+    assert max(row["charts/staleness_max"] for row in staleness) >= 1  # asynchronous
     assert all(np.isfinite(row["losses/value_loss"]) for row in staleness)
     loaded = renshu.load(agent.save(tmp_path / "agent"))
     assert isinstance(loaded, A3C) and loaded.config == agent.config
@@ -183,6 +184,12 @@ def test_cli_train_a3c_env_that_raises_exits_with_the_env_error(
 def test_a3c_refuses_bad_workers(workers: Any) -> None:
     with pytest.raises(ConfigError, match="workers"):
         A3C("CartPole-v1", workers=workers)
+
+
+def test_a3c_refuses_more_workers_than_the_ray_has_cpus() -> None:
+    agent = A3C("CartPole-v1", workers=3, num_envs=1)
+    with pytest.raises(ConfigError, match=r"workers=3 needs a CPU per worker.* offers 2"):
+        agent.fit(100, progress=False)
 
 
 def test_cli_refuses_workers_zero(capsys: pytest.CaptureFixture[str]) -> None:

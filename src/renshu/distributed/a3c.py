@@ -23,7 +23,7 @@ from renshu.agents.a2c import A2C
 from renshu.agents.a3c import Arrival
 from renshu.callbacks import Callback, CallbackList
 from renshu.distributed import cluster
-from renshu.errors import EnvError, RenshuError
+from renshu.errors import ConfigError, EnvError, RenshuError
 from renshu.fastpath import limit_threads
 from renshu.train.loop import Interrupt
 
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 WAIT_S = 1.0
 """Seconds the learner waits for a gradient before it looks at the stop flags again."""
+
+MAX_DEATHS = 3
+"""Deaths in a row of one worker (no rollout delivered in between) that end training."""
 
 
 class _Episodes(Callback):
@@ -79,6 +82,10 @@ class Worker(A2C):
         assert self._flat.grad is not None
         self._gradient = self._flat.grad.cpu().numpy().copy()
 
+    def ready(self) -> bool:
+        """True once the worker is built (its envs and network)."""
+        return True
+
     def run(self, weights: dict[str, np.ndarray], version: int) -> Arrival:
         """One rollout from ``weights`` (the learner's after ``version`` updates): its gradient,
         steps, ended episodes and observations."""
@@ -105,58 +112,114 @@ class Worker(A2C):
 def train(agent: A3C, history: History, interrupted: Interrupt, log_every: int) -> None:
     """Run ``agent``'s workers on Ray until it has taken ``agent._end_step`` steps, training
     stops or a signal came; every worker is stopped at the end."""
-    cfg = agent.config
-    with cluster.connect(None, num_cpus=cfg.workers, what="A3C") as _:
-        import ray
-
-        actor = ray.remote(num_cpus=1, max_restarts=0)(Worker)
-        source, options = agent.env_source, agent.worker_options()
-
-        def start(i: int) -> Any:
-            seed = int(agent.rng.integers(2**31))
-            return actor.remote(source, options, i, seed)
-
-        workers = [start(i) for i in range(cfg.workers)]
-        weights = ray.put(agent.weights())
-        in_flight = {w.run.remote(weights, agent.num_updates): i for i, w in enumerate(workers)}
-        log_at = agent.num_steps + log_every
-        started, steps_at_start = time.perf_counter(), agent.num_steps
+    workers = agent.config.workers
+    with cluster.connect(None, num_cpus=workers, what="A3C") as info:
+        if info.cpus < workers:  # the actors would wait for CPUs forever
+            raise ConfigError(
+                f"A3C with workers={workers} needs a CPU per worker; the Ray at {info.address} "
+                f"offers {info.cpus:g}. Lower workers, or start Ray with more CPUs (or join a "
+                "larger cluster)."
+            )
+        pool = _Workers(agent)
         try:
+            pool.start()
+            log_at = agent.num_steps + log_every
+            started, steps_at_start = time.perf_counter(), agent.num_steps
             while agent.num_steps < agent._end_step and not agent.stop_training:
                 if interrupted:
                     break
-                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=WAIT_S)
-                if not ready:
+                arrival = pool.next_arrival()
+                if arrival is None:  # none yet, or a worker was replaced
                     continue
-                i = in_flight.pop(ready[0])
-                try:
-                    arrival = ray.get(ready[0])
-                except ray.exceptions.RayActorError as error:  # its process died: a new one
-                    warnings.warn(_restarted(i, error), RuntimeWarning, stacklevel=2)
-                    workers[i] = start(i)
-                    in_flight[workers[i].run.remote(weights, agent.num_updates)] = i
-                    continue
-                except ray.exceptions.RayTaskError as error:
-                    raise _worker_failed(i, error) from None
                 agent.take(arrival)
-                weights = ray.put(agent.weights())
-                in_flight[workers[i].run.remote(weights, agent.num_updates)] = i
+                pool.send(arrival.worker)  # the new weights
                 agent._callbacks.on_tick(agent.num_steps)
                 if agent.num_steps >= log_at:
                     log_at += log_every * ((agent.num_steps - log_at) // log_every + 1)
                     elapsed = time.perf_counter() - started
                     agent._log(history, (agent.num_steps - steps_at_start) / max(elapsed, 1e-9))
         finally:
-            for worker in workers:  # the rollouts under way are lost
-                ray.kill(worker)
+            pool.stop()  # the rollouts under way are lost
+
+
+class _Workers:
+    """The learner's workers on Ray: one rollout in flight each, replaced when they die."""
+
+    def __init__(self, agent: A3C) -> None:
+        import ray
+
+        self.ray, self.agent = ray, agent
+        self.actor = ray.remote(num_cpus=1, max_restarts=0)(Worker)
+        self.options = agent.worker_options()
+        self.handles = [self._new(i) for i in range(agent.config.workers)]
+        self.deaths = [0] * len(self.handles)
+        self.in_flight: dict[Any, int] = {}
+        self.weights: Any = None
+        self.version = -1
+
+    def _new(self, i: int) -> Any:
+        seed = int(self.agent.rng.integers(2**31))
+        return self.actor.remote(self.agent.env_source, self.options, i, seed)
+
+    def start(self) -> None:
+        """Wait until every worker is built (none takes the others' steps while they start),
+        then start a rollout on each."""
+        for i, handle in enumerate(self.handles):
+            try:
+                self.ray.get(handle.ready.remote())
+            except self.ray.exceptions.RayTaskError as error:  # its env could not be built
+                raise _worker_failed(i, error) from None
+        for i in range(len(self.handles)):
+            self.send(i)
+
+    def send(self, i: int) -> None:
+        """Start worker ``i``'s next rollout from the learner's current weights."""
+        if self.version != self.agent.num_updates:  # one copy in Ray's store per update
+            self.weights = self.ray.put(self.agent.weights())
+            self.version = self.agent.num_updates
+        self.in_flight[self.handles[i].run.remote(self.weights, self.version)] = i
+
+    def next_arrival(self) -> Arrival | None:
+        """The first rollout to finish (None after WAIT_S without one, or when its worker
+        died and was replaced)."""
+        ray = self.ray
+        ready, _ = ray.wait(list(self.in_flight), num_returns=1, timeout=WAIT_S)
+        if not ready:
+            return None
+        i = self.in_flight.pop(ready[0])
+        try:
+            arrival: Arrival = ray.get(ready[0])
+        except ray.exceptions.RayActorError as error:  # its process died: a new one
+            self.deaths[i] += 1
+            if self.deaths[i] > MAX_DEATHS:
+                raise RenshuError(
+                    f"A3C worker {i} died {self.deaths[i]} times in a row without finishing a "
+                    f"rollout (last: {_first_line(error)}). Check that the env does not end "
+                    "its process, and the memory each worker has."
+                ) from None
+            warnings.warn(_restarted(i, error), RuntimeWarning, stacklevel=2)
+            self.handles[i] = self._new(i)
+            self.send(i)
+            return None
+        except ray.exceptions.RayTaskError as error:
+            raise _worker_failed(i, error) from None
+        self.deaths[i] = 0
+        return arrival
+
+    def stop(self) -> None:
+        for handle in self.handles:
+            self.ray.kill(handle)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _restarted(i: int, error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    why = lines[0] if lines else type(error).__name__
     return (
-        f"A3C worker {i} died ({why}); a new worker {i} with the learner's current weights "
-        "took its place and training goes on (its rollout under way was lost)."
+        f"A3C worker {i} died ({_first_line(error)}); a new worker {i} with the learner's "
+        "current weights took its place and training goes on (its rollout under way was lost)."
     )
 
 
