@@ -89,9 +89,9 @@ def steps_per_second(algo: str, workers: int, steps: int, seed: int) -> float:
 
 
 def apply_rate(seconds: float) -> dict[str, Any]:
-    """Gradients the learner applies per second, with and without sending weights back."""
+    """Gradients the learner applies per second (:meth:`A3C.take`, then :meth:`A3C.weights`,
+    the copy sent back), without workers or Ray."""
     import numpy as np
-    import ray
 
     import renshu
     from renshu.agents.a3c import Arrival
@@ -102,21 +102,43 @@ def apply_rate(seconds: float) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     gradient = (rng.standard_normal(n) * 1e-3).astype(np.float32)
     obs = [rng.standard_normal((8, 4)).astype(np.float32) for _ in range(5)]
-
-    def arrival() -> Arrival:
-        return Arrival(0, gradient, agent.num_updates, 40, [], obs, {"policy_loss": 0.0})
-
     out: dict[str, Any] = {"parameters": n, "gradient_bytes": gradient.nbytes}
     out["weights_bytes"] = sum(v.nbytes for v in agent.weights().values())
-    for label, send in (("apply_only", False), ("apply_and_send", True)):
-        count, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            agent.take(arrival())
-            if send:
-                ray.put(agent.weights())
-            count += 1
-        out[f"{label}_per_s"] = count / (time.perf_counter() - start)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        agent.take(Arrival(0, gradient, agent.num_updates, 40, [], obs, {"policy_loss": 0.0}))
+        agent.weights()
+        count += 1
+    out["applied_per_s"] = count / (time.perf_counter() - start)
     return out
+
+
+def call_round_trip(calls: int) -> float:
+    """Median seconds of a Ray actor call carrying the weights (inline, as the learner sends
+    them) and returning a gradient-sized array: Ray's cost per gradient, actor side included."""
+    import statistics
+
+    import numpy as np
+    import ray
+
+    import renshu
+
+    weights = renshu.A3C(ENV, seed=0, **preset("a3c")).weights()
+
+    @ray.remote(num_cpus=1)
+    class Echo:
+        def run(self, weights: dict[str, np.ndarray], version: int) -> np.ndarray:
+            return np.concatenate([w.ravel() for w in weights.values()])
+
+    echo = Echo.remote()  # type: ignore[attr-defined]
+    ray.get(echo.run.remote(weights, 0))
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        ray.get(echo.run.remote(weights, 0))
+        times.append(time.perf_counter() - start)
+    ray.kill(echo)
+    return statistics.median(times)
 
 
 def memory_per_worker() -> dict[str, float]:
@@ -130,6 +152,7 @@ def memory_per_worker() -> dict[str, float]:
     actor = ray.remote(num_cpus=1)(Worker).remote(ENV, agent.worker_options(), 0, 1)
     ray.get(actor.run.remote(agent.weights(), 0))
     pid = ray.get(actor.__ray_call__.remote(lambda self: os.getpid()))
+    assert pid != os.getpid(), "the worker runs in its own process"
     out = {"worker_rss_mib": _rss_mib(pid), "learner_rss_mib": _rss_mib(os.getpid())}
     ray.kill(actor)
     return out
@@ -158,12 +181,13 @@ def main() -> None:
                 rate = steps_per_second(algo, int(workers or 1), args.steps, seed=repeat)
                 rates[key].append(rate)
                 print(f"{key} repeat {repeat}: {rate:,.0f} steps/s", flush=True)
-        applied = apply_rate(args.apply_seconds)
-    print(f"apply {applied}", flush=True)
+        round_trip = call_round_trip(2_000)
+    applied = apply_rate(args.apply_seconds)
+    print(f"apply {applied}, Ray call {round_trip * 1e6:.0f} us", flush=True)
 
     per_gradient = 8 * 5  # env steps per gradient with the preset
     worker_rate = statistics_median(rates["a3c-1"]) / per_gradient  # gradients/s per worker
-    apply_per_s = applied["apply_and_send"]
+    apply_per_s = 1 / (1 / applied["applied_per_s"] + round_trip)  # with Ray's cost, at worst
     saturates = apply_per_s / worker_rate
     bytes_per_gradient = applied["gradient_bytes"] + applied["weights_bytes"]
     hundred = 100 * worker_rate
@@ -185,6 +209,8 @@ def main() -> None:
         "ray_start_s": spread(starts),
         "steps_per_s": {k: spread(v) for k, v in rates.items()},
         "apply": applied,
+        "ray_call_round_trip_s": round_trip,
+        "learner_gradients_per_s_with_ray": apply_per_s,
         "memory": memory,
         "projection": projection,
     }
@@ -199,8 +225,10 @@ def main() -> None:
         f"| A2C (preset, one process), env steps/s | {fmt(spread(rates['a2c']))} |",
         f"| A3C, 1 worker, env steps/s | {fmt(spread(rates['a3c-1']))} |",
         f"| A3C, 2 workers, env steps/s | {fmt(spread(rates['a3c-2']))} |",
-        f"| Learner alone: gradients applied/s | {applied['apply_only_per_s']:,.0f} |",
-        f"| ... with the weights sent back (state_dict, ray.put) | {apply_per_s:,.0f} |",
+        f"| Learner alone (apply + copy of the weights): gradients/s | "
+        f"{applied['applied_per_s']:,.0f} |",
+        f"| Ray call carrying the weights, round trip | {round_trip * 1e6:,.0f} us |",
+        f"| Learner with that Ray cost, at worst: gradients/s | {apply_per_s:,.0f} |",
         f"| Gradient / weights sent per update | {applied['gradient_bytes']:,} B / "
         f"{applied['weights_bytes']:,} B |",
         f"| Ray start-up (`connect().start_s`) | {fmt(spread(starts), 2, ' s')} |",

@@ -174,8 +174,8 @@ class _Workers:
 
     def send(self, i: int) -> None:
         """Start worker ``i``'s next rollout from the learner's current weights."""
-        if self.version != self.agent.num_updates:  # one copy in Ray's store per update
-            self.weights = self.ray.put(self.agent.weights())
+        if self.version != self.agent.num_updates:  # one copy per update, sent inline
+            self.weights = self.agent.weights()  # (small: a ray.put would cost more)
             self.version = self.agent.num_updates
         self.in_flight[self.handles[i].run.remote(self.weights, self.version)] = i
 
