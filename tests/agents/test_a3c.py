@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ SMALL: dict[str, Any] = {"workers": 2, "num_envs": 2, "n_steps": 5, "net": [16]}
 ENVS = '''
 import os
 import signal
+import sys
 from pathlib import Path
 
 from gymnasium.envs.classic_control import CartPoleEnv
@@ -189,6 +191,16 @@ def test_a3c_refuses_bad_workers(workers: Any) -> None:
 def test_a3c_refuses_more_workers_than_the_ray_has_cpus() -> None:
     agent = A3C("CartPole-v1", workers=3, num_envs=1)
     with pytest.raises(ConfigError, match=r"workers=3 needs a CPU per worker.* offers 2"):
+        agent.fit(100, progress=False)
+
+
+def test_a3c_without_the_ray_extra_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agent = A3C("CartPole-v1", workers=1, num_envs=1)
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    missing = r"A3C runs on Ray, which is not installed.*renshu\[ray\]"
+    with pytest.raises(ConfigError, match=missing):
         agent.fit(100, progress=False)
 
 

@@ -15,7 +15,8 @@ This module holds the config and the learner's side (the agent, saved and loaded
 weights, optimizer, counters, random states); Ray work (workers, the learner loop, restarts)
 is :mod:`renshu.distributed.a3c`, imported by :meth:`A3C.fit` only. Observation statistics
 (``normalize_obs``) are the learner's, updated with every observation the workers saw; the
-reward scale of ``normalize_reward`` is each worker's own.
+reward scale of ``normalize_reward`` is each worker's own. Each worker builds its envs from the
+env argument (a name, ``file.py:Class``, a class; an env instance is copied to each worker).
 """
 
 from __future__ import annotations
