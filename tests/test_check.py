@@ -402,8 +402,8 @@ def test_unknown_algo() -> None:
     with pytest.raises(ConfigError) as caught:
         check_env(CORRIDOR, algo="dqm")
     assert str(caught.value) == (
-        "Unknown algo 'dqm' for check_env. Known: dqn, drqn, ppo, a2c; pass one of those, or leave "
-        "algo out."
+        "Unknown algo 'dqm' for check_env. Known: dqn, drqn, ppo, a2c, a3c; pass one of those, or "
+        "leave algo out."
     )
 
 

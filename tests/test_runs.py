@@ -305,7 +305,7 @@ def test_unknown_algo_in_config_yaml_names_the_known_ones(tmp_path: Path) -> Non
     run = Run.create("shower", steps=60, options=TINY, runs_dir=tmp_path, check_env=False)
     text = (run.path / "config.yaml").read_text().replace("algo: dqn", "algo: sac")
     (run.path / "config.yaml").write_text(text)
-    known = r"algo must be \"dqn\", \"drqn\", \"ppo\", \"a2c\", got 'sac'"
+    known = r"algo must be \"dqn\", \"drqn\", \"ppo\", \"a2c\", \"a3c\", got 'sac'"
     with pytest.raises(ConfigError, match=known):
         Run.open(run.path)
 

@@ -28,6 +28,8 @@ _EXPORTS: dict[str, str] = {
     "PPOConfig": "renshu.agents.ppo",
     "A2C": "renshu.agents.a2c",
     "A2CConfig": "renshu.agents.a2c",
+    "A3C": "renshu.agents.a3c",
+    "A3CConfig": "renshu.agents.a3c",
     "load": "renshu.checkpoint",
     "Callback": "renshu.callbacks",
     "History": "renshu.callbacks",
@@ -59,6 +61,8 @@ __all__ = [
 if TYPE_CHECKING:
     from renshu.agents.a2c import A2C as A2C
     from renshu.agents.a2c import A2CConfig as A2CConfig
+    from renshu.agents.a3c import A3C as A3C
+    from renshu.agents.a3c import A3CConfig as A3CConfig
     from renshu.agents.dqn import DQN as DQN
     from renshu.agents.dqn import DQNConfig as DQNConfig
     from renshu.agents.drqn import DRQN as DRQN

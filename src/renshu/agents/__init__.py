@@ -146,6 +146,27 @@ ALGORITHMS: dict[str, Algorithm] = {
         storage="rollout",
         schedules=(Schedule("learning rate", (("lr_schedule", "linear"),)),),
     ),
+    "a3c": Algorithm(
+        name="a3c",
+        agent="renshu.agents.a3c:A3C",
+        config="renshu.agents.a3c:A3CConfig",
+        summary="A3C (asynchronous advantage actor-critic): A2C's gradients from Ray workers",
+        metrics=(
+            "losses/policy_loss",
+            "losses/value_loss",
+            "losses/entropy",
+            "losses/explained_variance",
+            "charts/learning_rate",
+            "charts/staleness",
+            "charts/staleness_max",
+        ),
+        keeps=(
+            "policy and value weights",
+            "optimizer state (the workers' rollouts under way are lost: they start new ones)",
+        ),
+        storage="rollout",
+        schedules=(Schedule("learning rate", (("lr_schedule", "linear"),)),),
+    ),
 }
 """Every algorithm renshu trains, by name."""
 

@@ -200,6 +200,13 @@ def add_train_command(subparsers: Subparsers) -> None:
         help="environments stepped together",
     )
     parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="A3C's Ray workers, each with its own --num-envs envs (--algo a3c)",
+    )
+    parser.add_argument(
         "--device", default=None, help='"cpu", "cuda", "cuda:1", ... (default: CUDA if present)'
     )
     parser.add_argument(
@@ -344,7 +351,12 @@ def _preset(args: argparse.Namespace, algo: str) -> Any:
     if options:
         origin = " ".join(f"--set {text}" for _, _, text in args.options)
         preset = preset.with_options(options, origin=origin)
-    flags = {"num_envs": args.num_envs, "device": args.device, "threads": args.threads}
+    flags = {
+        "num_envs": args.num_envs,
+        "workers": args.workers,
+        "device": args.device,
+        "threads": args.threads,
+    }
     flags = {k: v for k, v in flags.items() if v is not None}
     if flags:
         origin = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in flags.items())
@@ -394,6 +406,7 @@ def _reopen(args: argparse.Namespace) -> Any:
         "--set": args.options or None,
         "--seed": args.seed,
         "--num-envs": args.num_envs,
+        "--workers": args.workers,
         "--name": args.name,
         "--runs-dir": args.runs_dir,
         "--checkpoint-every": args.checkpoint_every,

@@ -550,6 +550,11 @@ class OnPolicyAgent(Agent):
         """One gradient step on ``loss`` (with gradient clipping)."""
         self._flat.zero_grad()
         loss.backward()
+        self._apply_gradient()
+
+    def _apply_gradient(self) -> None:
+        """Clip the gradient in ``self._flat.grad`` and take the optimizer step on it (A3C's
+        workers send it to the learner instead)."""
         if self.config.max_grad_norm is not None:
             self._flat.clip_grad_norm_(self.config.max_grad_norm)
         self.optimizer.step()
@@ -586,10 +591,7 @@ class OnPolicyAgent(Agent):
         )
         if not math.isfinite(figures[0] + figures[1]):  # (floats: free to check)
             raise self._diverged("the policy or value loss")
-        if cfg.max_grad_norm is not None:
-            self._flat.clip_grad_norm_(cfg.max_grad_norm)
-        self.optimizer.step()
-        self.counters.num_updates += 1
+        self._apply_gradient()
         return figures
 
     def _record(self, **metrics: float) -> None:
