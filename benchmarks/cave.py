@@ -12,8 +12,12 @@ how the crashes split between blocks and walls.
   0, then ``agent.test(episodes=100, seed=1)`` (greedy, one env, the episodes one after another).
   Each training runs alone in a fresh process with torch and BLAS pinned to one thread
   (``_common.run_one``); they run one after another, never side by side.
-- ``drqn`` (DRQN, window 1) and ``recurrent_ppo`` (PPO with ``recurrent=True``) are measured
-  once renshu has them; until then their rows say "not measured yet".
+- ``drqn`` (DRQN, window 1, its own preset section) and ``recurrent_ppo`` (PPO with
+  ``recurrent=True``) are measured once renshu has them; until then their rows say "not measured
+  yet".
+- ``--seeds 0 1 2`` trains every agent row once per seed: the row's median is the median of the
+  seeds' greedy medians, its other figures pool the episodes of all seeds, and the seeds' own
+  medians and block fractions are listed under the table.
 
 Rows not named in ``--rows`` keep the figures of the JSON already there, so one row can be
 measured again (or added) without re-running the others (``--rows`` alone rewrites the table).
@@ -25,6 +29,7 @@ single frames beats DQN on 4 frames at the same step budget.
     python benchmarks/cave.py                                  # every row (~20 min on 2 CPUs)
     python benchmarks/cave.py --rows random gap_centre scripted  # controllers only (seconds)
     python benchmarks/cave.py --rows drqn --steps 300000       # one agent, another budget
+    python benchmarks/cave.py --rows dqn drqn --steps 30000 --seeds 0 1 2  # equal budgets
     python benchmarks/cave.py --quick                          # smoke test: tiny budgets
 
 Writes ``benchmarks/results/cave.json`` and ``benchmarks/results/cave.md``.
@@ -72,7 +77,7 @@ ROWS: dict[str, Row] = {
     "scripted": Row("scripted planner (look-ahead)", controller="scripted_policy"),
     "dqn": Row("DQN, window 4 (cave preset)", algo="dqn", preset="dqn"),
     "ppo": Row("PPO, window 4 (cave preset)", algo="ppo", preset="ppo"),
-    "drqn": Row("DRQN, window 1", algo="drqn", preset="dqn", options={"window": 1}),
+    "drqn": Row("DRQN, window 1 (cave preset)", algo="drqn", preset="drqn"),
     "recurrent_ppo": Row(
         "recurrent PPO, window 1",
         algo="ppo",
@@ -186,6 +191,38 @@ def run_agent(
     return result
 
 
+def over_seeds(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
+    """One row from one run per seed: the median of the seeds' medians; the crashes, the
+    truncations and the mean over all their episodes; the median training time."""
+    import numpy as np
+
+    n = sum(r["episodes"] for r in runs)
+    crashes = sum(r["crashes"] for r in runs)
+    blocks = sum(r["block_crashes"] for r in runs)
+    walls = sum(r["wall_crashes"] for r in runs)
+    means = np.array([r["mean"] for r in runs])
+    weights = np.array([r["episodes"] for r in runs]) / n
+    mean = float(weights @ means)
+    second = float(weights @ (np.array([r["std"] for r in runs]) ** 2 + means**2))
+    return {
+        **{k: runs[0][k] for k in ("algo", "preset", "config", "steps", "renshu")},
+        "seeds": seeds,
+        "per_seed": runs,
+        "episodes": n,
+        "median": float(np.median([r["median"] for r in runs])),
+        "mean": mean,
+        "std": float(np.sqrt(max(second - mean**2, 0.0))),
+        "truncated_fraction": float(weights @ np.array([r["truncated_fraction"] for r in runs])),
+        "crashes": crashes,
+        "block_crashes": blocks,
+        "wall_crashes": walls,
+        "block_fraction": blocks / crashes if crashes else None,
+        "wall_fraction": walls / crashes if crashes else None,
+        "train_seconds": float(np.median([r["train_seconds"] for r in runs])),
+        "train_steps_per_s": float(np.median([r["train_steps_per_s"] for r in runs])),
+    }
+
+
 def available(row: Row) -> bool:
     """Whether renshu has what ``row`` needs (its algorithm, the config field it sets)."""
     import dataclasses
@@ -211,17 +248,19 @@ def markdown(rows: dict[str, dict[str, Any]], episodes: int) -> str:
     lines = [
         f"Cave-v0, {episodes} greedy episodes per row (cap 2,000 frames). Controllers: the first "
         f"episode of each of {episodes} copies of the twin (seed {CONTROLLER_SEED}); agents: "
-        f"trained from their Cave preset (seed {TRAIN_SEED}, one thread, one training at a "
-        f"time), then `agent.test(episodes={episodes}, seed={TEST_SEED})`. Crashes split by "
-        '`info["crash"]`. Training: wall time of `fit` on this machine, shared and busy (the '
-        "JSON records its load).",
+        f"trained from their Cave preset (seed {TRAIN_SEED} unless listed below, one thread, one "
+        f"training at a time), then `agent.test(episodes={episodes}, seed={TEST_SEED})`. Crashes "
+        'split by `info["crash"]`. Training: wall time of `fit` on this machine, shared and busy '
+        "(the JSON records its load).",
         "",
         "| Player | Budget (env steps) | Training | Median frames | Mean ± std | Truncated | "
         "Crashes into blocks | into walls |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for key, row in ROWS.items():
-        result = rows.get(key, {"status": NOT_MEASURED})
+    entries = [(key, row, rows.get(key, {"status": NOT_MEASURED})) for key, row in ROWS.items()]
+    for key, row in ROWS.items():  # then the same agents at other budgets (``--steps``)
+        entries += [(k, row, rows[k]) for k in sorted(rows, key=_budget) if _row(k) == key != k]
+    for _, row, result in entries:
         if result.get("status") == NOT_MEASURED:
             lines.append(f"| {row.label} | – | – | {NOT_MEASURED} | – | – | – | – |")
             continue
@@ -235,7 +274,29 @@ def markdown(rows: dict[str, dict[str, Any]], episodes: int) -> str:
             f"({result['block_crashes']}) | {percent(result['wall_fraction'])} "
             f"({result['wall_crashes']}) |"
         )
+    notes = [
+        f"- {ROWS[_row(key)].label}, {result['steps']:,} steps, seeds "
+        + ", ".join(map(str, result["seeds"]))
+        + ": greedy medians "
+        + ", ".join(f"{r['median']:g}" for r in result["per_seed"])
+        + "; crashes into blocks "
+        + ", ".join(percent(r["block_fraction"]) for r in result["per_seed"])
+        for key, result in rows.items()
+        if _row(key) in ROWS and "per_seed" in result
+    ]
+    if notes:
+        lines += ["", "Agents trained on several seeds (the row: median of their medians):", ""]
+        lines += notes
     return "\n".join(lines)
+
+
+def _row(key: str) -> str:
+    """The row of a stored result: ``dqn`` for ``dqn`` and ``dqn@30000``."""
+    return key.split("@")[0]
+
+
+def _budget(key: str) -> int:
+    return int(key.split("@")[1]) if "@" in key else 0
 
 
 def bars(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -243,7 +304,7 @@ def bars(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     agents = {
         key: result
         for key, result in rows.items()
-        if ROWS[key].algo is not None and result.get("status") == "measured"
+        if ROWS[_row(key)].algo is not None and result.get("status") == "measured"
     }
     out: dict[str, dict[str, Any]] = {}
     if agents:
@@ -252,15 +313,22 @@ def bars(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         blocks = best["block_fraction"]
         out["best_agent"] = {
             "text": "cave: best agent's greedy median >= 1,000 frames with < 50% of its crashes "
-            f"into blocks; best: {ROWS[key].label}",
+            f"into blocks; best: {ROWS[_row(key)].label} ({best['steps']:,} steps)",
             "value": f"{best['median']:g} frames, {percent(blocks)} into blocks",
             "met": best["median"] >= 1_000 and (blocks is None or blocks < 0.5),
         }
-    if "drqn" in agents and "dqn" in agents and agents["drqn"]["steps"] == agents["dqn"]["steps"]:
-        drqn, dqn = agents["drqn"]["median"], agents["dqn"]["median"]
+    pairs = [
+        (agents[d], agents[q])
+        for d in agents
+        for q in agents
+        if _row(d) == "drqn" and _row(q) == "dqn" and agents[d]["steps"] == agents[q]["steps"]
+    ]
+    if pairs:  # the largest budget both were measured at
+        drqn_result, dqn_result = max(pairs, key=lambda pair: pair[0]["steps"])
+        drqn, dqn = drqn_result["median"], dqn_result["median"]
         out["drqn_over_dqn"] = {
             "text": f"cave: DRQN (1 frame) median > DQN (4 frames) median at "
-            f"{agents['dqn']['steps']:,} steps",
+            f"{dqn_result['steps']:,} steps",
             "value": f"{drqn:g} vs {dqn:g}",
             "met": drqn > dqn,
         }
@@ -281,6 +349,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--episodes", type=int, default=EPISODES)
     parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[TRAIN_SEED], help="training seeds of the agents"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="smoke test: 2,000 steps, 5 episodes, no files"
     )
     args = parser.parse_args(argv)
@@ -288,7 +359,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     path = RESULTS / "cave.json"
     previous = json.loads(path.read_text()).get("rows", {}) if path.exists() else {}
-    rows: dict[str, dict[str, Any]] = {k: v for k, v in previous.items() if k in ROWS}
+    rows: dict[str, dict[str, Any]] = {k: v for k, v in previous.items() if _row(k) in ROWS}
     for key in args.rows:
         row = ROWS[key]
         if row.controller is not None:
@@ -299,18 +370,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             result = {"status": NOT_MEASURED}
         else:
             assert row.algo is not None
-            result = run_one(
-                run_agent,
-                algo=row.algo,
-                preset=row.preset,
-                options=row.options,
-                steps=steps,
-                episodes=episodes,
-                seed=TRAIN_SEED,
-            )
+            runs = []
+            for seed in args.seeds:
+                run = run_one(
+                    run_agent,
+                    algo=row.algo,
+                    preset=row.preset,
+                    options=row.options,
+                    steps=steps,
+                    episodes=episodes,
+                    seed=seed,
+                )
+                runs.append(run)
+                shown = {k: run[k] for k in ("median", "block_fraction", "train_seconds")}
+                print(f"  {key} seed {seed}: {shown}", flush=True)
+            result = runs[0] if len(runs) == 1 else over_seeds(runs, args.seeds)
         result.setdefault("status", "measured")
         result["label"] = row.label
-        rows[key] = result
+        # an agent at a budget other than its preset's is a row of its own: "dqn@30000"
+        rows[key if row.controller or steps is None else f"{key}@{steps}"] = result
         shown = {k: result[k] for k in ("median", "mean", "block_fraction") if k in result}
         print(f"{key}: {result['status']} {shown}", flush=True)
     table = markdown(rows, episodes)

@@ -261,3 +261,24 @@ def test_drqn_refuses_continuous_actions_in_its_own_name_as_check_does() -> None
     env = renshu.make(f"{BROKEN}:BoxActions")
     verdict = space_verdict(DRQN, env.observation_space, env.action_space)
     assert all(message in str(refused.value) for _, message, _ in verdict)
+
+
+@pytest.mark.parametrize("env", ["catch", IdentityEnv(4)])
+def test_drqn_update_turns_observations_to_float_once(env: Any) -> None:
+    """Images (no running statistics): one conversion per update, which the target network
+    takes as it is; running statistics (IdentityEnv's floats): each network converts its own."""
+    agent = DRQN(env, seed=0, warmup_steps=40, seq_len=4, burn_in=2, batch_size=4, train_every=4)
+    agent.fit(steps=60, progress=False)
+    calls = {"online": 0, "target": 0}
+    hooks = [
+        net.preprocess.register_forward_hook(
+            lambda *_, name=name: calls.__setitem__(name, calls[name] + 1)
+        )
+        for name, net in (("online", agent.q_network), ("target", agent.target_network))
+    ]
+    agent._train_step()
+    for hook in hooks:
+        hook.remove()
+    stateless = agent.q_network.stateless_inputs
+    assert stateless == (env == "catch")
+    assert calls == {"online": 1, "target": 0 if stateless else 1}

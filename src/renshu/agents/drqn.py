@@ -42,8 +42,12 @@ class DRQNConfig(DQNConfig):
     """Every option of :class:`DRQN`: DQN's (:class:`~renshu.agents.dqn.DQNConfig`, same names
     and meanings; ``batch_size`` counts sequences) plus the LSTM and the sequences."""
 
-    batch_size: Annotated[int, Range(ge=1)] = 16
+    batch_size: Annotated[int, Range(ge=1)] = 32
     """Sequences per gradient step, >= 1 (each of burn_in + seq_len steps)."""
+    train_every: Annotated[int, Range(ge=1)] = 8
+    """Env steps between training calls, >= 1 (counted over all envs). 8 by default: as R2D2,
+    fewer updates of larger sequence batches; 32 sequences of 20 trained steps every 8 env steps
+    replay each step about 80 times, near DQN's 64 (batches of 64 every step)."""
     buffer_size: Annotated[int, Range(ge=1)] = 50_000
     """Replay capacity in steps (all envs together); it must hold a whole sequence per env."""
     window: Annotated[int, Range(1, 1000)] = 1
@@ -91,10 +95,30 @@ class RecurrentQNetwork(nn.Module):
     ) -> tuple[torch.Tensor, State]:
         """Q-values ``(T, B, A)`` of time-major observations ``(T, B, *obs_shape)`` from
         ``state``, zeroing it where ``starts`` ``(T, B)`` marks an episode's start."""
+        return self.unroll_inputs(self.inputs(obs), state, starts)
+
+    def inputs(self, obs: torch.Tensor) -> torch.Tensor:
+        """What the torso takes, ``(T, B, ...)`` float32, of observations ``(T, B, *obs_shape)``
+        (uint8 scaled to [0, 1], running normalization, image layout)."""
         T, B = obs.shape[:2]
-        features = self.torso(self.preprocess(obs.reshape(T * B, *obs.shape[2:])))
+        x = self.preprocess(obs.reshape(T * B, *obs.shape[2:]))
+        return x.view(T, B, *x.shape[1:])
+
+    def unroll_inputs(
+        self, x: torch.Tensor, state: State, starts: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, State]:
+        """:meth:`unroll` from :meth:`inputs`: one torso pass over all ``T * B`` of them, one
+        LSTM unroll, one head pass."""
+        T, B = x.shape[:2]
+        features = self.torso(x.reshape(T * B, *x.shape[2:]))
         out, state = self.core(features.view(T, B, -1), state, starts)
         return self.head(out.reshape(T * B, -1)).view(T, B, -1), state
+
+    @property
+    def stateless_inputs(self) -> bool:
+        """Whether :meth:`inputs` is a fixed function (no running statistics), so a copy of this
+        network (the target) computes the same inputs and can take them as they are."""
+        return not self.preprocess.state_dict()
 
     def step(
         self, obs: torch.Tensor, state: State, starts: torch.Tensor | None = None
@@ -266,14 +290,17 @@ class DRQN(QAgent):
     def _train_step(self) -> None:
         cfg = self.config
         batch = self.buffer.sample(cfg.batch_size, beta=self._beta())
-        b = cfg.burn_in
+        b, online = cfg.burn_in, self.q_network
+        with torch.no_grad():  # observations to float once: both networks take them if they can
+            x = online.inputs(batch.obs)
+            x_target = x if online.stateless_inputs else self.target_network.inputs(batch.obs)
         state = batch.state
         if b:  # burn-in: unrolled without gradient, only to warm the stored state up
             with torch.no_grad():
-                _, state = self.q_network.unroll(batch.obs[:b], state, batch.starts[:b])
-        q_online, _ = self.q_network.unroll(batch.obs[b:], state, batch.starts[b:])  # (L+1-b)
+                _, state = online.unroll_inputs(x[:b], state, batch.starts[:b])
+        q_online, _ = online.unroll_inputs(x[b:], state, batch.starts[b:])  # (L + 1 - b) steps
         with torch.no_grad():
-            q_target, _ = self.target_network.unroll(batch.obs, batch.state, batch.starts)
+            q_target, _ = self.target_network.unroll_inputs(x_target, batch.state, batch.starts)
             if cfg.double:  # Double DQN: online net picks, target net rates
                 picks = q_online.detach().argmax(dim=2, keepdim=True)
                 picks = torch.cat([picks.new_zeros((b, *picks.shape[1:])), picks])
