@@ -48,16 +48,21 @@ class PoleBreaks(CartPoleEnv):
 
 
 class DiesOnce(CartPoleEnv):
-    """CartPole whose process is killed at its 30th step, the first time only."""
+    """CartPole whose process is killed at its 30th step, the first time only (of all the
+    workers: the marker file is created atomically, so two workers at step 30 together do not
+    both die)."""
 
     steps = 0
 
     def step(self, action):
         DiesOnce.steps += 1
-        marker = Path(MARKER)
-        if DiesOnce.steps == 30 and not marker.exists():
-            marker.write_text("killed")
-            os.kill(os.getpid(), signal.SIGKILL)
+        if DiesOnce.steps == 30:
+            try:
+                os.close(os.open(MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                pass
+            else:
+                os.kill(os.getpid(), signal.SIGKILL)
         return super().step(action)
 '''
 

@@ -86,3 +86,29 @@ def test_head_listens_on_loopback_only_and_takes_work(head: str) -> None:
     loopback = (f"{LOOPBACK}:", f"[::ffff:{LOOPBACK}]:")
     assert mine and all(local.startswith(loopback) for local in mine), mine
     assert _jobs_on(head)  # a driver joined it (this one)
+
+
+def _renshu(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "renshu", *args], capture_output=True, text=True, cwd=cwd,
+        env=_environment(), timeout=600,
+    )  # fmt: skip
+
+
+def test_seeds_tune_and_a3c_run_on_the_cluster(head: str, tmp_path: Path) -> None:
+    before = len(_jobs_on(head))
+    commands = [
+        ("train", "shower", "--seeds", "0-1", "--steps", "300", "--no-gif"),
+        ("tune", "shower", "--algo", "ppo", "--trials", "2", "--steps", "400",
+         "--search", "learning_rate=loguniform:1e-4:1e-2"),
+        ("train", "shower", "--algo", "a3c", "--workers", "2", "--steps", "400", "--no-gif"),
+    ]  # fmt: skip
+    for command in commands:
+        done = _renshu(*command, "--ray-address", head, "--runs-dir", str(tmp_path), cwd=tmp_path)
+        assert done.returncode == 0, f"{command}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        assert "Traceback" not in done.stderr
+    jobs = _jobs_on(head)
+    assert len(jobs) >= before + len(commands) + 1  # each command's driver, and this check's
+    assert (tmp_path / "shower-dqn-seeds-0-1").is_dir()
+    assert any(p.name.startswith("tune-shower-ppo") for p in tmp_path.iterdir())
+    assert (tmp_path / "shower-a3c-0" / "agent").is_dir()

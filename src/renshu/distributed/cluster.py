@@ -32,9 +32,12 @@ CONNECT_TIMEOUT_S = 5.0
 """Seconds to wait for the head at an address to answer before it counts as unreachable."""
 
 
-def require_ray(what: str = "This command") -> Any:
+def require_ray(what: str = "This command", address: str | None = None) -> Any:
     """Import and return the ``ray`` module, or raise ConfigError naming ``what`` needs it and
-    how to install it."""
+    how to install it. Ray reads some settings when it is imported (see
+    :func:`_prepare_environment`): they are set first for ``address`` (default: ``RAY_ADDRESS``,
+    else a local Ray)."""
+    _prepare_environment(address if address is not None else os.environ.get("RAY_ADDRESS"))
     try:
         import ray
     except ImportError:
@@ -94,8 +97,7 @@ def connect(
         ConfigError: the extra is missing, ``address`` is malformed, or nothing answers there.
     """
     address = check_address(address if address is not None else os.environ.get("RAY_ADDRESS"))
-    _prepare_environment(address)
-    ray = require_ray(what)
+    ray = require_ray(what, address)
     if ray.is_initialized():
         yield _info(ray, local=False, start_s=0.0)
         return
@@ -116,6 +118,11 @@ def connect(
     try:
         ray.init(**kwargs)
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as error:
+        if kwargs["address"] == "local":
+            raise ConfigError(
+                f"Could not start a local Ray ({_first_line(error)}). Run the command again; "
+                "if it fails again, `ray start --head` shows Ray's own error."
+            ) from None
         raise ConfigError(_unreachable(address, error)) from None
     try:
         yield _info(ray, local=kwargs["address"] == "local", start_s=time.perf_counter() - start)
@@ -143,12 +150,21 @@ def _prepare_environment(address: str | None) -> None:
     host = host.rpartition(":")[0] if host else None
     if host is None or host in LOOPBACK_HOSTS:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    global _auth_mode_set
+    if host is None and _auth_mode_set:  # a local Ray runs without the token a join asked for
+        os.environ.pop("RAY_AUTH_MODE", None)
+        _auth_mode_set = False
     if host is not None and "RAY_AUTH_MODE" not in os.environ:
         from pathlib import Path
 
         token = os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token"
         if os.environ.get("RAY_AUTH_TOKEN") or Path(token).is_file():
             os.environ["RAY_AUTH_MODE"] = "token"
+            _auth_mode_set = True
+
+
+_auth_mode_set = False
+"""Whether :func:`_prepare_environment` set ``RAY_AUTH_MODE`` itself (so it may take it back)."""
 
 
 def _check_reachable(address: str) -> None:
@@ -164,8 +180,12 @@ def _check_reachable(address: str) -> None:
         raise ConfigError(_unreachable(address, error)) from None
 
 
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
 def _unreachable(address: str | None, error: BaseException) -> str:
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    first = _first_line(error)
     return (
         f"Could not reach Ray at {address!r} ({first}). Start a head there first (`ray start "
         "--head --node-ip-address 127.0.0.1 --port 6379` on that machine) and pass the "

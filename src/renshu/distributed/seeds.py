@@ -121,8 +121,8 @@ def train_seeds(
 
     seeds = check_seeds(seeds)
     algo = algo or DEFAULT
-    cluster.require_ray("Training several seeds")
     cluster.check_address(address)
+    cluster.require_ray("Training several seeds", address)
     with cluster.connect(address, num_cpus=num_cpus, what="Training several seeds") as info:
         made_runs_dir = not Path(runs_dir).exists()
         group = Group.create(
