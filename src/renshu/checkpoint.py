@@ -63,9 +63,10 @@ from renshu.agents import ALGORITHMS
 from renshu.errors import CheckpointError, ConfigError, RenshuError
 
 FORMAT = "renshu-agent"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """1: the first release (no manifest). 2: manifest.json with the files' SHA-256. 3: DQN's
-eps_fraction and the recurrent PPO/A2C options (see ``train.state.OPTIONS_NOT_IN_FORMAT``)."""
+eps_fraction and the recurrent PPO/A2C options. 4: DRQN's value_rescale (see
+``train.state.OPTIONS_NOT_IN_FORMAT``)."""
 REQUIRED_FILES = ("config.json", "state.json", "weights.safetensors", "optimizer.safetensors")
 MANIFEST = "manifest.json"
 OPTIONAL_FILES = ("replay.npz",)

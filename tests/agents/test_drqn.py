@@ -13,7 +13,7 @@ import torch
 
 import renshu
 from renshu.agents import ALGORITHMS
-from renshu.agents.drqn import DRQN, DRQNConfig
+from renshu.agents.drqn import DRQN, DRQNConfig, rescale, rescale_inverse
 from renshu.callbacks import Callback
 from renshu.envs.toy import IdentityEnv
 from renshu.errors import ConfigError
@@ -186,16 +186,39 @@ def test_drqn_resume_is_byte_identical_to_a_straight_run(
     (saved,) = (tmp_path / "b").iterdir()  # 300, or 301 where two envs step past it together
     resumed = renshu.load(saved)
     assert isinstance(resumed, DRQN)
-    resumed.fit(steps=300, progress=False)
+    resumed.fit(steps=600 - resumed.num_steps, progress=False)  # on to the straight run's end
     assert resumed.num_steps == straight.num_steps
     for x, y in zip(straight.q_network.parameters(), resumed.q_network.parameters(), strict=True):
         assert torch.equal(x, y)
 
 
-def test_drqn_learns_identity_with_memory_core() -> None:
-    agent = DRQN(IdentityEnv(n=4, length=10), **{**FAST, "gamma": 0.5, "seq_len": 4})
+@pytest.mark.parametrize("value_rescale", [True, False], ids=["rescaled", "plain"])
+def test_drqn_learns_identity_with_memory_core(value_rescale: bool) -> None:
+    options = {**FAST, "gamma": 0.5, "seq_len": 4, "value_rescale": value_rescale}
+    agent = DRQN(IdentityEnv(n=4, length=10), **options)
     agent.fit(steps=1_500, progress=False)
     assert agent.test(episodes=10, seed=1).mean() >= 9.0
+
+
+def test_value_rescaling_is_r2d2s_h_and_its_inverse() -> None:
+    x = torch.tensor([-1e4, -500.0, -3.0, -0.5, 0.0, 0.25, 1.0, 8.0, 99.0, 1e3, 1e5])
+    y = rescale(x)
+    assert torch.allclose(y[[4, 6, 7]], torch.tensor([0.0, 2**0.5 - 1 + 1e-3, 2.0 + 8e-3]))
+    assert bool((y.diff() > 0).all())  # increasing: greedy actions are the same in both scales
+    assert torch.allclose(rescale_inverse(y), x, rtol=1e-5, atol=1e-4)
+
+
+def test_logged_q_values_are_returns_when_learning_in_the_rescaled_scale() -> None:
+    agent = DRQN(IdentityEnv(n=4, length=10), **{**FAST, "gamma": 0.5, "seq_len": 4})
+    history = agent.fit(steps=1_500, progress=False)
+    batch = agent.buffer.sample(64)
+    with torch.no_grad():
+        q, _ = agent.q_network.unroll(batch.obs, batch.state, batch.starts)
+    best = rescale_inverse(q.max(dim=2).values).mean().item()
+    # reward 1 a step at gamma 0.5: a greedy return near 2, which is h^-1 of the head's output
+    assert 1.0 < best < 2.5
+    logged = [m["losses/q_values"] for m in history.metrics.values() if "losses/q_values" in m]
+    assert 1.0 < logged[-1] < 2.5
 
 
 @pytest.mark.parametrize(

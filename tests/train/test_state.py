@@ -410,3 +410,30 @@ def test_an_agent_saved_in_format_2_loads_without_the_options_format_3_added(
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CheckpointError, match=rf"config\.{added[0]} is missing"):
         renshu.load(path)
+
+
+def test_a_drqn_saved_in_format_3_keeps_learning_plain_q_values(tmp_path: Path) -> None:
+    """Format 4 added DRQN's value_rescale (default True); a DRQN saved before it learned plain
+    Q-values, and resumes so, while a format-4 file without the option is refused."""
+    import hashlib
+
+    import renshu
+
+    path = renshu.DRQN("CartPole-v1", seed=0).save(tmp_path / "a")
+
+    def rewrite(version: int) -> None:
+        config = json.loads((path / "config.json").read_text())
+        config["format_version"] = version
+        config["config"].pop("value_rescale", None)
+        (path / "config.json").write_text(json.dumps(config))
+        manifest = json.loads((path / "manifest.json").read_text())
+        digest = hashlib.sha256((path / "config.json").read_bytes()).hexdigest()
+        manifest["sha256"]["config.json"] = digest
+        (path / "manifest.json").write_text(json.dumps(manifest))
+
+    rewrite(3)
+    assert renshu.load(path).config.value_rescale is False
+    assert renshu.load(path, value_rescale=True).config.value_rescale is True
+    rewrite(4)
+    with pytest.raises(CheckpointError, match=r"config\.value_rescale is missing"):
+        renshu.load(path)

@@ -64,6 +64,9 @@ class Agent:
     recurrent: ClassVar[bool] = False
     """Whether it acts with memory: a state carried from step to step (:meth:`act` then takes
     and returns it; ``test`` carries it through each episode)."""
+    former_defaults: ClassVar[dict[str, Any]] = {}
+    """Options added after checkpoints of this algorithm were first written, with the value that
+    keeps an older checkpoint (one that does not record them) training as it was saved."""
 
     def __init__(self, env: Any, config: Any, options: dict[str, Any]) -> None:
         saved_spaces = options.pop("_spaces", (None, None))

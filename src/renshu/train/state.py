@@ -38,15 +38,19 @@ OPTIONS_NOT_IN_FORMAT: dict[int, frozenset[str]] = {
     # defaults: per_beta_steps None (beta anneals over each fit call, as in 0.1.0) and
     # normalize_obs True (from_bounds_scaling turns 0.1.0's bounds scaling into running
     # statistics that compute the same inputs).
-    1: frozenset({"per_beta_steps", "normalize_obs", "eps_fraction"}),
+    1: frozenset({"per_beta_steps", "normalize_obs", "eps_fraction", "value_rescale"}),
     # Format 2 saved every option it had; format 3 added DQN's eps_fraction (used only when
     # eps_anneal_steps is None, which format 2 never saved) and the recurrent PPO/A2C options
     # (recurrent False: a format-2 agent has no memory).
-    2: frozenset({"eps_fraction", "recurrent", "lstm_size", "seq_len"}),
+    2: frozenset({"eps_fraction", "recurrent", "lstm_size", "seq_len", "value_rescale"}),
+    # Format 4 added DRQN's value_rescale: an older DRQN learned plain Q-values and goes on so
+    # (the algorithm's ``former_defaults``, not the new default).
+    3: frozenset({"value_rescale"}),
 }
 """Options a saved config.json of an older format may lack: they take their defaults. Every
 option of the format an agent was saved in must be there, and a missing one is refused (a
-missing ``seed`` would otherwise become a fresh random one)."""
+missing ``seed`` would otherwise become a fresh random one). Where an algorithm's
+``former_defaults`` names one, it takes that value instead of the default."""
 
 _GROUP_RANGES: dict[str, tuple[float, float, str]] = {
     "lr": (0.0, math.inf, ">= 0 (a negative rate climbs the loss)"),
@@ -124,7 +128,7 @@ def load_agent(
     A saved env that is a file or module reference is built only with ``trust_env``.
     """
     file = ckpt.path / "config.json"
-    saved = dict(ckpt.config["config"])
+    saved = {**cls.former_defaults, **ckpt.config["config"]}  # an older one trains as saved
     for name in ckpt.config.get("custom", []):
         if name == "net" and name not in overrides:
             raise checkpoint.CheckpointError(
