@@ -421,6 +421,50 @@ def test_numpy_actor_critic_acts_as_torch_does(space: gymnasium.Space) -> None:
     np.testing.assert_array_equal(actions, again)
 
 
+@pytest.mark.parametrize(
+    "space",
+    [gymnasium.spaces.Discrete(4, start=-1), gymnasium.spaces.Box(-2.0, 2.0, (3,), np.float32)],
+    ids=["discrete-with-start", "box"],
+)
+def test_numpy_recurrent_actor_steps_as_torch_does(space: gymnasium.Space) -> None:
+    """A recurrent MLP policy acting in NumPy: the state used (reset where episodes start), the
+    next state, log-probabilities and values equal the torch step's; new weights are picked up
+    when the key changes."""
+    from renshu.actor_critic import build_recurrent_actor_critic
+    from renshu.fastpath import numpy_recurrent_actor
+
+    torch.manual_seed(0)
+    policy = build_recurrent_actor_critic((5,), F32, space, lstm_size=6, normalize=(5,))
+    norm = policy.preprocess.norm
+    norm.update(np.random.default_rng(0).normal(3.0, 2.0, size=(64, 5)).astype(np.float32))
+    fast = numpy_recurrent_actor(policy)
+    assert fast is not None
+    rng = np.random.default_rng(1)
+    obs = rng.normal(3.0, 2.0, size=(4, 5)).astype(np.float32)
+    h, c = rng.normal(size=(2, 4, 6)).astype(np.float32)
+    starts = np.array([True, False, False, True])
+    for key in ("before", "after"):
+        actions, log_probs, values, h_used, c_used, h_next, c_next = fast.act(
+            obs, h, c, starts, np.random.default_rng(2), key
+        )
+        state = (torch.from_numpy(h[None]), torch.from_numpy(c[None]))
+        with torch.no_grad():
+            dist, torch_values, (th, tc) = policy.step(
+                torch.as_tensor(obs), state, torch.as_tensor(starts)
+            )
+            torch_log_probs = dist.log_prob(torch.as_tensor(actions))
+        np.testing.assert_array_equal(h_used[starts], 0.0)
+        np.testing.assert_array_equal(h_used[~starts], h[~starts])
+        np.testing.assert_array_equal(c_used[~starts], c[~starts])
+        np.testing.assert_allclose(h_next, th[0].numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(c_next, tc[0].numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(log_probs, torch_log_probs.numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(values, torch_values.numpy(), rtol=1e-5, atol=1e-6)
+        with torch.no_grad():  # an update: the next key sees it
+            for p in policy.parameters():
+                p.add_(0.1)
+
+
 def test_numpy_actor_critic_samples_with_the_policys_probabilities() -> None:
     from renshu.actor_critic import build_actor_critic
     from renshu.fastpath import numpy_actor_critic

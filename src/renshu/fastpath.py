@@ -48,7 +48,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 from torch import nn
 
-from renshu.actor_critic import ActorCritic
+from renshu.actor_critic import ActorCritic, RecurrentActorCritic
 from renshu.distributions import CategoricalActions, GaussianActions
 from renshu.nets import NORM_CLIP, DuelingHead, ObsPreprocess, QNetwork
 from renshu.replay import ArrayBatch
@@ -601,17 +601,7 @@ class NumpyActorCritic:
         """Sampled actions and their log-probabilities (the policy torso only: a rollout's
         values are computed in one pass, by :meth:`values`, when it is full)."""
         params = self._output(self._input(obs), self.policy_layers)
-        if self.discrete:  # Gumbel-max: argmax(log p + Gumbel noise) samples the softmax
-            log_p = _log_softmax(params)
-            gumbel = -np.log(-np.log(rng.random(params.shape, dtype=np.float32) + 1e-20))
-            index = (log_p + gumbel).argmax(axis=1)
-            log_prob = log_p[_arange(len(index)), index]
-            return (index + self.start if self.start else index), log_prob
-        assert self.log_std is not None
-        noise = rng.standard_normal(params.shape, dtype=np.float32)
-        actions = params + np.exp(self.log_std) * noise
-        log_probs = -_row_sum(0.5 * noise**2 + (self.log_std + 0.5 * math.log(2 * math.pi)))
-        return actions, log_probs.astype(np.float32, copy=False)
+        return _sample(params, rng, self.start if self.discrete else None, self.log_std)
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         """The most likely actions (the mean of a Gaussian)."""
@@ -712,6 +702,121 @@ class NumpyActorCritic:
             assert below is not None
             grad = below
         layers[0].backward(outputs[0], outputs[1], grad, input_grad=False)
+
+
+def _sample(
+    params: np.ndarray, rng: np.random.Generator, start: int | None, log_std: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Actions drawn from the distribution ``params`` describe, and their log-probabilities: a
+    categorical's logits (``start``: the Discrete space's first action) by Gumbel-max, or a
+    diagonal Gaussian's means with ``log_std`` (``start`` None)."""
+    if start is not None:  # Gumbel-max: argmax(log p + Gumbel noise) samples the softmax
+        log_p = _log_softmax(params)
+        gumbel = -np.log(-np.log(rng.random(params.shape, dtype=np.float32) + 1e-20))
+        index = (log_p + gumbel).argmax(axis=1)
+        log_prob = log_p[_arange(len(index)), index]
+        return (index + start if start else index), log_prob
+    assert log_std is not None
+    noise = rng.standard_normal(params.shape, dtype=np.float32)
+    actions = params + np.exp(log_std) * noise
+    log_probs = -_row_sum(0.5 * noise**2 + (log_std + 0.5 * math.log(2 * math.pi)))
+    return actions, log_probs.astype(np.float32, copy=False)
+
+
+class NumpyRecurrentActor:
+    """Acting of renshu's recurrent MLP actor-critic
+    (:class:`renshu.actor_critic.RecurrentActorCritic`) in NumPy: the MLP torso, one LSTM step,
+    the policy and value heads, and the sampling of :class:`NumpyActorCritic`, from the agent's
+    NumPy generator. The LSTM's weights are used as transposed copies (a product with a
+    transposed view costs ~4x more), made again whenever ``key`` changes: the caller passes what
+    changes with the weights (its update count and the parameters' version counters)."""
+
+    def __init__(self, policy: RecurrentActorCritic) -> None:
+        preprocess = policy.preprocess
+        assert isinstance(preprocess, ObsPreprocess)
+        self.scale = bool(preprocess.scale)
+        self.norm: tuple[np.ndarray, np.ndarray] | None = None
+        if preprocess.norm is not None:
+            self.norm = preprocess.norm.shift.numpy(), preprocess.norm.scale.numpy()
+        self.policy = policy
+        dist = policy.dist
+        self.start = (
+            int(getattr(dist.space, "start", 0)) if isinstance(dist, CategoricalActions) else None
+        )
+        self.torso = _dense_layers(policy.torso) or []
+        self.policy_head = _Dense(policy.policy_head, None)
+        self.value_head = _Dense(policy.value_head, None)
+        self.log_std_param = dist.log_std if isinstance(dist, GaussianActions) else None
+        self._key: Any = None
+
+    def _refresh(self, key: Any) -> None:
+        for layer in [*self.torso, self.policy_head, self.value_head]:
+            layer.refresh()
+        lstm = self.policy.core.lstm
+        w_ih, w_hh, b_ih, b_hh = (
+            getattr(lstm, f"{name}_l0").detach().numpy()
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
+        self.w_ih_t, self.w_hh_t = np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T)
+        self.bias = b_ih + b_hh
+        param = self.log_std_param
+        self.log_std = None if param is None else param.detach().numpy()
+        self._key = key
+
+    def act(
+        self,
+        obs: np.ndarray,
+        h: np.ndarray,
+        c: np.ndarray,
+        starts: np.ndarray,
+        rng: np.random.Generator,
+        key: Any,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One step of ``B`` envs from the state ``(h, c)`` (each ``(B, H)``), zeroed where
+        ``starts``: the actions, their log-probabilities, the values, the state used (``h``,
+        ``c`` after the resets) and the next state."""
+        if key != self._key:
+            self._refresh(key)
+        if starts.any():
+            keep = (~starts).astype(np.float32)[:, None]
+            h, c = h * keep, c * keep
+        x = numpy_input(np.asarray(obs), self.scale, self.norm)
+        for layer in self.torso:
+            x = layer.forward(x)
+        z = np.dot(x, self.w_ih_t)
+        z += np.dot(h, self.w_hh_t)
+        z += self.bias
+        H = h.shape[1]
+        gates = 0.5 * np.tanh(0.5 * z) + 0.5  # i, f, o by a sigmoid (g: its tanh below)
+        c_next = gates[:, H : 2 * H] * c
+        c_next += gates[:, :H] * np.tanh(z[:, 2 * H : 3 * H])
+        h_next = gates[:, 3 * H :] * np.tanh(c_next)
+        params = self.policy_head.forward(h_next)
+        actions, log_probs = _sample(params, rng, self.start, self.log_std)
+        values = self.value_head.forward(h_next)[:, 0]
+        return actions, log_probs, values, h, c, h_next, c_next
+
+
+def numpy_recurrent_actor(policy: RecurrentActorCritic) -> NumpyRecurrentActor | None:
+    """The NumPy acting path for ``policy``, or None where torch serves it (what
+    :func:`numpy_actor_critic` refuses, and a torso other than Linear + Tanh/ReLU layers)."""
+    preprocess = policy.preprocess
+    if policy.kind != "mlp" or not isinstance(preprocess, ObsPreprocess) or preprocess.layout:
+        return None
+    if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in policy.parameters()):
+        return None
+    features = list(policy.features)
+    if len(features) != 1 or type(features[0]) is not nn.Flatten or features[0].start_dim != 1:
+        return None
+    dist = policy.dist
+    discrete = isinstance(dist, CategoricalActions) and isinstance(
+        dist.space, gymnasium.spaces.Discrete
+    )
+    if not (discrete or isinstance(dist, GaussianActions)):
+        return None
+    if _dense_layers(policy.torso) is None:
+        return None
+    return NumpyRecurrentActor(policy)
 
 
 def _mean(x: np.ndarray) -> float:

@@ -276,9 +276,10 @@ def test_ppo_without_memory_keeps_the_numpy_path_and_refuses_a_state() -> None:
 
 @pytest.mark.parametrize("cls", [PPO, A2C])
 def test_recurrent_act_loop_with_state_plays_as_test_does(cls: type) -> None:
-    """act(obs, state, episode_start) in a user's loop takes the actions test() takes."""
+    """act(obs, state, episode_start) in a user's loop takes the actions test() takes (trained
+    long enough that its greedy policy uses more than one action)."""
     agent = cls("shower", **memory_options(cls))
-    agent.fit(400, progress=False)
+    agent.fit(800, progress=False)
     taken: list[int] = []
 
     class Actions(renshu.Callback):

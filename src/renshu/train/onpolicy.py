@@ -49,7 +49,7 @@ from renshu.config import (
 )
 from renshu.distributions import for_space
 from renshu.errors import ConfigError
-from renshu.fastpath import FlatParams, numpy_actor_critic
+from renshu.fastpath import FlatParams, numpy_actor_critic, numpy_recurrent_actor
 from renshu.inputs import observation_problems
 from renshu.nets import RunningNorm, input_norm
 from renshu.optim import OPTIMIZERS, make_optimizer
@@ -304,6 +304,11 @@ class OnPolicyAgent(Agent):
         self._fast = (
             numpy_actor_critic(self.policy) if isinstance(self.policy, ActorCritic) else None
         )
+        self._fast_memory = (  # a recurrent MLP acts in NumPy too (its update stays torch's)
+            numpy_recurrent_actor(self.policy)
+            if isinstance(self.policy, RecurrentActorCritic)
+            else None
+        )
         self._float_actions = isinstance(self.action_space, spaces.Box)
         dist = self.policy.dist
         self.rollout = Rollout(
@@ -391,6 +396,8 @@ class OnPolicyAgent(Agent):
                 raise self._diverged("an action the policy chose")
             self._acted = (window, actions, log_probs, None)
             return self._to_env(actions)
+        if self._fast_memory is not None and self._state is not None:
+            return self._explore_with_memory_in_numpy(window, self._state)
         self._generator.manual_seed(int(self.rng.integers(2**62)))
         if self._state is not None:  # memory: the state goes on, reset where episodes start
             dist, value, self._state_before, self._state = self._memory_step(
@@ -409,6 +416,23 @@ class OnPolicyAgent(Agent):
             raise self._diverged("an action the policy chose")
         self._acted = (window, sampled, logp, value)
         return self.policy.dist.to_env(sampled)
+
+    def _explore_with_memory_in_numpy(self, window: np.ndarray, state: State) -> np.ndarray:
+        """:meth:`_explore` of a recurrent MLP policy on the CPU (fastpath.NumpyRecurrentActor):
+        the state goes on, reset where episodes start; actions drawn from the agent's RNG."""
+        assert self._fast_memory is not None
+        lstm = self._fast_memory.policy.core.lstm
+        key = (self.counters.num_updates, *(p._version for p in lstm.parameters()))
+        h, c = (x[0].numpy() for x in state)
+        actions, log_probs, values, *states = self._fast_memory.act(
+            window, h, c, self._starts, self.rng, key
+        )
+        if self._float_actions and not actions_finite(actions):
+            raise self._diverged("an action the policy chose")
+        h_used, c_used, h_next, c_next = (torch.from_numpy(x[None]) for x in states)
+        self._state_before, self._state = (h_used, c_used), (h_next, c_next)
+        self._acted = (window, actions, log_probs, values)
+        return self._to_env(actions)
 
     def _values(self, obs: np.ndarray, state: State | None = None) -> np.ndarray:
         """Values of ``obs``; a recurrent policy's from ``state`` (one row per observation),
