@@ -463,6 +463,8 @@ def test_numpy_recurrent_actor_steps_as_torch_does(space: gymnasium.Space) -> No
         with torch.no_grad():  # an update: the next key sees it
             for p in policy.parameters():
                 p.add_(0.1)
+    pixels = build_recurrent_actor_critic((4, 84, 84), np.dtype(np.uint8), space, lstm_size=6)
+    assert numpy_recurrent_actor(pixels) is None  # a CNN acts with torch
 
 
 def test_numpy_actor_critic_samples_with_the_policys_probabilities() -> None:

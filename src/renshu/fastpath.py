@@ -800,21 +800,7 @@ class NumpyRecurrentActor:
 def numpy_recurrent_actor(policy: RecurrentActorCritic) -> NumpyRecurrentActor | None:
     """The NumPy acting path for ``policy``, or None where torch serves it (what
     :func:`numpy_actor_critic` refuses, and a torso other than Linear + Tanh/ReLU layers)."""
-    preprocess = policy.preprocess
-    if policy.kind != "mlp" or not isinstance(preprocess, ObsPreprocess) or preprocess.layout:
-        return None
-    if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in policy.parameters()):
-        return None
-    features = list(policy.features)
-    if len(features) != 1 or type(features[0]) is not nn.Flatten or features[0].start_dim != 1:
-        return None
-    dist = policy.dist
-    discrete = isinstance(dist, CategoricalActions) and isinstance(
-        dist.space, gymnasium.spaces.Discrete
-    )
-    if not (discrete or isinstance(dist, GaussianActions)):
-        return None
-    if _dense_layers(policy.torso) is None:
+    if not _numpy_servable(policy) or _dense_layers(policy.torso) is None:
         return None
     return NumpyRecurrentActor(policy)
 
@@ -861,23 +847,29 @@ def _row_max(x: np.ndarray) -> np.ndarray:
 def numpy_actor_critic(policy: ActorCritic) -> NumpyActorCritic | None:
     """The NumPy path for ``policy``, or None where torch serves it (a CNN, Dict inputs, a
     shared torso, MultiDiscrete/MultiBinary actions, a GPU)."""
-    preprocess = policy.preprocess
-    if policy.kind != "mlp" or not isinstance(preprocess, ObsPreprocess) or preprocess.layout:
-        return None
-    if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in policy.parameters()):
-        return None
-    features = list(policy.features)
-    if len(features) != 1 or type(features[0]) is not nn.Flatten or features[0].start_dim != 1:
-        return None
-    dist = policy.dist
-    discrete = isinstance(dist, CategoricalActions) and isinstance(
-        dist.space, gymnasium.spaces.Discrete
-    )
-    if not (discrete or isinstance(dist, GaussianActions)):
+    if not _numpy_servable(policy):
         return None
     if _dense_layers(policy.policy_net) is None or _dense_layers(policy.value_net) is None:
         return None
     return NumpyActorCritic(policy)
+
+
+def _numpy_servable(policy: ActorCritic | RecurrentActorCritic) -> bool:
+    """Whether an actor-critic's input and actions fit the NumPy paths: an MLP on flat inputs,
+    float32 on the CPU, a categorical over a Discrete space or a diagonal Gaussian."""
+    preprocess = policy.preprocess
+    if policy.kind != "mlp" or not isinstance(preprocess, ObsPreprocess) or preprocess.layout:
+        return False
+    if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in policy.parameters()):
+        return False
+    features = list(policy.features)
+    if len(features) != 1 or type(features[0]) is not nn.Flatten or features[0].start_dim != 1:
+        return False
+    dist = policy.dist
+    discrete = isinstance(dist, CategoricalActions) and isinstance(
+        dist.space, gymnasium.spaces.Discrete
+    )
+    return discrete or isinstance(dist, GaussianActions)
 
 
 class SingleEnv(VectorEnv):
