@@ -509,6 +509,17 @@ def tanh_(y: np.ndarray) -> None:
 _ACTIVATION_NAMES = {nn.Tanh: "tanh", nn.ReLU: "relu"}
 
 
+def _numpy_preprocess(
+    preprocess: nn.Module,
+) -> tuple[bool, tuple[np.ndarray, np.ndarray] | None]:
+    """What :func:`numpy_input` takes of an actor-critic's input layer: whether it scales uint8,
+    and NumPy views of its running statistics ``(shift, scale)`` (None without them)."""
+    assert isinstance(preprocess, ObsPreprocess)
+    if preprocess.norm is None:
+        return bool(preprocess.scale), None
+    return bool(preprocess.scale), (preprocess.norm.shift.numpy(), preprocess.norm.scale.numpy())
+
+
 def _dense_layers(seq: nn.Module | None) -> list[_Dense] | None:
     """A Sequential of Linear + Tanh/ReLU pairs as :class:`_Dense` layers, or None when it holds
     anything else."""
@@ -540,12 +551,8 @@ class NumpyActorCritic:
     """
 
     def __init__(self, policy: ActorCritic) -> None:
-        preprocess = policy.preprocess
-        assert isinstance(preprocess, ObsPreprocess) and policy.value_net is not None
-        self.scale = bool(preprocess.scale)
-        self.norm: tuple[np.ndarray, np.ndarray] | None = None
-        if preprocess.norm is not None:
-            self.norm = preprocess.norm.shift.numpy(), preprocess.norm.scale.numpy()
+        assert policy.value_net is not None
+        self.scale, self.norm = _numpy_preprocess(policy.preprocess)
         self.policy = policy
         dist = policy.dist
         self.discrete = isinstance(dist, CategoricalActions)
@@ -732,12 +739,7 @@ class NumpyRecurrentActor:
     changes with the weights (its update count and the parameters' version counters)."""
 
     def __init__(self, policy: RecurrentActorCritic) -> None:
-        preprocess = policy.preprocess
-        assert isinstance(preprocess, ObsPreprocess)
-        self.scale = bool(preprocess.scale)
-        self.norm: tuple[np.ndarray, np.ndarray] | None = None
-        if preprocess.norm is not None:
-            self.norm = preprocess.norm.shift.numpy(), preprocess.norm.scale.numpy()
+        self.scale, self.norm = _numpy_preprocess(policy.preprocess)
         self.policy = policy
         dist = policy.dist
         self.start = (
