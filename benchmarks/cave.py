@@ -29,6 +29,7 @@ single frames beats DQN on 4 frames at the same step budget.
     python benchmarks/cave.py                                  # every row (~20 min on 2 CPUs)
     python benchmarks/cave.py --rows random gap_centre scripted  # controllers only (seconds)
     python benchmarks/cave.py --rows drqn --steps 300000       # one agent, another budget
+    python benchmarks/cave.py --rows dqn --steps 150000 300000 600000  # a learning curve
     python benchmarks/cave.py --rows dqn drqn --steps 30000 --seeds 0 1 2  # equal budgets
     python benchmarks/cave.py --quick                          # smoke test: tiny budgets
 
@@ -142,9 +143,16 @@ def run_controller(name: str, episodes: int, seed: int) -> dict[str, Any]:
 
 
 def run_agent(
-    algo: str, preset: str, options: dict[str, Any], steps: int | None, episodes: int, seed: int
+    algo: str,
+    preset: str,
+    options: dict[str, Any],
+    steps: list[int] | None,
+    episodes: int,
+    seed: int,
 ) -> dict[str, Any]:
-    """Train ``algo`` from the Cave preset (plus ``options``), then test it greedily."""
+    """Train ``algo`` from the Cave preset (plus ``options``) and test it greedily at each of the
+    budgets ``steps`` in turn (one agent trained on: the second budget continues the first), or
+    once at the preset's budget; ``{"runs": [one result per budget]}``."""
     import renshu
     from renshu import presets
     from renshu.agents import get
@@ -152,11 +160,8 @@ def run_agent(
 
     settings = presets.load(ENV, preset)
     config = {**settings.config, **options}
-    budget = steps if steps is not None else settings.steps
+    budgets = sorted(steps) if steps else [settings.steps]
     agent = get(algo).agent_class()(ENV, seed=seed, **config)
-    started = time.perf_counter()
-    agent.fit(steps=budget, progress=False)
-    train_seconds = time.perf_counter() - started
 
     class Crashes(Callback):
         """Frames, crash cause and truncation of every test episode."""
@@ -173,22 +178,30 @@ def run_agent(
                 self.causes.append(None)
                 self.truncated.append(True)
 
-    crashes = Crashes()
-    started = time.perf_counter()
-    history = agent.test(episodes=episodes, seed=TEST_SEED, callbacks=[crashes], progress=False)
-    frames = [float(x) for x in history.history["episode_reward"]]
-    result = summary(frames, crashes.causes, crashes.truncated)
-    result.update(
-        algo=algo,
-        preset=f"{ENV}.yaml:{preset}",
-        config=config,
-        steps=budget,
-        train_seconds=round(train_seconds, 1),
-        test_seconds=round(time.perf_counter() - started, 1),
-        train_steps_per_s=round(budget / train_seconds, 1),
-        renshu=renshu.__version__,
-    )
-    return result
+    results: list[dict[str, Any]] = []
+    train_seconds, trained = 0.0, 0
+    for budget in budgets:
+        started = time.perf_counter()
+        agent.fit(steps=budget - trained, progress=False)
+        train_seconds += time.perf_counter() - started
+        trained = budget
+        crashes = Crashes()
+        started = time.perf_counter()
+        history = agent.test(episodes=episodes, seed=TEST_SEED, callbacks=[crashes], progress=False)
+        frames = [float(x) for x in history.history["episode_reward"]]
+        result = summary(frames, crashes.causes, crashes.truncated)
+        result.update(
+            algo=algo,
+            preset=f"{ENV}.yaml:{preset}",
+            config=config,
+            steps=budget,
+            train_seconds=round(train_seconds, 1),
+            test_seconds=round(time.perf_counter() - started, 1),
+            train_steps_per_s=round(budget / train_seconds, 1),
+            renshu=renshu.__version__,
+        )
+        results.append(result)
+    return {"runs": results}
 
 
 def over_seeds(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
@@ -345,7 +358,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="rows to measure (the others keep their stored figures; none: rewrite the table)",
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help="training budget of the agents (default: preset)"
+        "--steps",
+        type=int,
+        nargs="+",
+        default=None,
+        help="training budgets of the agents (default: the preset's); with several, one agent "
+        "per seed trains on from one budget to the next and is tested at each",
     )
     parser.add_argument("--episodes", type=int, default=EPISODES)
     parser.add_argument(
@@ -355,24 +373,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--quick", action="store_true", help="smoke test: 2,000 steps, 5 episodes, no files"
     )
     args = parser.parse_args(argv)
-    steps, episodes = (2_000, 5) if args.quick else (args.steps, args.episodes)
+    steps, episodes = ([2_000], 5) if args.quick else (args.steps, args.episodes)
 
     path = RESULTS / "cave.json"
     previous = json.loads(path.read_text()).get("rows", {}) if path.exists() else {}
     rows: dict[str, dict[str, Any]] = {k: v for k, v in previous.items() if _row(k) in ROWS}
     for key in args.rows:
         row = ROWS[key]
+        # an agent at a budget other than its preset's is a row of its own: "dqn@30000"
+        measured: dict[str, dict[str, Any]] = {}
         if row.controller is not None:
-            result = run_one(
+            measured[key] = run_one(
                 run_controller, name=row.controller, episodes=episodes, seed=CONTROLLER_SEED
             )
         elif not available(row):
-            result = {"status": NOT_MEASURED}
+            measured[key] = {"status": NOT_MEASURED}
         else:
             assert row.algo is not None
-            runs = []
+            per_budget: list[list[dict[str, Any]]] = []  # [seed][budget]
             for seed in args.seeds:
-                run = run_one(
+                runs = run_one(
                     run_agent,
                     algo=row.algo,
                     preset=row.preset,
@@ -380,17 +400,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     steps=steps,
                     episodes=episodes,
                     seed=seed,
-                )
-                runs.append(run)
-                shown = {k: run[k] for k in ("median", "block_fraction", "train_seconds")}
-                print(f"  {key} seed {seed}: {shown}", flush=True)
-            result = runs[0] if len(runs) == 1 else over_seeds(runs, args.seeds)
-        result.setdefault("status", "measured")
-        result["label"] = row.label
-        # an agent at a budget other than its preset's is a row of its own: "dqn@30000"
-        rows[key if row.controller or steps is None else f"{key}@{steps}"] = result
-        shown = {k: result[k] for k in ("median", "mean", "block_fraction") if k in result}
-        print(f"{key}: {result['status']} {shown}", flush=True)
+                )["runs"]
+                per_budget.append(runs)
+                for run in runs:
+                    shown = {k: run[k] for k in ("median", "block_fraction", "train_seconds")}
+                    print(f"  {key} seed {seed} at {run['steps']:,}: {shown}", flush=True)
+            for at, first in enumerate(per_budget[0]):
+                runs = [seed_runs[at] for seed_runs in per_budget]
+                name = key if steps is None else f"{key}@{first['steps']}"
+                measured[name] = runs[0] if len(runs) == 1 else over_seeds(runs, args.seeds)
+        for name, result in measured.items():
+            result.setdefault("status", "measured")
+            result["label"] = row.label
+            rows[name] = result
+            shown = {k: result[k] for k in ("median", "mean", "block_fraction") if k in result}
+            print(f"{name}: {result['status']} {shown}", flush=True)
     table = markdown(rows, episodes)
     report = {"episodes": episodes, "rows": rows, "bars": bars(rows)}
     if report["bars"]:

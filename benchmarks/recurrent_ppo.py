@@ -4,7 +4,7 @@ The same PPO settings for all three (8 envs, n_steps 128, batch 256, 4 epochs, l
 default 64x64 tanh MLP; no observation normalization), each run in a fresh process with one
 thread, taking turns (see ``_common.alternate``): renshu ``PPO(recurrent=True, lstm_size=128)``
 (the MLP torso, one LSTM of 128 units shared by policy and value, sequences of 32 steps),
-renshu's memoryless ``PPO`` and, when installed (``pip install sb3-contrib``; a benchmark peer,
+renshu's memoryless ``PPO`` and, when installed (the ``bench`` extra; a benchmark peer,
 not a dependency), sb3-contrib's ``RecurrentPPO`` with one shared LSTM of 128 units
 (``shared_lstm=True, enable_critic_lstm=False``; its sequences are the episodes inside each
 rollout). Measured: env steps per second of ``fit``/``learn`` (construction excluded). Goal:
@@ -125,20 +125,20 @@ def drqn_speed(repeats: int, steps: int) -> None:
     print("\n".join(lines))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the parts asked for; the recurrent PPO report (with its bar), or {} without it."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--parts", nargs="+", choices=["ppo", "drqn"], default=["ppo"])
     parser.add_argument("--cave-steps", type=int, default=3_000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if "drqn" in args.parts:
         drqn_speed(args.repeats, args.cave_steps)
-    if "ppo" in args.parts:
-        recurrent_ppo(args.repeats, args.steps)
+    return recurrent_ppo(args.repeats, args.steps) if "ppo" in args.parts else {}
 
 
-def recurrent_ppo(repeats: int, steps: int) -> None:
+def recurrent_ppo(repeats: int, steps: int) -> dict[str, Any]:
     """Recurrent PPO against memoryless PPO and sb3-contrib on CartPole."""
     tasks: dict[str, Any] = {
         "recurrent": (run_renshu, {"steps": steps, "recurrent": True}),
@@ -168,6 +168,13 @@ def recurrent_ppo(repeats: int, steps: int) -> None:
     if "sb3-contrib" in stats:
         peer = stats["recurrent"]["median"] / stats["sb3-contrib"]["median"]
         report["recurrent_over_sb3_contrib"] = peer
+        report["bars"] = {
+            "over_sb3_contrib": {
+                "text": f"recurrent PPO steps/s >= {BAR:.0f}x sb3-contrib RecurrentPPO's",
+                "value": peer,
+                "met": peer >= BAR,
+            }
+        }
         lines.append(
             f"Recurrent PPO over sb3-contrib RecurrentPPO: {peer:.1f}x (goal >= {BAR:.0f}x: "
             f"{verdict(peer >= BAR)})."
@@ -176,6 +183,7 @@ def recurrent_ppo(repeats: int, steps: int) -> None:
         lines.append("sb3-contrib is not installed: `pip install sb3-contrib` to compare.")
     write_report("recurrent_ppo", report, "\n".join(lines))
     print("\n".join(lines))
+    return report
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import overhead
 import pixels
 import ppo
 import profile_step
+import recurrent_ppo
 import time_to_solve
 from _common import RESULTS, THREAD_VARS, THREADS, require_sb3, system_info, verdict
 
@@ -60,6 +61,12 @@ SECTIONS: dict[str, tuple[str, Any, list[str], list[str]]] = {
         ["--seeds", "1", "--steps", "20000", "--episodes", "10"],
     ),
     "profile_step": ("Where the time goes", profile_step, [], ["--repeats", "1"]),
+    "recurrent_ppo": (
+        "Memory: recurrent PPO against sb3-contrib's RecurrentPPO",
+        recurrent_ppo,
+        [],
+        ["--repeats", "1", "--steps", "5000"],
+    ),
     "cave": (
         "Cave: what ends the episodes",
         cave,
