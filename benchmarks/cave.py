@@ -201,6 +201,8 @@ def run_agent(
             renshu=renshu.__version__,
         )
         results.append(result)
+        shown = {k: result[k] for k in ("median", "block_fraction", "train_seconds")}
+        print(f"    {algo}, seed {seed}, {budget:,} steps: {shown}", flush=True)
     return {"runs": results}
 
 
