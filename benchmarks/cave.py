@@ -263,10 +263,12 @@ def markdown(rows: dict[str, dict[str, Any]], episodes: int) -> str:
     lines = [
         f"Cave-v0, {episodes} greedy episodes per row (cap 2,000 frames). Controllers: the first "
         f"episode of each of {episodes} copies of the twin (seed {CONTROLLER_SEED}); agents: "
-        f"trained from their Cave preset (seed {TRAIN_SEED} unless listed below, one thread, one "
-        f"training at a time), then `agent.test(episodes={episodes}, seed={TEST_SEED})`. Crashes "
-        'split by `info["crash"]`. Training: wall time of `fit` on this machine, shared and busy '
-        "(the JSON records its load).",
+        f"trained from their Cave preset (seed {TRAIN_SEED} unless listed below, one thread), "
+        f"then `agent.test(episodes={episodes}, seed={TEST_SEED})`; along a curve one agent "
+        'trains on from one budget to the next. Crashes split by `info["crash"]`. Training: '
+        "wall time of `fit` up to that budget on this machine, shared and busy, at times with "
+        "another training beside it: a rough guide, not a speed figure (the JSON records the "
+        "load).",
         "",
         "| Player | Budget (env steps) | Training | Median frames | Mean ± std | Truncated | "
         "Crashes into blocks | into walls |",
@@ -377,6 +379,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     steps, episodes = ([2_000], 5) if args.quick else (args.steps, args.episodes)
 
+    from renshu import presets
+
     path = RESULTS / "cave.json"
     previous = json.loads(path.read_text()).get("rows", {}) if path.exists() else {}
     rows: dict[str, dict[str, Any]] = {k: v for k, v in previous.items() if _row(k) in ROWS}
@@ -407,9 +411,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 for run in runs:
                     shown = {k: run[k] for k in ("median", "block_fraction", "train_seconds")}
                     print(f"  {key} seed {seed} at {run['steps']:,}: {shown}", flush=True)
+            preset_steps = presets.load(ENV, row.preset).steps
             for at, first in enumerate(per_budget[0]):
                 runs = [seed_runs[at] for seed_runs in per_budget]
-                name = key if steps is None else f"{key}@{first['steps']}"
+                name = key if first["steps"] == preset_steps else f"{key}@{first['steps']}"
                 measured[name] = runs[0] if len(runs) == 1 else over_seeds(runs, args.seeds)
         for name, result in measured.items():
             result.setdefault("status", "measured")
