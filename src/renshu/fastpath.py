@@ -754,11 +754,7 @@ class NumpyRecurrentActor:
     def _refresh(self, key: Any) -> None:
         for layer in [*self.torso, self.policy_head, self.value_head]:
             layer.refresh()
-        lstm = self.policy.core.lstm
-        w_ih, w_hh, b_ih, b_hh = (
-            getattr(lstm, f"{name}_l0").detach().numpy()
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        )
+        w_ih, w_hh, b_ih, b_hh = (w.detach().numpy() for w in self.policy.core.weights())
         self.w_ih_t, self.w_hh_t = np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T)
         self.bias = b_ih + b_hh
         param = self.log_std_param

@@ -66,7 +66,7 @@ class LSTMCore(nn.Module):
         outputs ``(T, B, hidden_size)`` and the state after the last step."""
         if x.device.type == "cpu" and x.dtype == torch.float32 and len(x):
             keep = None if starts is None else (~starts.bool()).to(x.dtype)
-            w_ih, w_hh, b_ih, b_hh = self._weights()
+            w_ih, w_hh, b_ih, b_hh = self.weights()
             out, h, c = LSTMUnroll.apply(x, state[0], state[1], keep, w_ih, w_hh, b_ih, b_hh)
             return out, (h, c)
         if starts is None:
@@ -89,10 +89,11 @@ class LSTMCore(nn.Module):
         if starts is not None:
             state = reset_state(state, starts)
         # One cell step on the LSTM's own weights: about 2.5x faster than lstm(x) for one step.
-        h, c = torch.lstm_cell(x, (state[0][0], state[1][0]), *self._weights())
+        h, c = torch.lstm_cell(x, (state[0][0], state[1][0]), *self.weights())
         return h, (h.unsqueeze(0), c.unsqueeze(0))
 
-    def _weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The LSTM's own parameters ``(w_ih, w_hh, b_ih, b_hh)``, gates in torch's order."""
         w_ih, w_hh, b_ih, b_hh = (
             cast(torch.Tensor, getattr(self.lstm, f"{name}_l0"))
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
